@@ -1,0 +1,3 @@
+"""triage: customer feedback in, prioritized tickets with SLAs out."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,195 @@
+"""The rule-file schema: what a rule set may say, validated with pydantic at load time.
+
+A rule set is a YAML document with lexicons (words per signal, per language), rules
+(conditions → weight, category, actions, priority bounds) and the mapping from
+severity to priority and SLA target. See ``default_rules.yaml`` for the shipped set.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from schemas.common import Priority
+
+RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,79}$")]
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Range(_Strict):
+    min: float | None = None
+    max: float | None = None
+
+    def contains(self, value: float) -> bool:
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+    def describe(self) -> str:
+        return f"[{self.min if self.min is not None else ''}..{self.max if self.max is not None else ''}]"
+
+
+class Condition(_Strict):
+    """All the keys given must hold (AND). ``any``/``all``/``not`` nest conditions."""
+
+    nps: Range | None = None
+    rating: Range | None = None
+    channel: list[str] | None = None
+    tier: list[str] | None = None
+    lifecycle_stage: list[str] | None = None
+    language: list[str] | None = None
+    text: list[Name] | None = Field(
+        default=None, description="Any of these lexicons matched the subject or text."
+    )
+    text_empty: bool | None = None
+    has_score: bool | None = Field(default=None, description="An NPS score or rating is present.")
+    shouting: bool | None = Field(default=None, description="Mostly capital letters.")
+    angry_punctuation: bool | None = Field(default=None, description="Runs like !!! or ?!?.")
+    fired: list[RuleId] | None = Field(default=None, description="All these earlier rules fired.")
+    any: list[Condition] | None = None
+    all: list[Condition] | None = None
+    not_: Condition | None = Field(default=None, alias="not")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Condition:
+        if not self.model_fields_set:
+            raise ValueError("a condition needs at least one key")
+        return self
+
+    def lexicons(self) -> set[str]:
+        names = set(self.text or ())
+        for sub in [*(self.any or ()), *(self.all or ()), *([self.not_] if self.not_ else [])]:
+            names |= sub.lexicons()
+        return names
+
+    def fired_refs(self) -> set[str]:
+        refs = set(self.fired or ())
+        for sub in [*(self.any or ()), *(self.all or ()), *([self.not_] if self.not_ else [])]:
+            refs |= sub.fired_refs()
+        return refs
+
+
+class Rule(_Strict):
+    id: RuleId
+    description: str = ""
+    when: Condition
+    weight: int = Field(default=0, ge=-100, le=100)
+    category: Name | None = None
+    actions: list[Name] = Field(default_factory=list)
+    min_priority: Priority | None = Field(
+        default=None, description="The ticket is at least this urgent when the rule fires."
+    )
+    max_priority: Priority | None = Field(
+        default=None, description="The ticket is at most this urgent (min_priority wins)."
+    )
+    management_attention: bool = False
+
+
+class PriorityBand(_Strict):
+    priority: Priority
+    min_severity: int = Field(ge=0, le=100)
+
+
+class RuleSet(_Strict):
+    version: str = Field(min_length=1)
+    base_severity: int = Field(default=0, ge=0, le=100)
+    priorities: list[PriorityBand]
+    sla_seconds: dict[Priority, int]
+    actions_by_priority: dict[Priority, list[Name]] = Field(default_factory=dict)
+    category_precedence: list[Name] = Field(default_factory=list)
+    default_category: Name = "feedback"
+    lexicons: dict[Name, dict[str, list[str]]] = Field(default_factory=dict)
+    rules: list[Rule]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RuleSet:
+        missing = [p.value for p in Priority if p not in self.sla_seconds]
+        if missing:
+            raise ValueError(f"sla_seconds has no target for {', '.join(missing)}")
+        for prio, seconds in self.sla_seconds.items():
+            if seconds <= 0:
+                raise ValueError(f"sla_seconds[{prio.value}] must be positive, got {seconds}")
+        if not any(b.min_severity == 0 for b in self.priorities):
+            raise ValueError("priorities need a band with min_severity 0 so every ticket maps")
+        seen: set[str] = set()
+        for rule in self.rules:
+            where = f"rule {rule.id!r}"
+            if rule.id in seen:
+                raise ValueError(f"{where}: duplicate rule id")
+            unknown = rule.when.lexicons() - self.lexicons.keys()
+            if unknown:
+                raise ValueError(f"{where}: unknown lexicon(s) {sorted(unknown)}")
+            later = rule.when.fired_refs() - seen
+            if later:
+                raise ValueError(f"{where}: 'fired' must name earlier rules, not {sorted(later)}")
+            if (
+                rule.min_priority
+                and rule.max_priority
+                and (rule.min_priority.rank < rule.max_priority.rank)
+            ):
+                raise ValueError(f"{where}: min_priority is more urgent than max_priority")
+            seen.add(rule.id)
+        for name, by_lang in self.lexicons.items():
+            for lang, terms in by_lang.items():
+                for term in terms:
+                    if not term.strip() or term.strip() in {"*", "**"}:
+                        raise ValueError(f"lexicon {name!r} ({lang}): empty or bare-wildcard term")
+        return self
+
+
+class RulesError(ValueError):
+    """A rule file could not be loaded; the message names the file and the bad rule."""
+
+
+def _describe(exc: ValidationError, data: Any) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = list(err["loc"])
+        where = ".".join(str(p) for p in loc)
+        if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+            try:
+                rid = data["rules"][loc[1]].get("id", "?")
+            except (KeyError, IndexError, TypeError, AttributeError):
+                rid = "?"
+            where = f"rule {rid!r} (rules[{loc[1]}]) " + ".".join(str(p) for p in loc[2:])
+        lines.append(f"  {where.strip()}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def parse_rules(text: str, source: str = "<string>") -> RuleSet:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RulesError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise RulesError(f"{source}: expected a mapping at the top level")
+    try:
+        return RuleSet.model_validate(data)
+    except ValidationError as exc:
+        raise RulesError(f"{source}: invalid rule set\n{_describe(exc, data)}") from exc
+
+
+def load_rules(path: str | Path | None = None) -> RuleSet:
+    """Load a rule file, or the shipped default when ``path`` is None."""
+    if path is None:
+        return load_default_rules()
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RulesError(f"{p}: cannot read: {exc.strerror}") from exc
+    return parse_rules(text, str(p))
+
+
+def default_rules_text() -> str:
+    return resources.files("service.rules").joinpath("default_rules.yaml").read_text("utf-8")
+
+
+def load_default_rules() -> RuleSet:
+    return parse_rules(default_rules_text(), "default_rules.yaml")
