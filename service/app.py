@@ -1,0 +1,214 @@
+"""Composition root: settings → rules → Kafka loops → HTTP endpoints.
+
+``TriageApp`` is what ``triage run`` starts, what the demo embeds and what the
+integration tests drive in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from datetime import timedelta
+
+from aiokafka.errors import KafkaError
+
+from service import __version__
+from service.clock import Clock, SystemClock
+from service.config import Settings
+from service.kafka.admin import ensure_topics
+from service.kafka.clients import connection_kwargs
+from service.kafka.loop import ConsumeLoop
+from service.observability.http import HealthServer
+from service.observability.logging import get_logger
+from service.observability.metrics import Metrics
+from service.prioritizer.decode import DecodeLimits
+from service.prioritizer.pipeline import Prioritizer, Topics
+from service.rules.engine import RuleEngine
+from service.rules.model import RuleSet, load_rules
+
+log = get_logger("triage.app")
+
+ROLES = ("all", "prioritizer")
+
+
+class TriageApp:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        role: str = "all",
+        clock: Clock | None = None,
+        rules: RuleSet | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        self.settings = settings
+        self.role = role
+        self.clock = clock or SystemClock()
+        self.rules = rules or load_rules(settings.rules_path)
+        self.metrics = metrics or Metrics()
+        self.metrics.build_info.info({"version": __version__, "rules_version": self.rules.version})
+        self.conn = connection_kwargs(settings)
+        self.loops: list[ConsumeLoop] = []
+        self.http: HealthServer | None = None
+        self._broker_ok = False
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- readiness -------------------------------------------------------------------------
+
+    def readiness(self) -> tuple[bool, str]:
+        if self._stop.is_set():
+            return False, "shutting down"
+        if not self.loops:
+            return False, "starting"
+        waiting = [loop.name for loop in self.loops if not loop.joined]
+        if waiting:
+            return False, f"not yet in the consumer group: {', '.join(waiting)}"
+        if not self._broker_ok:
+            return False, "broker unreachable"
+        return True, "ready"
+
+    @property
+    def ready(self) -> bool:
+        return self.readiness()[0]
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        s = self.settings
+        self.http = HealthServer(self.metrics.registry, self.readiness, s.http_host, s.http_port)
+        await self.http.start()
+        if s.create_topics:
+            await self._ensure_topics()
+        if self._stop.is_set():
+            return
+        self._broker_ok = True
+        if self.role in ("all", "prioritizer"):
+            self.loops.append(self._prioritizer_loop())
+        for loop in self.loops:
+            await loop.start()
+        self._tasks.append(asyncio.create_task(self._probe_broker(), name="broker-probe"))
+        for loop in self.loops:
+            self._tasks.append(asyncio.create_task(self._run_loop(loop), name=f"loop-{loop.name}"))
+        log.info("triage_started", role=self.role, version=__version__, rules=self.rules.version)
+
+    async def _ensure_topics(self) -> None:
+        s = self.settings
+        names = [
+            s.topic_feedback,
+            s.topic_tickets,
+            s.topic_dlq,
+            s.topic_activity,
+            s.topic_escalations,
+        ]
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                counts = await ensure_topics(
+                    self.conn, dict.fromkeys(names, s.topic_partitions), s.topic_replication_factor
+                )
+                log.info("topics_ready", partitions=counts)
+                return
+            except (KafkaError, OSError) as exc:
+                log.warning("broker_unreachable", step="topics", error=str(exc), retry_in=delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                delay = min(delay * 2, 10.0)
+
+    def _prioritizer_loop(self) -> ConsumeLoop:
+        s = self.settings
+        prioritizer = Prioritizer(
+            RuleEngine(self.rules),
+            Topics(tickets=s.topic_tickets, dlq=s.topic_dlq),
+            DecodeLimits(
+                max_bytes=s.max_event_bytes,
+                max_depth=s.max_json_depth,
+                max_future_skew=timedelta(seconds=s.max_future_skew_seconds),
+                max_age=timedelta(days=s.max_event_age_days),
+            ),
+            self.clock,
+        )
+        return ConsumeLoop(
+            name="prioritizer",
+            conn=self.conn,
+            topics=[s.topic_feedback],
+            group_id=s.group_id,
+            handler=prioritizer,
+            metrics=self.metrics,
+            max_batch_records=s.max_batch_records,
+            fetch_timeout_ms=s.fetch_timeout_ms,
+            auto_offset_reset=s.auto_offset_reset,
+            session_timeout_ms=s.session_timeout_ms,
+            max_poll_interval_ms=s.max_poll_interval_ms,
+            producer_linger_ms=s.producer_linger_ms,
+            producer_max_batch_bytes=s.producer_max_batch_bytes,
+            producer_compression=s.producer_compression,
+        )
+
+    async def _run_loop(self, loop: ConsumeLoop) -> None:
+        try:
+            await loop.run()
+        except Exception:
+            log.exception("loop_crashed", loop=loop.name)
+            self.request_stop()
+
+    async def _probe_broker(self) -> None:
+        interval = self.settings.health_probe_interval_seconds
+        while not self._stop.is_set():
+            ok = False
+            for loop in self.loops:
+                if loop.producer is None:
+                    continue
+                try:
+                    await asyncio.wait_for(loop.producer.client.fetch_all_metadata(), interval)
+                    ok = True
+                except (TimeoutError, KafkaError, OSError):
+                    ok = False
+                break
+            if ok != self._broker_ok:
+                log.warning("broker_reachability_changed", reachable=ok)
+            self._broker_ok = ok
+            self.metrics.broker_reachable.set(1 if ok else 0)
+            self.metrics.ready.set(1 if self.ready else 0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), interval)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        for loop in self.loops:
+            loop.request_stop()
+
+    async def wait_stopped(self) -> None:
+        await self._stop.wait()
+
+    async def stop(self) -> None:
+        """Finish the batch in flight, commit, leave the group, flush; bounded in time."""
+        self.request_stop()
+        budget = self.settings.shutdown_timeout_seconds
+        loop_tasks = [t for t in self._tasks if t.get_name().startswith("loop-")]
+        if loop_tasks:
+            _, late = await asyncio.wait(loop_tasks, timeout=budget / 2)
+            for t in late:
+                t.cancel()
+        await asyncio.gather(*(loop.stop(timeout=budget / 4) for loop in self.loops))
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.http is not None:
+            await self.http.stop()
+        log.info("triage_stopped")
+
+    async def run_forever(self) -> None:
+        """Start, serve until SIGTERM/SIGINT, then stop gracefully."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, self.request_stop)
+        try:
+            await self.start()
+            await self.wait_stopped()
+        finally:
+            await self.stop()

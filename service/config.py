@@ -1,0 +1,89 @@
+"""Configuration from environment variables: one frozen object, read once at start-up.
+
+Every setting has a ``TRIAGE_`` variable; the broker address also answers to the
+conventional ``KAFKA_BOOTSTRAP_SERVERS``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_", frozen=True, extra="ignore")
+
+    # --- broker --------------------------------------------------------------------------
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "TRIAGE_KAFKA_BOOTSTRAP_SERVERS"),
+        description="host:port[,host:port…]; required for `triage run`.",
+    )
+    kafka_client_id: str = "triage"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+    kafka_ssl_certfile: str | None = None
+    kafka_ssl_keyfile: str | None = None
+
+    # --- topics --------------------------------------------------------------------------
+    topic_feedback: str = "feedback.events"
+    topic_tickets: str = "tickets.prioritized"
+    topic_activity: str = "tickets.activity"
+    topic_escalations: str = "tickets.escalations"
+    topic_dlq: str = "feedback.dlq"
+    topic_partitions: int = Field(
+        default=6, ge=1, description="Partitions for topics triage creates."
+    )
+    topic_replication_factor: int = Field(default=1, ge=1)
+    create_topics: bool = True
+
+    # --- consumer ------------------------------------------------------------------------
+    group_id: str = "triage-prioritizer"
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    max_batch_records: int = Field(default=2000, ge=1, description="Records per processing batch.")
+    fetch_timeout_ms: int = Field(default=500, ge=10)
+    session_timeout_ms: int = Field(default=30_000, ge=1000)
+    max_poll_interval_ms: int = Field(default=300_000, ge=1000)
+
+    # --- producer ------------------------------------------------------------------------
+    producer_linger_ms: int = Field(default=5, ge=0)
+    producer_max_batch_bytes: int = Field(default=1_048_576, ge=1024)
+    producer_compression: Literal["none", "gzip", "lz4", "zstd", "snappy"] = "none"
+    request_timeout_ms: int = Field(default=30_000, ge=1000)
+
+    # --- input limits --------------------------------------------------------------------
+    max_event_bytes: int = Field(
+        default=512 * 1024, ge=1024, description="Larger events are dead-lettered."
+    )
+    max_json_depth: int = Field(default=32, ge=2)
+    max_future_skew_seconds: int = Field(
+        default=86_400, ge=0, description="occurred_at further in the future is rejected."
+    )
+    max_event_age_days: int = Field(
+        default=3650, ge=1, description="occurred_at older is rejected."
+    )
+
+    # --- rules ---------------------------------------------------------------------------
+    rules_path: str | None = Field(
+        default=None, description="Rule file; the shipped default if unset."
+    )
+
+    # --- process -------------------------------------------------------------------------
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    shutdown_timeout_seconds: float = Field(default=10.0, gt=0)
+    health_probe_interval_seconds: float = Field(default=5.0, gt=0)
+
+    def require_bootstrap(self) -> str:
+        if not self.kafka_bootstrap_servers:
+            raise SystemExit(
+                "KAFKA_BOOTSTRAP_SERVERS is not set (e.g. KAFKA_BOOTSTRAP_SERVERS=localhost:9092)"
+            )
+        return self.kafka_bootstrap_servers

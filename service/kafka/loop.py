@@ -1,0 +1,346 @@
+"""The consume → process → publish → commit loop, at least once.
+
+Commit order, for every batch (this is the delivery guarantee; keep it):
+
+1. ``getmany`` returns a batch of records from the assigned partitions.
+2. Under the processing lock, the handler turns the batch into output records. It is
+   pure: nothing has left the process yet.
+3. Every output is handed to the producer (``acks=all``) and **all** acknowledgements
+   are awaited. A failed send is retried with backoff (outputs have deterministic ids,
+   so a repeat is harmless) until it succeeds or the service is stopping.
+4. Only then is each partition's offset committed: the offset after the last record
+   of that partition in the batch. Every earlier offset's output is acknowledged.
+5. If the process dies anywhere before step 4, the batch is redelivered and produces
+   the same ids again; consumers of our topics deduplicate on them.
+
+Rebalances: ``on_partitions_revoked`` takes the same lock, so a revocation waits for
+the batch in flight to be published and committed before the partitions move. A
+commit rejected because the group moved on is counted and logged; the new owner will
+redeliver, which is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from service.observability.logging import get_logger
+from service.observability.metrics import Metrics, channel_label
+from service.records import InRecord, OutRecord
+
+log = get_logger(__name__)
+
+
+class BatchHandler(Protocol):
+    def process(self, batch: Sequence[InRecord]) -> list[OutRecord]: ...
+
+
+#: Called with the partitions just assigned/revoked (topic, partition).
+PartitionHook = Callable[[list[tuple[str, int]]], Awaitable[None]]
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, loop: ConsumeLoop) -> None:
+        self._loop = loop
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._loop._on_revoked(list(revoked))
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self._loop._on_assigned(list(assigned))
+
+
+class ConsumeLoop:
+    """One consumer-group member: consumes ``topics``, publishes what the handler returns."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        conn: dict[str, Any],
+        topics: list[str],
+        group_id: str,
+        handler: BatchHandler,
+        metrics: Metrics,
+        max_batch_records: int = 2000,
+        fetch_timeout_ms: int = 500,
+        auto_offset_reset: str = "earliest",
+        session_timeout_ms: int = 30_000,
+        max_poll_interval_ms: int = 300_000,
+        producer_linger_ms: int = 5,
+        producer_max_batch_bytes: int = 1_048_576,
+        producer_compression: str = "none",
+        on_assigned: PartitionHook | None = None,
+        on_revoked: PartitionHook | None = None,
+        producer: AIOKafkaProducer | None = None,
+    ) -> None:
+        self.name = name
+        self._conn = conn
+        self._topics = topics
+        self._group_id = group_id
+        self._handler = handler
+        self._metrics = metrics
+        self._max_records = max_batch_records
+        self._fetch_timeout_ms = fetch_timeout_ms
+        self._consumer_opts = {
+            "auto_offset_reset": auto_offset_reset,
+            "session_timeout_ms": session_timeout_ms,
+            "max_poll_interval_ms": max_poll_interval_ms,
+            "heartbeat_interval_ms": max(1000, session_timeout_ms // 10),
+        }
+        self._producer_opts = {
+            "linger_ms": producer_linger_ms,
+            "max_batch_size": producer_max_batch_bytes,
+            "compression_type": None if producer_compression == "none" else producer_compression,
+        }
+        self._on_assigned_hook = on_assigned
+        self._on_revoked_hook = on_revoked
+        self._external_producer = producer
+        self.producer: AIOKafkaProducer | None = producer
+        self.consumer: AIOKafkaConsumer | None = None
+        self._lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self._committed: dict[TopicPartition, int] = {}
+        self.assignments_seen = 0
+        self.processed = 0
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, retrying while the broker is unreachable, until connected or stopped."""
+        delay = 0.5
+        while not self._stopping.is_set():
+            consumer = AIOKafkaConsumer(
+                **self._conn,
+                group_id=self._group_id,
+                enable_auto_commit=False,
+                isolation_level="read_uncommitted",
+                **self._consumer_opts,
+            )
+            producer = self._external_producer or AIOKafkaProducer(
+                **self._conn, acks="all", enable_idempotence=False, **self._producer_opts
+            )
+            try:
+                if self._external_producer is None:
+                    await producer.start()
+                await consumer.start()
+                consumer.subscribe(self._topics, listener=_Listener(self))
+            except (KafkaError, OSError) as exc:
+                log.warning("broker_unreachable", loop=self.name, error=str(exc), retry_in=delay)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(consumer.stop(), 5)
+                if self._external_producer is None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(producer.stop(), 5)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            self.consumer, self.producer = consumer, producer
+            log.info("loop_started", loop=self.name, topics=self._topics, group_id=self._group_id)
+            return
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Leave the group and flush, each step bounded so a dead broker cannot hang us."""
+        self._stopping.set()
+        if self.consumer is not None:
+            try:
+                await asyncio.wait_for(self.consumer.stop(), timeout)
+            except (TimeoutError, KafkaError) as exc:
+                log.warning("consumer_stop_timeout", loop=self.name, error=str(exc))
+            self.consumer = None
+        if self.producer is not None and self._external_producer is None:
+            try:
+                await asyncio.wait_for(self.producer.stop(), timeout)
+            except (TimeoutError, KafkaError) as exc:
+                log.warning("producer_stop_timeout", loop=self.name, error=str(exc))
+            self.producer = None
+        log.info("loop_stopped", loop=self.name, processed=self.processed)
+
+    @property
+    def joined(self) -> bool:
+        """True once the group has given this member an assignment (possibly empty)."""
+        return self.consumer is not None and self.assignments_seen > 0
+
+    # --- the loop --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Consume until ``request_stop``; the batch in flight is finished and committed."""
+        if self.consumer is None:
+            return  # stopped before it could connect
+        consumer = self.consumer
+        while not self._stopping.is_set():
+            try:
+                batches = await consumer.getmany(
+                    timeout_ms=self._fetch_timeout_ms, max_records=self._max_records
+                )
+            except KafkaError as exc:
+                log.warning("fetch_failed", loop=self.name, error=str(exc))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), 1.0)
+                continue
+            if not batches:
+                self._update_lag()
+                continue
+            async with self._lock:
+                await self._process(batches)
+            self._update_lag()
+
+    async def _process(self, batches: dict[TopicPartition, list[Any]]) -> None:
+        started = time.perf_counter()
+        records: list[InRecord] = []
+        last: dict[TopicPartition, int] = {}
+        for tp, messages in batches.items():
+            for m in messages:
+                records.append(
+                    InRecord(
+                        topic=tp.topic,
+                        partition=tp.partition,
+                        offset=m.offset,
+                        key=m.key,
+                        value=m.value,
+                        headers=tuple(m.headers or ()),
+                        timestamp_ms=m.timestamp,
+                    )
+                )
+            if messages:
+                last[tp] = messages[-1].offset
+        outputs = self._handler.process(records)
+        delivered = await self._publish(outputs)
+        if not delivered:
+            return  # stopping before every output was acknowledged: do not commit
+        acked_at = time.time()
+        await self._commit({tp: offset + 1 for tp, offset in last.items()})
+        self._observe(records, outputs, acked_at, started)
+
+    async def _publish(self, outputs: list[OutRecord]) -> bool:
+        """Send every output and wait for all acknowledgements; retry failures."""
+        assert self.producer is not None
+        pending = outputs
+        delay = 0.2
+        while pending:
+            futures = []
+            for out in pending:
+                futures.append(
+                    await self.producer.send(out.topic, out.value, key=out.key, headers=out.headers)
+                )
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            failed = [
+                o for o, r in zip(pending, results, strict=True) if isinstance(r, BaseException)
+            ]
+            if not failed:
+                return True
+            errors = {type(r).__name__ for r in results if isinstance(r, BaseException)}
+            log.warning("publish_failed", loop=self.name, failed=len(failed), errors=sorted(errors))
+            if self._stopping.is_set():
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+            delay = min(delay * 2, 5.0)
+            pending = failed
+        return True
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        assert self.consumer is not None
+        assigned = self.consumer.assignment()
+        offsets = {tp: o for tp, o in offsets.items() if tp in assigned}
+        if not offsets:
+            return
+        try:
+            await self.consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            self._metrics.commits.labels("failed").inc()
+            log.warning("commit_failed", loop=self.name, error=str(exc))
+            return
+        self._metrics.commits.labels("ok").inc()
+        self._committed.update(offsets)
+
+    def _observe(
+        self, records: list[InRecord], outputs: list[OutRecord], acked_at: float, started: float
+    ) -> None:
+        m = self._metrics
+        self.processed += len(records)
+        m.batch_size.observe(len(records))
+        m.batch_duration.observe(time.perf_counter() - started)
+        counts: dict[tuple[str, str, str], int] = {}
+        for out in outputs:
+            k = (out.kind, out.label, out.channel)
+            counts[k] = counts.get(k, 0) + 1
+        for (kind, label, channel), n in counts.items():
+            if kind == "ticket":
+                m.events_consumed.labels("ticket").inc(n)
+                m.tickets.labels(label, channel_label(channel)).inc(n)
+            elif kind == "dead_letter":
+                m.events_consumed.labels("dead_letter").inc(n)
+                m.dead_letters.labels(label).inc(n)
+        for r in records:
+            if r.timestamp_ms is not None:
+                m.processing_latency.observe(max(0.0, acked_at - r.timestamp_ms / 1000))
+
+    def _update_lag(self) -> None:
+        consumer = self.consumer
+        if consumer is None:
+            return
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is None:
+                continue
+            done = self._committed.get(tp)
+            if done is None:
+                continue
+            self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, high - done))
+
+    # --- rebalances -----------------------------------------------------------------------
+
+    async def _on_revoked(self, revoked: list[TopicPartition]) -> None:
+        async with self._lock:  # wait for the batch in flight to be published and committed
+            for tp in revoked:
+                self._committed.pop(tp, None)
+                with contextlib.suppress(KeyError):
+                    self._metrics.consumer_lag.remove(tp.topic, str(tp.partition))
+            if revoked:
+                self._metrics.rebalances.labels("revoked").inc()
+                log.info("partitions_revoked", loop=self.name, partitions=_names(revoked))
+            if self._on_revoked_hook and revoked:
+                await self._on_revoked_hook([(tp.topic, tp.partition) for tp in revoked])
+
+    async def _on_assigned(self, assigned: list[TopicPartition]) -> None:
+        async with self._lock:
+            if self._on_assigned_hook and assigned:
+                await self._on_assigned_hook([(tp.topic, tp.partition) for tp in assigned])
+            await self._seed_committed(assigned)
+            self.assignments_seen += 1
+            self._metrics.rebalances.labels("assigned").inc()
+            for topic in self._topics:
+                self._metrics.assigned_partitions.labels(topic).set(
+                    sum(1 for tp in assigned if tp.topic == topic)
+                )
+            log.info("partitions_assigned", loop=self.name, partitions=_names(assigned))
+
+    async def _seed_committed(self, assigned: list[TopicPartition]) -> None:
+        """Know each new partition's committed offset, so lag is reported before work."""
+        if self.consumer is None:
+            return
+        for tp in assigned:
+            try:
+                offset = await asyncio.wait_for(self.consumer.committed(tp), 5)
+            except (TimeoutError, KafkaError):
+                continue
+            self._committed[tp] = offset if offset is not None else 0
+
+
+def _names(tps: list[TopicPartition]) -> list[str]:
+    return sorted(f"{tp.topic}[{tp.partition}]" for tp in tps)

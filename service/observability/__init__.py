@@ -1,0 +1,1 @@
+"""Metrics, structured logs and the HTTP endpoints (/metrics, /healthz, /readyz)."""

@@ -1,0 +1,86 @@
+"""Prometheus metrics. One registry per service instance (tests run several).
+
+Label values are bounded sets: priorities, known channels (others become ``other``),
+dead-letter reasons, outcomes, topics and partitions. Never a customer or ticket id.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from schemas.common import Channel
+
+_KNOWN_CHANNELS = frozenset(c.value for c in Channel)
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+
+def channel_label(channel: str) -> str:
+    return channel if channel in _KNOWN_CHANNELS else "other"
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.build_info = Info("triage_build", "Version of triage and of its rule set.", registry=r)
+        self.events_consumed = Counter(
+            "triage_events_consumed_total",
+            "Feedback events consumed, by outcome (ticket or dead_letter).",
+            ["outcome"],
+            registry=r,
+        )
+        self.tickets = Counter(
+            "triage_tickets_total",
+            "Tickets published, by priority and channel.",
+            ["priority", "channel"],
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "triage_dead_letters_total",
+            "Dead letters published, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.processing_latency = Histogram(
+            "triage_processing_latency_seconds",
+            "From the feedback event's Kafka timestamp to its ticket or dead letter being acknowledged.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_duration = Histogram(
+            "triage_batch_duration_seconds",
+            "Time to score, publish and commit one batch.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "triage_batch_records",
+            "Records per processed batch.",
+            buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000),
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "triage_consumer_lag_records",
+            "Records between the committed position and the end of the partition.",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.assigned_partitions = Gauge(
+            "triage_assigned_partitions",
+            "Partitions assigned to this instance.",
+            ["topic"],
+            registry=r,
+        )
+        self.commits = Counter(
+            "triage_offset_commits_total", "Offset commits, by result.", ["result"], registry=r
+        )
+        self.rebalances = Counter(
+            "triage_rebalances_total",
+            "Partition assignments and revocations.",
+            ["kind"],
+            registry=r,
+        )
+        self.ready = Gauge("triage_ready", "1 when /readyz answers 200.", registry=r)
+        self.broker_reachable = Gauge(
+            "triage_broker_reachable", "1 when the last broker probe succeeded.", registry=r
+        )

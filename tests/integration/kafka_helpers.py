@@ -1,0 +1,114 @@
+"""Helpers for integration tests: a running service, producing and reading topics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from service.app import TriageApp
+from service.config import Settings
+
+
+def unique_settings(bootstrap: str, **overrides: Any) -> Settings:
+    """Settings with fresh topic names and group id, so tests never share state."""
+    tag = uuid.uuid4().hex[:8]
+    values: dict[str, Any] = {
+        "kafka_bootstrap_servers": bootstrap,
+        "topic_feedback": f"feedback.events.{tag}",
+        "topic_tickets": f"tickets.prioritized.{tag}",
+        "topic_activity": f"tickets.activity.{tag}",
+        "topic_escalations": f"tickets.escalations.{tag}",
+        "topic_dlq": f"feedback.dlq.{tag}",
+        "group_id": f"triage-test-{tag}",
+        "topic_partitions": 3,
+        "http_host": "127.0.0.1",
+        "http_port": 0,
+        "fetch_timeout_ms": 200,
+        "health_probe_interval_seconds": 0.5,
+        "session_timeout_ms": 10_000,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+async def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.05) -> None:
+    """Poll ``predicate`` until true; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@contextlib.asynccontextmanager
+async def running_app(settings: Settings, role: str = "all", **kw: Any) -> AsyncIterator[TriageApp]:
+    app = TriageApp(settings, role=role, **kw)
+    await app.start()
+    try:
+        await wait_for(lambda: app.ready, 60, "the service to be ready")
+        yield app
+    finally:
+        await app.stop()
+
+
+async def produce(
+    bootstrap: str,
+    topic: str,
+    records: list[tuple[bytes | None, bytes | None]],
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(topic, value, key=key, headers=headers or [])
+            for key, value in records
+        ]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 60) -> list[Any]:
+    """Read ``count`` records from the start of every partition of ``topic`` (no group)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    out: list[Any] = []
+    try:
+        deadline = time.monotonic() + timeout
+        parts: set[int] | None = None
+        while parts is None and time.monotonic() < deadline:
+            parts = consumer.partitions_for_topic(topic)
+            if parts is None:
+                await consumer._client.force_metadata_update()
+                await asyncio.sleep(0.1)
+        assert parts, f"topic {topic} has no partitions"
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        while len(out) < count and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for messages in batch.values():
+                out.extend(messages)
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def committed_offsets(bootstrap: str, group_id: str, topic: str) -> dict[int, int | None]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        return {p: await consumer.committed(TopicPartition(topic, p)) for p in sorted(parts)}
+    finally:
+        await consumer.stop()
