@@ -112,3 +112,30 @@ async def committed_offsets(bootstrap: str, group_id: str, topic: str) -> dict[i
         return {p: await consumer.committed(TopicPartition(topic, p)) for p in sorted(parts)}
     finally:
         await consumer.stop()
+
+
+async def http_get(port: int, path: str) -> tuple[int, str]:
+    """GET http://127.0.0.1:port/path → (status, body)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+        await writer.drain()
+        raw = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    return status, body.decode()
+
+
+def feedback(event_id: str, text: str = "", **fields: Any) -> dict[str, Any]:
+    """A valid feedback event; keyword arguments override or add fields."""
+    event: dict[str, Any] = {
+        "event_id": event_id,
+        "occurred_at": "2026-11-22T10:00:00Z",
+        "channel": "email",
+        "customer": {"id": f"cust-{event_id}"},
+        "text": text,
+    }
+    event.update(fields)
+    return event

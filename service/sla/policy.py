@@ -1,0 +1,177 @@
+"""The SLA policy: when to warn, when to breach, which clocks run, how long to remember.
+
+A policy is a small YAML document validated with pydantic at load time (see
+``default_policy.yaml`` for the shipped one and ``demo_policy.yaml`` for short demo
+targets). Every response cycle of a ticket (the first response, then each next reply)
+runs the same ladder of steps, measured from the cycle start:
+
+* ``sla_warning`` level 1, 2, … at ``warning_fractions`` × target (default 50 %, 80 %),
+  step names ``warn50``, ``warn80``;
+* ``sla_breach`` level 1, 2, 3 … at ``breach_multipliers`` × target (default 1×, 2×, 4×),
+  step names ``breach1``, ``breach2``, ``breach3``. The first multiplier must be 1: breach
+  level 1 is the deadline itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from schemas.common import Priority
+
+DAY = 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class StepDef:
+    """One rung of the ladder: its name, escalation kind and level, and where it sits as a
+    multiple of the target (0.5 = half the target after the cycle start)."""
+
+    name: str
+    kind: Literal["sla_warning", "sla_breach"]
+    level: int
+    fraction: float
+
+
+class SlaPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: str = Field(default="default", min_length=1)
+    warning_fractions: list[float] = Field(
+        default_factory=lambda: [0.5, 0.8],
+        description="sla_warning levels 1, 2, … at these fractions of the target.",
+    )
+    breach_multipliers: list[float] = Field(
+        default_factory=lambda: [1.0, 2.0, 4.0],
+        description="sla_breach levels 1, 2, 3 … at these multiples of the target.",
+    )
+    next_reply_clock: bool = Field(
+        default=True,
+        description="A customer reply (or reopen) after an agent reply starts a new clock.",
+    )
+    target_seconds: dict[Priority, int] = Field(
+        default_factory=dict,
+        description="Per-priority target overrides; absent: the ticket's sla.target_seconds.",
+    )
+    management_attention: bool = Field(
+        default=True, description="Emit management_attention when a ticket asks for it."
+    )
+    pending_retention_seconds: int = Field(
+        default=7 * DAY, gt=0, description="Keep activities of not-yet-seen tickets this long."
+    )
+    closed_retention_seconds: int = Field(
+        default=1 * DAY, gt=0, description="Remember resolved tickets this long (dedup)."
+    )
+    idle_retention_seconds: int | None = Field(
+        default=30 * DAY,
+        gt=0,
+        description="Forget open tickets with nothing left to escalate after this long "
+        "without a change; null keeps them until resolved.",
+    )
+
+    @field_validator("warning_fractions")
+    @classmethod
+    def _warnings(cls, value: list[float]) -> list[float]:
+        if any(not 0 < f < 1 for f in value):
+            raise ValueError("each fraction must be between 0 and 1 (exclusive)")
+        _increasing(value)
+        names = [_warn_name(f) for f in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"fractions must differ in whole percent, got step names {names}")
+        return value
+
+    @field_validator("breach_multipliers")
+    @classmethod
+    def _breaches(cls, value: list[float]) -> list[float]:
+        if not value:
+            raise ValueError("at least one multiplier (1, the deadline) is required")
+        if value[0] != 1:
+            raise ValueError(f"the first multiplier must be 1 (the deadline), got {value[0]}")
+        _increasing(value)
+        return value
+
+    @field_validator("target_seconds")
+    @classmethod
+    def _targets(cls, value: dict[Priority, int]) -> dict[Priority, int]:
+        for prio, seconds in value.items():
+            if seconds <= 0:
+                raise ValueError(f"{prio.value} must be positive, got {seconds}")
+        return value
+
+    def target_for(self, priority: Priority, ticket_target: int) -> int:
+        """The target of a ticket: the override for its priority, else its own."""
+        return self.target_seconds.get(priority, ticket_target)
+
+    def steps(self) -> tuple[StepDef, ...]:
+        """The ladder of one cycle, in time order (warnings, then breaches)."""
+        warn = [
+            StepDef(_warn_name(f), "sla_warning", i, f)
+            for i, f in enumerate(self.warning_fractions, 1)
+        ]
+        breach = [
+            StepDef(f"breach{i}", "sla_breach", i, m)
+            for i, m in enumerate(self.breach_multipliers, 1)
+        ]
+        return (*warn, *breach)
+
+
+def _warn_name(fraction: float) -> str:
+    return f"warn{round(fraction * 100)}"
+
+
+def _increasing(value: list[float]) -> None:
+    if any(b <= a for a, b in zip(value, value[1:], strict=False)):
+        raise ValueError(f"must be strictly increasing, got {value}")
+
+
+class PolicyError(ValueError):
+    """A policy file could not be loaded; the message names the file and the bad field."""
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  {where}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def parse_policy(text: str, source: str = "<string>") -> SlaPolicy:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{source}: not valid YAML: {exc}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise PolicyError(f"{source}: expected a mapping at the top level")
+    try:
+        return SlaPolicy.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(f"{source}: invalid SLA policy\n{_describe(exc)}") from exc
+
+
+def policy_text(name: str = "default_policy.yaml") -> str:
+    """The text of a policy shipped with the package (``default_policy.yaml``, ``demo_policy.yaml``)."""
+    return resources.files("service.sla").joinpath(name).read_text("utf-8")
+
+
+def load_policy(path: str | Path | None = None) -> SlaPolicy:
+    """Load a policy file, or the shipped default when ``path`` is None."""
+    if path is None:
+        return parse_policy(policy_text(), "default_policy.yaml")
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"{p}: cannot read: {exc.strerror}") from exc
+    return parse_policy(text, str(p))
+
+
+def load_demo_policy() -> SlaPolicy:
+    return parse_policy(policy_text("demo_policy.yaml"), "demo_policy.yaml")
