@@ -250,6 +250,20 @@ EN = [
     ),
     Case("charged-three-times", "Been charged three times this month?!", P2, "text.refund"),
     Case("checkout-timeout", "Site keeps timing out and I can't check out.", P2, "text.outage"),
+    Case(
+        "court-booking",
+        "Can I still change the court booking to Friday?",
+        P3,
+        "text.question",
+        not_fired=("text.legal_threat",),
+    ),
+    Case(
+        "moving-office",
+        "Please update our billing address, we are moving to Berlin next month. Can you do that?",
+        P3,
+        "text.question",
+        not_fired=("text.churn_intent",),
+    ),
 ]
 
 
@@ -380,6 +394,13 @@ EL = [
         not_fired=("text.praise",),
     ),
     Case("pleased", "Πολύ ευχαριστημένη από την εξυπηρέτηση, μπράβο σας!", P4, "text.praise"),
+    Case(
+        "when-renewal",
+        "Πότε θα ανανεωθεί η συνδρομή μου;",
+        P3,
+        "text.question",
+        not_fired=("text.churn_intent",),
+    ),
 ]
 
 
@@ -474,6 +495,7 @@ ZH = [
     Case("complaint", "我要投诉你们！", P2, "text.anger"),
     Case("broken-product", "产品有质量问题，用了一周就坏了。", P2, "text.outage"),
     Case("never-again", "太失望了，再也不会买了。", P1, "text.churn_intent"),
+    Case("yes-no-question", "请问你们周末上班吗？", P3, "text.question"),
 ]
 
 
@@ -582,6 +604,7 @@ RU = [
     ),
     Case("question-autorenew", "Как отключить автопродление?", P3, "text.question"),
     Case("fraud", "Меня обманули, это мошенничество.", P1, "text.safety"),
+    Case("clarify", "Добрый день! Хотел бы уточнить условия доставки.", P3, "text.question"),
 ]
 
 
@@ -709,6 +732,7 @@ FI = [
         P2,
         "text.refund",
     ),
+    Case("when-invoice", "Milloin seuraava lasku erääntyy?", P3, "text.question"),
 ]
 
 

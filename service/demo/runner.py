@@ -1,0 +1,289 @@
+"""``triage demo``: a broker, the service in-process, sample feedback in, tickets on screen.
+
+Uses the broker named by ``KAFKA_BOOTSTRAP_SERVERS`` (with fresh topic names, so nothing
+already there is touched) or starts an embedded one. Publishes the bundled sample events
+(and three deliberately bad ones) a few per second, reads ``tickets.prioritized``,
+``feedback.dlq`` and ``tickets.escalations`` back, and shows them live. It stops by itself
+once every event came back (or after ``seconds``), or on Ctrl-C, and cleans up after itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from rich.console import Console
+from rich.live import Live
+
+from schemas.common import rfc3339
+from service.app import TriageApp
+from service.config import Settings
+from service.demo.view import DemoState, escalation_line, live_view, summary, ticket_line
+from service.kafka.clients import connection_kwargs
+from service.kafka.embedded import EmbeddedBroker
+from service.observability.logging import configure_logging
+
+SAMPLES = "sample_events.jsonl"
+PUBLISH_INTERVAL = 0.25  # seconds between events: a few per second, so the view fills in
+READY_TIMEOUT = 60.0
+MIN_RUN = 15.0  # default run: at least this long after the first publish …
+LINGER = 2.0  # … and this long after the last event came back
+MAX_RUN = 90.0  # default safety cap
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    event_id: str
+    key: bytes
+    value: bytes
+
+
+def load_samples() -> list[dict[str, Any]]:
+    """The bundled sample events, each with its ``age_seconds`` helper field."""
+    text = resources.files("service.demo").joinpath(SAMPLES).read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def sample_to_event(sample: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Drop ``age_seconds`` and set ``occurred_at`` that long before ``now``."""
+    event = {k: v for k, v in sample.items() if k != "age_seconds"}
+    event["occurred_at"] = rfc3339(now - timedelta(seconds=float(sample.get("age_seconds", 0))))
+    return event
+
+
+def bad_events(now: datetime) -> list[Outgoing]:
+    """Three events triage must dead-letter: not JSON, a missing field, NPS 11."""
+    stamp = rfc3339(now)
+    missing = {"event_id": "demo-bad-2", "occurred_at": stamp, "channel": "chat", "text": "hi?"}
+    out_of_range = {
+        "event_id": "demo-bad-3",
+        "occurred_at": stamp,
+        "channel": "nps_survey",
+        "customer": {"id": "cus-9003"},
+        "nps_score": 11,
+        "text": "",
+    }
+    return [
+        Outgoing("demo-bad-1", b"cus-9001", b'{"event_id": "demo-bad-1", "text": "half a mess'),
+        Outgoing("demo-bad-2", b"cus-9002", json.dumps(missing).encode()),
+        Outgoing("demo-bad-3", b"cus-9003", json.dumps(out_of_range).encode()),
+    ]
+
+
+def outgoing(now: datetime) -> list[Outgoing]:
+    """Sample events in file order, with the bad ones spread among them."""
+    out = []
+    for sample in load_samples():
+        event = sample_to_event(sample, now)
+        out.append(
+            Outgoing(
+                event["event_id"],
+                str(event["customer"]["id"]).encode(),
+                json.dumps(event, ensure_ascii=False).encode(),
+            )
+        )
+    for i, bad in enumerate(bad_events(now)):
+        out.insert(min(len(out), 8 + i * 15), bad)
+    return out
+
+
+def demo_settings(base: Settings, bootstrap: str, shared_broker: bool) -> Settings:
+    tag = uuid.uuid4().hex[:8]
+    update: dict[str, Any] = {
+        "kafka_bootstrap_servers": bootstrap,
+        "group_id": f"triage-demo-{tag}",
+        "http_host": "127.0.0.1",
+        "http_port": 0,
+        "create_topics": True,
+        "auto_offset_reset": "earliest",
+        "fetch_timeout_ms": 100,
+        "health_probe_interval_seconds": 1.0,
+        "session_timeout_ms": 10_000,
+        "shutdown_timeout_seconds": 5.0,
+        "log_level": "WARNING",
+        "log_format": "console",
+    }
+    if shared_broker:  # never touch the topics of a broker somebody else uses
+        for name in ("feedback", "tickets", "activity", "escalations", "dlq"):
+            update[f"topic_{name}"] = f"{getattr(base, f'topic_{name}')}.demo-{tag}"
+    return base.model_copy(update=update)
+
+
+async def run_demo(seconds: float | None = None, live: bool = True) -> int:
+    configure_logging("WARNING", "console")
+    console = Console()
+    live = live and console.is_terminal and sys.stdout.isatty()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    base = Settings()
+    broker: EmbeddedBroker | None = None
+    started = time.monotonic()
+    try:
+        bootstrap = base.kafka_bootstrap_servers
+        if not bootstrap:
+            console.print("[dim]starting the embedded broker…[/dim]")
+            broker = EmbeddedBroker()
+            await broker.start()
+            bootstrap = broker.bootstrap
+        settings = demo_settings(base, bootstrap, shared_broker=broker is None)
+        app = TriageApp(settings, role="all")
+        try:
+            return await _session(app, settings, console, live, stop, seconds, started)
+        finally:
+            await app.stop()
+    finally:
+        if broker is not None:
+            broker.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(sig)
+
+
+async def _session(
+    app: TriageApp,
+    settings: Settings,
+    console: Console,
+    live: bool,
+    stop: asyncio.Event,
+    seconds: float | None,
+    started: float,
+) -> int:
+    deadline = started + (seconds if seconds is not None else MAX_RUN)
+    console.print(f"[dim]starting triage on {settings.kafka_bootstrap_servers}…[/dim]")
+    await app.start()
+    while not app.ready:
+        if stop.is_set() or time.monotonic() > min(deadline, started + READY_TIMEOUT):
+            console.print(f"[red]triage did not become ready: {app.readiness()[1]}[/red]")
+            return 130 if stop.is_set() else 1
+        await asyncio.sleep(0.1)
+    console.print(f"[dim]ready after {time.monotonic() - started:.1f} s; publishing…[/dim]")
+    records = outgoing(datetime.now(UTC))
+    state = DemoState(expected=len(records), broker=str(settings.kafka_bootstrap_servers))
+    state.started = started
+    conn = connection_kwargs(settings)
+    consumer = AIOKafkaConsumer(**conn, enable_auto_commit=False, group_id=None)
+    producer = AIOKafkaProducer(**conn, acks="all", linger_ms=0)
+    await consumer.start()
+    await producer.start()
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        await _assign(consumer, settings)
+        printer = None if live else console
+        tasks.append(asyncio.create_task(_consume(consumer, settings, state, printer)))
+        tasks.append(asyncio.create_task(_publish(producer, settings, records, state, stop)))
+        if live:
+            with Live(console=console, refresh_per_second=4, auto_refresh=False) as view:
+                configure_logging("WARNING", "console")  # log lines go above the view
+                try:
+                    await _wait(state, stop, seconds, deadline, app, view)
+                finally:
+                    view.update(live_view(state, console.size.height), refresh=True)
+            configure_logging("WARNING", "console")
+        else:
+            await _wait(state, stop, seconds, deadline, app, None)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await producer.stop()
+        await consumer.stop()
+    console.print(summary(state, app.rules.sla_seconds))
+    if stop.is_set():
+        return 130
+    if state.received < state.expected:
+        console.print(f"[red]only {state.received} of {state.expected} events came back[/red]")
+        return 1
+    return 0
+
+
+async def _wait(
+    state: DemoState,
+    stop: asyncio.Event,
+    seconds: float | None,
+    deadline: float,
+    app: TriageApp,
+    view: Live | None,
+) -> None:
+    while not stop.is_set():
+        now = time.monotonic()
+        if now >= deadline or app.readiness()[1] == "shutting down":
+            return
+        if seconds is None and state.completed_at is not None and state.first_publish:
+            if now - state.first_publish >= MIN_RUN and now - state.completed_at >= LINGER:
+                return
+        if view is not None:
+            view.update(live_view(state, view.console.size.height), refresh=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.25)
+
+
+async def _assign(consumer: Any, settings: Settings) -> None:
+    topics = [settings.topic_tickets, settings.topic_dlq, settings.topic_escalations]
+    tps: list[TopicPartition] = []
+    for topic in topics:
+        for _ in range(100):
+            parts = consumer.partitions_for_topic(topic)
+            if parts:
+                tps.extend(TopicPartition(topic, p) for p in sorted(parts))
+                break
+            await consumer._client.force_metadata_update()
+            await asyncio.sleep(0.1)
+        else:
+            raise RuntimeError(f"topic {topic} has no partitions")
+    consumer.assign(tps)
+    await consumer.seek_to_beginning(*tps)
+
+
+async def _consume(
+    consumer: Any, settings: Settings, state: DemoState, printer: Console | None
+) -> None:
+    while True:
+        batch = await consumer.getmany(timeout_ms=200)
+        for messages in batch.values():
+            for m in messages:
+                if m.topic == settings.topic_tickets:
+                    row = state.add_ticket(m.value)
+                    if row is not None and printer is not None:
+                        printer.print(ticket_line(row), soft_wrap=True, highlight=False)
+                elif m.topic == settings.topic_dlq:
+                    dead = state.add_dead_letter(m.key, list(m.headers or []))
+                    if printer is not None:
+                        printer.print(
+                            f"[red]DLQ[/red] key {dead.key}: {dead.reason} — {dead.detail}",
+                            soft_wrap=True,
+                            highlight=False,
+                        )
+                elif m.topic == settings.topic_escalations:
+                    esc = state.add_escalation(m.value)
+                    if esc is not None and printer is not None:
+                        printer.print(
+                            f"[magenta]ESC[/magenta] {escalation_line(esc)}", highlight=False
+                        )
+
+
+async def _publish(
+    producer: Any,
+    settings: Settings,
+    records: list[Outgoing],
+    state: DemoState,
+    stop: asyncio.Event,
+) -> None:
+    for record in records:
+        if stop.is_set():
+            return
+        await producer.send_and_wait(settings.topic_feedback, record.value, key=record.key)
+        state.sent(record.event_id)
+        await asyncio.sleep(PUBLISH_INTERVAL)
