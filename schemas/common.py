@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, PlainSerializer, StringConstraints
+from pydantic import AwareDatetime, BeforeValidator, PlainSerializer, StringConstraints
 
 #: Version of the message contract. Changes are additive within a major version.
 SCHEMA_VERSION = "1.0"
@@ -70,9 +70,20 @@ def rfc3339(value: datetime) -> str:
     return text.replace("+00:00", "Z")
 
 
+def _text_or_datetime(value: object) -> object:
+    """Accept RFC 3339 text (or a datetime in code), never a bare number of seconds."""
+    if isinstance(value, str | datetime):
+        return value
+    raise ValueError("must be an RFC 3339 timestamp string with an offset")
+
+
 #: An RFC 3339 timestamp that must carry a UTC offset ("Z" or "+02:00"); written
 #: back out in UTC with millisecond precision.
-Timestamp = Annotated[AwareDatetime, PlainSerializer(rfc3339, return_type=str, when_used="json")]
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(_text_or_datetime),
+    PlainSerializer(rfc3339, return_type=str, when_used="json"),
+]
 
 #: Channel names are open-ended (publishers add new ones) but must look like an id.
 ChannelName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
