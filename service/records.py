@@ -6,6 +6,7 @@ the pipelines never see a Kafka client.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -31,3 +32,10 @@ class OutRecord:
     #: A bounded label for metrics (priority, reason, …).
     label: str = ""
     channel: str = ""
+    #: Explicit partition (changelogs are co-partitioned with their input); None = by key.
+    partition: int | None = None
+    #: Outputs are published phase by phase: every phase-0 output is acknowledged before
+    #: any phase-1 output is sent (e.g. escalations before the state that says they were sent).
+    phase: int = 0
+    #: Called with the broker offset once the record is acknowledged.
+    on_ack: Callable[[int], None] | None = None

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from service.observability.logging import get_logger
@@ -79,6 +80,7 @@ class ConsumeLoop:
         on_assigned: PartitionHook | None = None,
         on_revoked: PartitionHook | None = None,
         producer: AIOKafkaProducer | None = None,
+        co_partitioned: bool = False,
     ) -> None:
         self.name = name
         self._conn = conn
@@ -88,12 +90,15 @@ class ConsumeLoop:
         self._metrics = metrics
         self._max_records = max_batch_records
         self._fetch_timeout_ms = fetch_timeout_ms
-        self._consumer_opts = {
+        self._consumer_opts: dict[str, Any] = {
             "auto_offset_reset": auto_offset_reset,
             "session_timeout_ms": session_timeout_ms,
             "max_poll_interval_ms": max_poll_interval_ms,
             "heartbeat_interval_ms": max(1000, session_timeout_ms // 10),
         }
+        if co_partitioned:
+            # Partition n of every input topic goes to the same member (state is per n).
+            self._consumer_opts["partition_assignment_strategy"] = (RangePartitionAssignor,)
         self._producer_opts = {
             "linger_ms": producer_linger_ms,
             "max_batch_size": producer_max_batch_bytes,
@@ -227,6 +232,15 @@ class ConsumeLoop:
         self._observe(records, outputs, acked_at, started)
 
     async def _publish(self, outputs: list[OutRecord]) -> bool:
+        """Publish phase by phase; within a phase, send all and await every ack."""
+        phases = sorted({o.phase for o in outputs})
+        for phase in phases:
+            batch = outputs if len(phases) == 1 else [o for o in outputs if o.phase == phase]
+            if not await self._publish_phase(batch):
+                return False
+        return True
+
+    async def _publish_phase(self, outputs: list[OutRecord]) -> bool:
         """Send every output and wait for all acknowledgements; retry failures."""
         assert self.producer is not None
         pending = outputs
@@ -235,12 +249,21 @@ class ConsumeLoop:
             futures = []
             for out in pending:
                 futures.append(
-                    await self.producer.send(out.topic, out.value, key=out.key, headers=out.headers)
+                    await self.producer.send(
+                        out.topic,
+                        out.value,
+                        key=out.key,
+                        headers=out.headers,
+                        partition=out.partition,
+                    )
                 )
             results = await asyncio.gather(*futures, return_exceptions=True)
-            failed = [
-                o for o, r in zip(pending, results, strict=True) if isinstance(r, BaseException)
-            ]
+            failed = []
+            for out, result in zip(pending, results, strict=True):
+                if isinstance(result, BaseException):
+                    failed.append(out)
+                elif out.on_ack is not None:
+                    out.on_ack(result.offset)
             if not failed:
                 return True
             errors = {type(r).__name__ for r in results if isinstance(r, BaseException)}
@@ -252,6 +275,20 @@ class ConsumeLoop:
             delay = min(delay * 2, 5.0)
             pending = failed
         return True
+
+    async def publish_exclusive(self, make_outputs: Callable[[], list[OutRecord]]) -> int:
+        """Run ``make_outputs`` under the processing lock and publish what it returns.
+
+        For work not driven by input records (timers): it never interleaves with a batch
+        or a rebalance. Returns the number of records published.
+        """
+        async with self._lock:
+            if self.producer is None or self._stopping.is_set():
+                return 0
+            outputs = make_outputs()
+            if outputs and not await self._publish(outputs):
+                return 0
+            return len(outputs)
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         assert self.consumer is not None
