@@ -58,18 +58,24 @@ class Ladder:
 
     def __init__(self, policy: SlaPolicy) -> None:
         self.steps: tuple[StepDef, ...] = policy.steps()
-        self._index = {s.name: i for i, s in enumerate(self.steps)}
+        self._names = [s.name for s in self.steps]
+        self._index = {name: i for i, name in enumerate(self._names)}
+
+    def offset_us(self, clock: TicketClock, i: int) -> int:
+        return round(self.steps[i].fraction * clock.target_seconds * 1_000_000)
 
     def step_us(self, clock: TicketClock, i: int) -> int:
-        offset = round(self.steps[i].fraction * clock.target_seconds * 1_000_000)
-        return to_us(clock.started_at) + offset
+        return to_us(clock.started_at) + self.offset_us(clock, i)
 
     def next_index(self, clock: TicketClock) -> int | None:
         """Index of the first step of the current cycle not yet emitted (None: none left)."""
         if not clock.running:
             return None
-        done = max((self._index[n] for n in clock.emitted if n in self._index), default=-1)
-        return done + 1 if done + 1 < len(self.steps) else None
+        emitted = clock.emitted
+        n = len(emitted)
+        if emitted != self._names[:n]:  # not a prefix: the policy changed since
+            n = max((self._index[e] for e in emitted if e in self._index), default=-1) + 1
+        return n if n < len(self.steps) else None
 
     def next_us(self, clock: TicketClock) -> int | None:
         i = self.next_index(clock)
@@ -81,9 +87,10 @@ class Ladder:
         if first is None:
             return None
         now_us = to_us(now)
+        start_us = to_us(clock.started_at)
         last = None
         for i in range(first, len(self.steps)):
-            if self.step_us(clock, i) > now_us:
+            if start_us + self.offset_us(clock, i) > now_us:
                 break
             last = i
         if last is None:

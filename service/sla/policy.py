@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 
@@ -125,7 +126,7 @@ def _warn_name(fraction: float) -> str:
 
 
 def _increasing(value: list[float]) -> None:
-    if any(b <= a for a, b in zip(value, value[1:], strict=False)):
+    if any(b <= a for a, b in pairwise(value)):
         raise ValueError(f"must be strictly increasing, got {value}")
 
 

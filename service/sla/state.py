@@ -22,8 +22,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 from schemas.activity import TicketActivity
 from schemas.common import Priority
 
-FIRST_RESPONSE = "first_response"
-NEXT_REPLY = "next_reply"
+FIRST_RESPONSE: Literal["first_response"] = "first_response"
+NEXT_REPLY: Literal["next_reply"] = "next_reply"
 Metric = Literal["first_response", "next_reply"]
 
 

@@ -1,0 +1,289 @@
+"""The SLA monitor's domain logic for ONE Kafka partition: pure, no Kafka, no asyncio.
+
+Time only comes in as arguments (``now``: processing time, aware datetimes). The Kafka
+layer keeps one engine per assigned partition and drives it::
+
+    engine = SlaEngine(policy)
+    for record in changelog:                 # on assignment: rebuild the state
+        engine.restore(decode_record(value)) # or engine.forget(ticket_id) for a tombstone
+    out = engine.on_ticket(ticket, now)      # tickets.prioritized
+    out = engine.on_activity(activity, now)  # tickets.activity
+    out = engine.fire_due(now)               # timer: sleep until engine.next_due()
+    publish(out); write(engine.changed()); commit input offsets
+    observe(engine.outcomes()); gauge(engine.stats())
+    tombstone(engine.expire(now))            # every few minutes (also in changed())
+
+* ``on_ticket(ticket, now) -> list[Escalation]`` starts the first-response clock at the
+  ticket's ``occurred_at`` (target: the policy override for its priority, else
+  ``sla.target_seconds``), emits ``management_attention`` once if asked, applies the
+  activities that arrived before it, and emits at most one step that is already due
+  (a late ticket: the highest step passed). A known ticket id is a no-op.
+* ``on_activity(activity, now) -> list[Escalation]``: ``first_response``/``agent_reply``
+  stop the running clock (and emit ``sla_recovered`` if the cycle warned or breached);
+  ``resolved`` stops it too and closes the ticket; ``customer_reply`` after an agent reply
+  and ``reopened`` after a resolution start a next-reply cycle (due = occurred_at +
+  target). Activities of unknown tickets are kept until the ticket arrives. Stale and
+  duplicate activities (a customer reply older than the last agent activity, an agent
+  activity older than the current next-reply cycle, a repeated kind) change nothing.
+* ``fire_due(now) -> list[Escalation]`` emits every step whose time has come, each once
+  per cycle; several due at once for one ticket → only the highest.
+* ``next_due() -> datetime | None`` the earliest pending step (min-heap, lazy deletion).
+* ``changed() -> list[tuple[str, TicketClock | PendingActivities | None]]`` drains the
+  states modified since the last call (``None``: tombstone). The returned objects are the
+  live ones: serialise them (``encode_record``) before calling the engine again.
+* ``snapshot()`` all live records; ``restore(record)`` applies a changelog record (last
+  write wins, not reported by ``changed()``); ``forget(ticket_id)`` applies a tombstone.
+* ``expire(now) -> list[str]`` forgets resolved tickets after ``closed_retention_seconds``,
+  idle open tickets after ``idle_retention_seconds`` and pending activities after
+  ``pending_retention_seconds``; the ids are also reported as tombstones by ``changed()``.
+* ``outcomes() -> list[Outcome]`` drains met/missed results of ended cycles;
+  ``stats() -> SlaStats`` counts for gauges.
+
+Escalation ids, dedup keys and ``due_at``/``overdue_seconds``: see ``service.sla.ladder``.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from schemas.activity import TicketActivity
+from schemas.common import Priority
+from schemas.escalation import Escalation, EscalationKind
+from schemas.ticket import Ticket
+from service.sla.ladder import Ladder, Outcome, escalation, from_us, to_us
+from service.sla.policy import SlaPolicy
+from service.sla.state import PendingActivities, Status, TicketClock
+from service.sla.transitions import apply_activity
+
+#: At most this many activities are kept for a ticket not seen yet; later ones are dropped.
+MAX_PENDING_PER_TICKET = 100
+
+Change = tuple[str, TicketClock | PendingActivities | None]
+
+
+@dataclass(frozen=True, slots=True)
+class SlaStats:
+    open_by_priority: dict[Priority, int]
+    waiting_for_agent_by_priority: dict[Priority, int]
+    tickets: int
+    pending_tickets: int
+    heap_entries: int
+
+
+class SlaEngine:
+    """SLA clocks of the tickets of one partition. Not thread-safe; one owner."""
+
+    def __init__(self, policy: SlaPolicy | None = None) -> None:
+        self.policy = policy or SlaPolicy()
+        self._ladder = Ladder(self.policy)
+        self._clocks: dict[str, TicketClock] = {}
+        self._pending: dict[str, PendingActivities] = {}
+        self._heap: list[tuple[int, str]] = []
+        self._next: dict[str, int] = {}  # ticket id -> its live heap key (next step time)
+        self._dirty: dict[str, None] = {}
+        self._outcomes: list[Outcome] = []
+        self._counts: Counter[tuple[Priority, Status]] = Counter()
+
+    # -- inputs ---------------------------------------------------------------------
+    def on_ticket(self, ticket: Ticket, now: datetime) -> list[Escalation]:
+        tid = ticket.ticket_id
+        if tid in self._clocks:
+            return []
+        target = self.policy.target_for(ticket.priority, ticket.sla.target_seconds)
+        start = ticket.occurred_at.astimezone(UTC)
+        clock = TicketClock(
+            ticket_id=tid,
+            customer_id=ticket.customer_id,
+            priority=ticket.priority,
+            target_seconds=target,
+            started_at=start,
+            due_at=start + timedelta(seconds=target),
+            touched_at=now,
+        )
+        out: list[Escalation] = []
+        if self.policy.management_attention and ticket.management_attention:
+            clock.management_emitted = True
+            out.append(
+                escalation(
+                    clock,
+                    EscalationKind.MANAGEMENT_ATTENTION,
+                    0,
+                    "mgmt",
+                    clock.due_at,
+                    now,
+                    base="management",
+                )
+            )
+        self._put(clock)
+        pending = self._pending.pop(tid, None)
+        if pending is not None:
+            for activity in sorted(pending.activities, key=_order):
+                self._apply(clock, activity, now, out)
+        self._after_change(clock, now, out)
+        return out
+
+    def on_activity(self, activity: TicketActivity, now: datetime) -> list[Escalation]:
+        tid = activity.ticket_id
+        clock = self._clocks.get(tid)
+        if clock is None:
+            self._keep_pending(activity, now)
+            return []
+        out: list[Escalation] = []
+        if self._apply(clock, activity, now, out):
+            self._after_change(clock, now, out)
+        return out
+
+    def _apply(
+        self, clock: TicketClock, activity: TicketActivity, now: datetime, out: list[Escalation]
+    ) -> bool:
+        before = clock.status
+        changed = apply_activity(clock, activity, now, self.policy, out, self._outcomes)
+        if clock.status is not before:
+            self._counts[(clock.priority, before)] -= 1
+            self._counts[(clock.priority, clock.status)] += 1
+        return changed
+
+    def fire_due(self, now: datetime) -> list[Escalation]:
+        now_us = to_us(now)
+        out: list[Escalation] = []
+        heap = self._heap
+        while heap and heap[0][0] <= now_us:
+            key, tid = heapq.heappop(heap)
+            if self._next.get(tid) != key:
+                continue  # stale entry: the clock stopped, moved on or was forgotten
+            self._after_change(self._clocks[tid], now, out)
+        return out
+
+    def next_due(self) -> datetime | None:
+        heap = self._heap
+        while heap:
+            key, tid = heap[0]
+            if self._next.get(tid) == key:
+                return from_us(key)
+            heapq.heappop(heap)
+        return None
+
+    # -- state for the changelog ----------------------------------------------------
+    def changed(self) -> list[Change]:
+        out: list[Change] = []
+        for tid in self._dirty:
+            clock = self._clocks.get(tid)
+            out.append((tid, clock if clock is not None else self._pending.get(tid)))
+        self._dirty.clear()
+        return out
+
+    def snapshot(self) -> list[TicketClock | PendingActivities]:
+        return [*self._clocks.values(), *self._pending.values()]
+
+    def restore(self, record: TicketClock | PendingActivities) -> None:
+        tid = record.ticket_id
+        self._drop(tid)
+        self._dirty.pop(tid, None)  # the changelog already holds this state
+        if isinstance(record, TicketClock):
+            self._put(record)
+            self._schedule(record, self._ladder.next_us(record))
+        else:
+            self._pending[tid] = record
+
+    def forget(self, ticket_id: str) -> None:
+        self._drop(ticket_id)
+        self._dirty.pop(ticket_id, None)
+
+    def expire(self, now: datetime) -> list[str]:
+        p = self.policy
+        closed_before = now - timedelta(seconds=p.closed_retention_seconds)
+        gone: list[str] = []
+        for tid, clock in self._clocks.items():
+            if clock.status is Status.RESOLVED:
+                if clock.closed_at is not None and clock.closed_at <= closed_before:
+                    gone.append(tid)
+            elif (
+                p.idle_retention_seconds is not None
+                and self._ladder.next_index(clock) is None
+                and clock.touched_at <= now - timedelta(seconds=p.idle_retention_seconds)
+            ):
+                gone.append(tid)
+        pending_before = now - timedelta(seconds=p.pending_retention_seconds)
+        gone += [tid for tid, pa in self._pending.items() if pa.received_at <= pending_before]
+        for tid in gone:
+            self._drop(tid)
+            self._dirty[tid] = None
+        return gone
+
+    # -- metrics --------------------------------------------------------------------
+    def outcomes(self) -> list[Outcome]:
+        out, self._outcomes = self._outcomes, []
+        return out
+
+    def stats(self) -> SlaStats:
+        open_by: dict[Priority, int] = dict.fromkeys(Priority, 0)
+        waiting: dict[Priority, int] = dict.fromkeys(Priority, 0)
+        for (prio, status), n in self._counts.items():
+            if status is not Status.RESOLVED:
+                open_by[prio] += n
+            if status is Status.WAITING_FOR_AGENT:
+                waiting[prio] += n
+        return SlaStats(open_by, waiting, len(self._clocks), len(self._pending), len(self._heap))
+
+    def get(self, ticket_id: str) -> TicketClock | None:
+        return self._clocks.get(ticket_id)
+
+    def __len__(self) -> int:
+        return len(self._clocks)
+
+    # -- internals ------------------------------------------------------------------
+    def _keep_pending(self, activity: TicketActivity, now: datetime) -> None:
+        tid = activity.ticket_id
+        pending = self._pending.get(tid)
+        if pending is None:
+            pending = PendingActivities(ticket_id=tid, received_at=now, touched_at=now)
+            self._pending[tid] = pending
+        if activity in pending.activities or len(pending.activities) >= MAX_PENDING_PER_TICKET:
+            return
+        pending.activities.append(activity)
+        pending.touched_at = now
+        self._dirty[tid] = None
+
+    def _after_change(self, clock: TicketClock, now: datetime, out: list[Escalation]) -> None:
+        """Emit the step due now (if any), reschedule, and mark the state for the changelog."""
+        key = self._ladder.next_us(clock)
+        if key is not None and key <= to_us(now):
+            esc = self._ladder.fire(clock, now)
+            if esc is not None:
+                out.append(esc)
+            key = self._ladder.next_us(clock)
+        clock.touched_at = now
+        self._dirty[clock.ticket_id] = None
+        self._schedule(clock, key)
+
+    def _schedule(self, clock: TicketClock, key: int | None) -> None:
+        """Record ``key`` (the clock's next step time, or None) as its live heap entry."""
+        tid = clock.ticket_id
+        if key is None:
+            self._next.pop(tid, None)
+            return
+        if self._next.get(tid) == key:
+            return  # already in the heap
+        self._next[tid] = key
+        heapq.heappush(self._heap, (key, tid))
+        if len(self._heap) > 2 * len(self._next) + 1024:  # too many stale entries
+            self._heap = [(k, t) for t, k in self._next.items()]
+            heapq.heapify(self._heap)
+
+    def _put(self, clock: TicketClock) -> None:
+        self._clocks[clock.ticket_id] = clock
+        self._counts[(clock.priority, clock.status)] += 1
+
+    def _drop(self, ticket_id: str) -> None:
+        self._pending.pop(ticket_id, None)
+        self._next.pop(ticket_id, None)
+        clock = self._clocks.pop(ticket_id, None)
+        if clock is not None:
+            self._counts[(clock.priority, clock.status)] -= 1
+
+
+def _order(activity: TicketActivity) -> datetime:
+    return activity.occurred_at
