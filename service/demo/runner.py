@@ -43,9 +43,17 @@ MAX_RUN = 90.0  # default safety cap
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
+    """One record to publish: a sample (timestamped when sent) or raw bytes."""
+
     event_id: str
     key: bytes
-    value: bytes
+    sample: dict[str, Any] | None = None
+    raw: bytes = b""
+
+    def value(self, now: datetime) -> bytes:
+        if self.sample is None:
+            return self.raw
+        return json.dumps(sample_to_event(self.sample, now), ensure_ascii=False).encode()
 
 
 def load_samples() -> list[dict[str, Any]]:
@@ -74,24 +82,18 @@ def bad_events(now: datetime) -> list[Outgoing]:
         "text": "",
     }
     return [
-        Outgoing("demo-bad-1", b"cus-9001", b'{"event_id": "demo-bad-1", "text": "half a mess'),
-        Outgoing("demo-bad-2", b"cus-9002", json.dumps(missing).encode()),
-        Outgoing("demo-bad-3", b"cus-9003", json.dumps(out_of_range).encode()),
+        Outgoing("demo-bad-1", b"cus-9001", raw=b'{"event_id": "demo-bad-1", "text": "half a mess'),
+        Outgoing("demo-bad-2", b"cus-9002", raw=json.dumps(missing).encode()),
+        Outgoing("demo-bad-3", b"cus-9003", raw=json.dumps(out_of_range).encode()),
     ]
 
 
 def outgoing(now: datetime) -> list[Outgoing]:
     """Sample events in file order, with the bad ones spread among them."""
-    out = []
-    for sample in load_samples():
-        event = sample_to_event(sample, now)
-        out.append(
-            Outgoing(
-                event["event_id"],
-                str(event["customer"]["id"]).encode(),
-                json.dumps(event, ensure_ascii=False).encode(),
-            )
-        )
+    out = [
+        Outgoing(str(s["event_id"]), str(s["customer"]["id"]).encode(), sample=s)
+        for s in load_samples()
+    ]
     for i, bad in enumerate(bad_events(now)):
         out.insert(min(len(out), 8 + i * 15), bad)
     return out
@@ -163,10 +165,14 @@ async def _session(
 ) -> int:
     deadline = started + (seconds if seconds is not None else MAX_RUN)
     console.print(f"[dim]starting triage on {settings.kafka_bootstrap_servers}…[/dim]")
-    await app.start()
-    while not app.ready:
+    starting = asyncio.create_task(app.start())
+    while not (starting.done() and app.ready):
+        if starting.done() and starting.exception() is not None:
+            await starting  # raises
         if stop.is_set() or time.monotonic() > min(deadline, started + READY_TIMEOUT):
             console.print(f"[red]triage did not become ready: {app.readiness()[1]}[/red]")
+            app.request_stop()
+            await asyncio.gather(starting, return_exceptions=True)
             return 130 if stop.is_set() else 1
         await asyncio.sleep(0.1)
     console.print(f"[dim]ready after {time.monotonic() - started:.1f} s; publishing…[/dim]")
@@ -190,7 +196,7 @@ async def _session(
                 try:
                     await _wait(state, stop, seconds, deadline, app, view)
                 finally:
-                    view.update(live_view(state, console.size.height), refresh=True)
+                    view.update(live_view(state, *console.size), refresh=True)
             configure_logging("WARNING", "console")
         else:
             await _wait(state, stop, seconds, deadline, app, None)
@@ -200,8 +206,9 @@ async def _session(
         await asyncio.gather(*tasks, return_exceptions=True)
         await producer.stop()
         await consumer.stop()
-    console.print(summary(state, app.rules.sla_seconds))
+    console.print(summary(state, {p.value: s for p, s in app.rules.sla_seconds.items()}))
     if stop.is_set():
+        console.print("[yellow]interrupted[/yellow]")
         return 130
     if state.received < state.expected:
         console.print(f"[red]only {state.received} of {state.expected} events came back[/red]")
@@ -221,13 +228,19 @@ async def _wait(
         now = time.monotonic()
         if now >= deadline or app.readiness()[1] == "shutting down":
             return
-        if seconds is None and state.completed_at is not None and state.first_publish:
-            if now - state.first_publish >= MIN_RUN and now - state.completed_at >= LINGER:
-                return
+        if seconds is None and _finished(state, now):
+            return
         if view is not None:
-            view.update(live_view(state, view.console.size.height), refresh=True)
+            view.update(live_view(state, *view.console.size), refresh=True)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.25)
+
+
+def _finished(state: DemoState, now: float) -> bool:
+    """Every event came back, the run lasted ``MIN_RUN`` and the last lines were seen."""
+    if state.completed_at is None or state.first_publish is None:
+        return False
+    return now - state.first_publish >= MIN_RUN and now - state.completed_at >= LINGER
 
 
 async def _assign(consumer: Any, settings: Settings) -> None:
@@ -270,7 +283,7 @@ async def _consume(
                     esc = state.add_escalation(m.value)
                     if esc is not None and printer is not None:
                         printer.print(
-                            f"[magenta]ESC[/magenta] {escalation_line(esc)}", highlight=False
+                            f"[magenta]ESC[/magenta] {escalation_line(esc, state)}", highlight=False
                         )
 
 
@@ -284,6 +297,7 @@ async def _publish(
     for record in records:
         if stop.is_set():
             return
-        await producer.send_and_wait(settings.topic_feedback, record.value, key=record.key)
+        value = record.value(datetime.now(UTC))
+        await producer.send_and_wait(settings.topic_feedback, value, key=record.key)
         state.sent(record.event_id)
         await asyncio.sleep(PUBLISH_INTERVAL)

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 from rich import box
+from rich.cells import cell_len, set_cell_size
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
@@ -28,7 +29,6 @@ PRIORITIES = ("P1", "P2", "P3", "P4")
 @dataclass(slots=True)
 class Row:
     ticket: Ticket
-    received: float  # monotonic
     latency: float | None  # seconds from publish to the ticket reaching the demo
 
 
@@ -67,7 +67,7 @@ class DemoState:
             return None
         now = time.monotonic()
         sent = self.sent_at.get(ticket.event_id)
-        row = Row(ticket, now, now - sent if sent is not None else None)
+        row = Row(ticket, now - sent if sent is not None else None)
         self.tickets[ticket.ticket_id] = row
         self.last_ticket = now
         self._check_complete(now)
@@ -151,25 +151,35 @@ def due_in(ticket: Ticket, now: datetime | None = None) -> str:
 
 
 def excerpt(text: str, width: int = 50) -> str:
+    """The first ``width`` terminal cells of the text (a CJK character takes two)."""
     flat = " ".join(text.split())
     if not flat:
         return "(score only)"
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
+    if cell_len(flat) <= width:
+        return flat
+    return set_cell_size(flat, width - 1).rstrip() + "…"
 
 
 def rules_summary(ticket: Ticket, top: int = 3) -> str:
+    """The rules that weighed most, each with its most telling piece of evidence."""
     reasons = sorted((r for r in ticket.reasons if r.weight), key=lambda r: -abs(r.weight))
-    parts = [f"{r.rule_id} ({r.evidence[0]})" if r.evidence else r.rule_id for r in reasons]
-    return " · ".join(parts[:top]) or "-"
+    parts = []
+    for r in reasons[:top]:
+        facts = [e for e in r.evidence if not e.startswith("after ")] or r.evidence
+        parts.append(f"{r.rule_id} ({facts[0]})" if facts else r.rule_id)
+    return " · ".join(parts) or "-"
 
 
-def escalation_line(data: dict[str, Any]) -> str:
+def escalation_line(data: dict[str, Any], state: DemoState | None = None) -> str:
+    """Shown generically from the JSON: kind, level, ticket (and its event), overdue."""
     ticket_id = str(data.get("ticket_id", "?"))
+    row = state.tickets.get(ticket_id) if state else None
+    event = f" ({row.ticket.event_id})" if row else ""
     overdue = data.get("overdue_seconds")
     over = f"{overdue:+.0f} s" if isinstance(overdue, int | float) else "?"
     return (
-        f"{data.get('kind', '?')} level {data.get('level', '?')} "
-        f"{data.get('priority', '')} ticket {ticket_id[:8]} overdue {over}"
+        f"{data.get('kind', '?')} level {data.get('level', '?')} {data.get('priority', '')} "
+        f"ticket {ticket_id[:8]}{event} overdue {over}"
     )
 
 
@@ -190,67 +200,81 @@ def ticket_line(row: Row) -> Text:
 def header(state: DemoState) -> Text:
     now = time.monotonic()
     counts = state.counts()
-    head = Text("triage demo ", style="bold")
-    head.append(f"· broker {state.broker} · {now - state.started:4.0f} s\n", style="dim")
+    head = Text("triage demo", style="bold", no_wrap=True, overflow="ellipsis")
+    head.append(f" · broker {state.broker} · {now - state.started:.0f} s\n", style="dim")
     for p in PRIORITIES:
-        head.append(f"{p} {counts[p]:>3}   ", style=STYLES[p] or "bold")
-    head.append(f"dead letters {len(state.dead)}   escalations {len(state.escalations)}   ")
-    head.append(f"published {state.published}/{state.expected}   ")
+        head.append(f"{p} {counts[p]}", style=STYLES[p] or "bold")
+        head.append("  ")
     end = state.last_ticket if state.completed_at else now
+    head.append(f"· dead letters {len(state.dead)} · escalations {len(state.escalations)} ")
+    head.append(f"· sent {state.published}/{state.expected} · ")
     head.append(f"{state.rate(end):.1f} events/s", style="cyan")
     return head
 
 
-def live_view(state: DemoState, height: int) -> RenderableType:
-    parts: list[RenderableType] = [header(state)]
-    extra = 0
-    if state.dead:
-        body = "\n".join(f"{d.key:<10} {d.reason:<15} {d.detail}" for d in state.dead[-4:])
-        parts_dead = Panel(body, title="dead letters", border_style="red", box=box.ROUNDED)
-        extra += min(len(state.dead), 4) + 2
-    else:
-        parts_dead = None
+def live_view(state: DemoState, width: int, height: int) -> RenderableType:
+    dead = state.dead[-4:]
     escalations = list(state.escalations.values())[-5:]
-    parts_esc = None
+    panels: list[RenderableType] = []
+    used = 2 + 3 + 2  # header; table head, rule and caption; a spare line
+    if dead:
+        lines = [f"{d.key:<9} {d.reason:<14} {d.detail}" for d in dead]
+        panels.append(_panel("dead letters", lines, "red"))
+        used += len(lines) + 2
     if escalations:
-        body = "\n".join(escalation_line(e) for e in escalations)
-        parts_esc = Panel(body, title="escalations", border_style="magenta", box=box.ROUNDED)
-        extra += len(escalations) + 2
+        lines = [escalation_line(e, state) for e in escalations]
+        panels.append(_panel("escalations", lines, "magenta"))
+        used += len(escalations) + 2
     rows = state.sorted_rows()
-    room = max(3, height - 7 - extra)
-    parts.append(ticket_table(rows[:room], hidden=max(0, len(rows) - room)))
-    parts.extend(p for p in (parts_dead, parts_esc) if p is not None)
-    return Group(*parts)
+    room = max(3, height - used)
+    hidden = max(0, len(rows) - room)
+    return Group(header(state), ticket_table(rows[:room], width, hidden), *panels)
 
 
-def ticket_table(rows: list[Row], hidden: int = 0) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=True, padding=(0, 1))
-    caption = f"… and {hidden} more" if hidden else None
-    table.caption = caption
-    for name, kw in (
+def _panel(title: str, lines: list[str], style: str) -> Panel:
+    grid = Table.grid()
+    grid.add_column(no_wrap=True, overflow="ellipsis")
+    for line in lines:
+        grid.add_row(line)
+    return Panel(grid, title=title, title_align="left", border_style=style, box=box.ROUNDED)
+
+
+TIERS = {"enterprise": "ent", "premium": "prem", "standard": "std", "free": "free"}
+
+
+def ticket_table(rows: list[Row], width: int, hidden: int = 0) -> Table:
+    """One line per ticket; on narrow terminals tier and channel are abbreviated."""
+    wide = width >= 120
+    table = Table(
+        box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=True, padding=(0, 1, 0, 0)
+    )
+    table.caption = f"… and {hidden} more (lower priority)" if hidden else None
+    columns: list[tuple[str, dict[str, Any]]] = [
         ("P", {"width": 2}),
         ("sev", {"justify": "right", "width": 3}),
-        ("category", {"max_width": 18}),
+        ("category", {"max_width": 18 if wide else 12}),
         ("lang", {"width": 4}),
-        ("channel", {"max_width": 12}),
-        ("tier", {"max_width": 10}),
-        ("SLA in", {"justify": "right", "width": 7}),
-        ("text", {"ratio": 3, "min_width": 12}),
-        ("rules (evidence)", {"ratio": 2, "min_width": 12}),
-    ):
-        table.add_column(name, no_wrap=True, overflow="ellipsis", **kw)  # type: ignore[arg-type]
+        ("channel", {"max_width": 12 if wide else 8}),
+        ("tier", {"max_width": 10 if wide else 4}),
+        ("SLA in", {"justify": "right", "width": 6}),
+        ("text", {"max_width": 51, "min_width": 10} if wide else {"ratio": 1}),
+        ("rules (evidence)", {"ratio": 1, "min_width": 10}),
+    ]
+    for name, kw in columns:
+        table.add_column(name, no_wrap=True, overflow="ellipsis", **kw)
     now = datetime.now(UTC)
     for row in rows:
         t = row.ticket
         overdue = t.sla.first_response_due_at <= now
+        tier = t.customer_tier or "-"
         table.add_row(
             t.priority.value,
             str(t.severity),
             t.category,
             t.language,
             t.channel,
-            t.customer_tier or "-",
-            Text(due_in(t, now), style="bold red" if overdue else ""),
+            tier if wide else TIERS.get(tier, tier),
+            Text(due_in(t, now), style="bold red reverse" if overdue else ""),
             excerpt(t.text),
             rules_summary(t),
             style=STYLES[t.priority.value],

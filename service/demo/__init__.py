@@ -1,0 +1,1 @@
+"""``triage demo``: embedded broker, sample feedback events and a live ticket view."""
