@@ -19,6 +19,7 @@ from service.config import Settings
 from service.kafka.admin import ensure_topics
 from service.kafka.clients import connection_kwargs
 from service.kafka.loop import ConsumeLoop
+from service.kafka.sla_runtime import SlaRuntime
 from service.observability.http import HealthServer
 from service.observability.logging import get_logger
 from service.observability.metrics import Metrics
@@ -26,10 +27,11 @@ from service.prioritizer.decode import DecodeLimits
 from service.prioritizer.pipeline import Prioritizer, Topics
 from service.rules.engine import RuleEngine
 from service.rules.model import RuleSet, load_rules
+from service.sla.policy import SlaPolicy, load_policy
 
 log = get_logger("triage.app")
 
-ROLES = ("all", "prioritizer")
+ROLES = ("all", "prioritizer", "sla")
 
 
 class TriageApp:
@@ -41,6 +43,7 @@ class TriageApp:
         clock: Clock | None = None,
         rules: RuleSet | None = None,
         metrics: Metrics | None = None,
+        sla_policy: SlaPolicy | None = None,
     ) -> None:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
@@ -48,6 +51,8 @@ class TriageApp:
         self.role = role
         self.clock = clock or SystemClock()
         self.rules = rules or load_rules(settings.rules_path)
+        self.sla_policy = sla_policy or load_policy(settings.sla_policy_path)
+        self.sla: SlaRuntime | None = None
         self.metrics = metrics or Metrics()
         self.metrics.build_info.info({"version": __version__, "rules_version": self.rules.version})
         self.conn = connection_kwargs(settings)
@@ -88,14 +93,31 @@ class TriageApp:
         self._broker_ok = True
         if self.role in ("all", "prioritizer"):
             self.loops.append(self._prioritizer_loop())
+        if self.role in ("all", "sla"):
+            self.sla = SlaRuntime(s, self.conn, self.sla_policy, self.clock, self.metrics)
+            self.loops.append(self.sla.loop)
         for loop in self.loops:
             await loop.start()
         self._tasks.append(asyncio.create_task(self._probe_broker(), name="broker-probe"))
         for loop in self.loops:
             self._tasks.append(asyncio.create_task(self._run_loop(loop), name=f"loop-{loop.name}"))
+        if self.sla is not None:
+            self._tasks.append(asyncio.create_task(self._run_timers(self.sla), name="sla-timers"))
         log.info("triage_started", role=self.role, version=__version__, rules=self.rules.version)
 
     async def _ensure_topics(self) -> None:
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                await self._create_topics()
+                return
+            except (KafkaError, OSError) as exc:
+                log.warning("broker_unreachable", step="topics", error=str(exc), retry_in=delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                delay = min(delay * 2, 10.0)
+
+    async def _create_topics(self) -> None:
         s = self.settings
         names = [
             s.topic_feedback,
@@ -104,19 +126,28 @@ class TriageApp:
             s.topic_activity,
             s.topic_escalations,
         ]
-        delay = 0.5
-        while not self._stop.is_set():
-            try:
-                counts = await ensure_topics(
-                    self.conn, dict.fromkeys(names, s.topic_partitions), s.topic_replication_factor
+        counts = await ensure_topics(
+            self.conn, dict.fromkeys(names, s.topic_partitions), s.topic_replication_factor
+        )
+        if self.role in ("all", "sla"):
+            # SLA state is per partition number: tickets, activity and the changelog must
+            # have the same partition count (co-partitioned, keyed by ticket id).
+            tickets = counts[s.topic_tickets]
+            if counts[s.topic_activity] != tickets:
+                raise SystemExit(
+                    f"{s.topic_activity} has {counts[s.topic_activity]} partitions but "
+                    f"{s.topic_tickets} has {tickets}: the SLA monitor needs them equal"
                 )
-                log.info("topics_ready", partitions=counts)
-                return
-            except (KafkaError, OSError) as exc:
-                log.warning("broker_unreachable", step="topics", error=str(exc), retry_in=delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), delay)
-                delay = min(delay * 2, 10.0)
+            changelog = await ensure_topics(
+                self.conn, {s.topic_sla_changelog: tickets}, s.topic_replication_factor
+            )
+            if changelog[s.topic_sla_changelog] != tickets:
+                raise SystemExit(
+                    f"{s.topic_sla_changelog} has {changelog[s.topic_sla_changelog]} partitions, "
+                    f"expected {tickets} like {s.topic_tickets}"
+                )
+            counts.update(changelog)
+        log.info("topics_ready", partitions=counts)
 
     def _prioritizer_loop(self) -> ConsumeLoop:
         s = self.settings
@@ -147,6 +178,13 @@ class TriageApp:
             producer_max_batch_bytes=s.producer_max_batch_bytes,
             producer_compression=s.producer_compression,
         )
+
+    async def _run_timers(self, sla: SlaRuntime) -> None:
+        try:
+            await sla.run_timers()
+        except Exception:
+            log.exception("sla_timers_crashed")
+            self.request_stop()
 
     async def _run_loop(self, loop: ConsumeLoop) -> None:
         try:

@@ -30,7 +30,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
 
     run = sub.add_parser("run", help="run the service (configured by environment variables)")
-    run.add_argument("--role", default="all", choices=["all", "prioritizer"])
+    run.add_argument(
+        "--role",
+        default="all",
+        choices=["all", "prioritizer", "sla"],
+        help="all (default), or one half so each can scale on its own",
+    )
     run.set_defaults(func=_cmd_run)
 
     demo = sub.add_parser("demo", help="embedded broker + sample feedback + live ticket view")

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     topic_activity: str = "tickets.activity"
     topic_escalations: str = "tickets.escalations"
     topic_dlq: str = "feedback.dlq"
+    topic_sla_changelog: str = Field(
+        default="triage.sla.changelog",
+        description="SLA state, keyed by ticket id, co-partitioned with the tickets topic.",
+    )
     topic_partitions: int = Field(
         default=6, ge=1, description="Partitions for topics triage creates."
     )
@@ -44,6 +48,7 @@ class Settings(BaseSettings):
 
     # --- consumer ------------------------------------------------------------------------
     group_id: str = "triage-prioritizer"
+    sla_group_id: str = "triage-sla"
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     max_batch_records: int = Field(default=2000, ge=1, description="Records per processing batch.")
     fetch_timeout_ms: int = Field(default=500, ge=10)
@@ -71,6 +76,14 @@ class Settings(BaseSettings):
     # --- rules ---------------------------------------------------------------------------
     rules_path: str | None = Field(
         default=None, description="Rule file; the shipped default if unset."
+    )
+
+    # --- SLA monitor -----------------------------------------------------------------------
+    sla_policy_path: str | None = Field(
+        default=None, description="SLA policy; shipped default if unset."
+    )
+    sla_timer_max_sleep_seconds: float = Field(
+        default=0.5, gt=0, description="Timer wakes at least this often (bounds escalation delay)."
     )
 
     # --- process -------------------------------------------------------------------------

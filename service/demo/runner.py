@@ -32,11 +32,17 @@ from service.demo.view import DemoState, escalation_line, live_view, summary, ti
 from service.kafka.clients import connection_kwargs
 from service.kafka.embedded import EmbeddedBroker
 from service.observability.logging import configure_logging
+from service.rules.model import load_default_rules
+from service.sla.policy import load_demo_policy
 
 SAMPLES = "sample_events.jsonl"
 PUBLISH_INTERVAL = 0.25  # seconds between events: a few per second, so the view fills in
 READY_TIMEOUT = 60.0
-MIN_RUN = 15.0  # default run: at least this long after the first publish …
+MIN_RUN = 60.0  # default run: at least this long after the first publish (SLA breaches show) …
+#: The demo runs SLA clocks fast: the demo policy's targets (P1 40 s, P2 60 s, P3 90 s,
+#: P4 120 s) replace the rule set's, and sample ages shrink by P1's ratio (40 s / 600 s),
+#: so a P1 whose customer wrote "9 min 48 s ago" breaches a few seconds into the demo.
+DEMO_AGE_SCALE = 40 / 600
 LINGER = 2.0  # … and this long after the last event came back
 MAX_RUN = 90.0  # default safety cap
 
@@ -65,7 +71,8 @@ def load_samples() -> list[dict[str, Any]]:
 def sample_to_event(sample: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Drop ``age_seconds`` and set ``occurred_at`` that long before ``now``."""
     event = {k: v for k, v in sample.items() if k != "age_seconds"}
-    event["occurred_at"] = rfc3339(now - timedelta(seconds=float(sample.get("age_seconds", 0))))
+    age = float(sample.get("age_seconds", 0)) * DEMO_AGE_SCALE
+    event["occurred_at"] = rfc3339(now - timedelta(seconds=age))
     return event
 
 
@@ -141,7 +148,12 @@ async def run_demo(seconds: float | None = None, live: bool = True) -> int:
             await broker.start()
             bootstrap = broker.bootstrap
         settings = demo_settings(base, bootstrap, shared_broker=broker is None)
-        app = TriageApp(settings, role="all")
+        policy = load_demo_policy()
+        rules = load_default_rules()
+        rules = rules.model_copy(
+            update={"sla_seconds": {**rules.sla_seconds, **policy.target_seconds}}
+        )
+        app = TriageApp(settings, role="all", rules=rules, sla_policy=policy)
         try:
             return await _session(app, settings, console, live, stop, seconds, started)
         finally:

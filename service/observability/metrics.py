@@ -80,6 +80,50 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        # --- SLA monitor ---
+        self.sla_open_tickets = Gauge(
+            "triage_sla_open_tickets",
+            "Open tickets (not resolved) owned by this instance, by priority.",
+            ["priority"],
+            registry=r,
+        )
+        self.sla_first_response = Histogram(
+            "triage_sla_first_response_seconds",
+            "Time from the customer's feedback to the first response, by priority.",
+            ["priority"],
+            buckets=(60, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 604800),
+            registry=r,
+        )
+        self.sla_cycles = Counter(
+            "triage_sla_cycles_total",
+            "Response cycles ended, by priority, metric and result (met or missed).",
+            ["priority", "metric", "result"],
+            registry=r,
+        )
+        self.escalations = Counter(
+            "triage_escalations_total",
+            "Escalations published, by kind and level.",
+            ["kind", "level"],
+            registry=r,
+        )
+        self.sla_next_step = Gauge(
+            "triage_sla_next_step_seconds",
+            "Seconds until the next escalation step of the most urgent open ticket "
+            "(negative: overdue, about to fire).",
+            registry=r,
+        )
+        self.sla_timer_lag = Histogram(
+            "triage_sla_timer_lag_seconds",
+            "How late warnings and breaches are emitted after their due time.",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+            registry=r,
+        )
+        self.sla_restore = Histogram(
+            "triage_sla_restore_seconds",
+            "Time to rebuild the SLA state of newly assigned partitions from the changelog.",
+            buckets=(0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+            registry=r,
+        )
         self.ready = Gauge("triage_ready", "1 when /readyz answers 200.", registry=r)
         self.broker_reachable = Gauge(
             "triage_broker_reachable", "1 when the last broker probe succeeded.", registry=r

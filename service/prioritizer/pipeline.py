@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from schemas.common import rfc3339
-from schemas.dead_letter import DeadLetter, DeadLetterReason
+from schemas.dead_letter import DeadLetterReason
 from service.clock import Clock
+from service.dead_letters import dead_letter_record
 from service.observability.logging import get_logger
 from service.prioritizer.decode import DecodeFailure, DecodeLimits, decode_feedback
 from service.records import InRecord, OutRecord
@@ -48,7 +49,7 @@ class Prioritizer:
             try:
                 event = decode_feedback(record.value, self.limits, now)
             except DecodeFailure as failure:
-                out.append(self._dead_letter(record, failure, now_text=rfc3339(now)))
+                out.append(self._dead_letter(record, failure, now))
                 continue
             try:
                 assessment = self.engine.assess(event)
@@ -59,7 +60,7 @@ class Prioritizer:
                 fault = DecodeFailure(
                     DeadLetterReason.PROCESSING_ERROR, f"{type(exc).__name__}", event.event_id
                 )
-                out.append(self._dead_letter(record, fault, now_text=rfc3339(now)))
+                out.append(self._dead_letter(record, fault, now))
                 continue
             priority = ticket.priority.value
             if priority in _URGENT:
@@ -86,34 +87,7 @@ class Prioritizer:
             )
         return out
 
-    def _dead_letter(self, record: InRecord, failure: DecodeFailure, now_text: str) -> OutRecord:
-        letter = DeadLetter(
-            reason=failure.reason,
-            detail=failure.detail,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            timestamp_ms=record.timestamp_ms,
-            failed_at=now_text,
-            event_id=failure.event_id,
-            key=record.key,
-            value=record.value or b"",
-            headers=list(record.headers),
-        )
-        log.warning(
-            "dead_letter",
-            reason=failure.reason.value,
-            detail=failure.detail,
-            event_id=failure.event_id,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-        )
-        return OutRecord(
-            topic=self.topics.dlq,
-            key=record.key,
-            value=record.value or b"",
-            headers=letter.kafka_headers(),
-            kind="dead_letter",
-            label=failure.reason.value,
+    def _dead_letter(self, record: InRecord, failure: DecodeFailure, now: datetime) -> OutRecord:
+        return dead_letter_record(
+            record, failure.reason, failure.detail, failure.event_id, self.topics.dlq, now
         )

@@ -1,0 +1,52 @@
+"""Build a dead-letter record: the original bytes, key and headers, plus why."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from schemas.common import rfc3339
+from schemas.dead_letter import DeadLetter, DeadLetterReason
+from service.observability.logging import get_logger
+from service.records import InRecord, OutRecord
+
+log = get_logger("triage.dead_letters")
+
+
+def dead_letter_record(
+    record: InRecord,
+    reason: DeadLetterReason,
+    detail: str,
+    event_id: str | None,
+    dlq_topic: str,
+    now: datetime,
+) -> OutRecord:
+    letter = DeadLetter(
+        reason=reason,
+        detail=detail,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        timestamp_ms=record.timestamp_ms,
+        failed_at=rfc3339(now),
+        event_id=event_id,
+        key=record.key,
+        value=record.value or b"",
+        headers=list(record.headers),
+    )
+    log.warning(
+        "dead_letter",
+        reason=reason.value,
+        detail=detail,
+        event_id=event_id,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+    )
+    return OutRecord(
+        topic=dlq_topic,
+        key=record.key,
+        value=record.value or b"",
+        headers=letter.kafka_headers(),
+        kind="dead_letter",
+        label=reason.value,
+    )

@@ -1,0 +1,57 @@
+"""Read one partition of a changelog topic from its base to its end (no consumer group)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+BASE_HEADER = "triage.base"
+
+
+async def read_changelog(
+    conn: dict[str, Any], topic: str, partition: int, timeout_s: float = 120.0
+) -> tuple[int, list[tuple[bytes | None, bytes | None]]]:
+    """(base, records of ``topic[partition]`` from that base to the end).
+
+    The base is named by the partition's last record (see ``service.sla.monitor``).
+
+    The end is fixed when reading starts; records written later belong to the new owner.
+    """
+    tp = TopicPartition(topic, partition)
+    consumer = AIOKafkaConsumer(**conn, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        end = (await consumer.end_offsets([tp]))[tp]
+        if end == 0:
+            return 0, []
+        base = 0
+        consumer.seek(tp, end - 1)
+        last = await _read_until(consumer, tp, end, timeout_s)
+        if last:
+            headers = dict(last[-1][2])
+            raw = headers.get(BASE_HEADER)
+            base = int(raw) if raw else 0
+        consumer.seek(tp, base)
+        records = await _read_until(consumer, tp, end, timeout_s)
+        return base, [(k, v) for k, v, _ in records]
+    finally:
+        await consumer.stop()
+
+
+async def _read_until(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, timeout_s: float
+) -> list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]]:
+    out: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while await consumer.position(tp) < end:
+        if loop.time() > deadline:
+            raise TimeoutError(f"changelog {tp.topic}[{tp.partition}] not read to {end} in time")
+        batch = await consumer.getmany(tp, timeout_ms=500, max_records=50_000)
+        for m in batch.get(tp, []):
+            if m.offset < end:
+                out.append((m.key, m.value, list(m.headers or ())))
+    return out

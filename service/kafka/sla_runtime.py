@@ -1,0 +1,155 @@
+"""The SLA monitor on Kafka: consumer group, state restore on assignment, timers.
+
+* One consumer group (``TRIAGE_SLA_GROUP_ID``) reads the tickets and activity topics
+  with the range assignor, so partition *n* of both goes to the same member, and that
+  member owns changelog partition *n*.
+* On assignment, before any input of a new partition is consumed, its state is rebuilt
+  from the changelog (from the partition's last snapshot). On revocation the timers of
+  the revoked partitions stop at once; a partition kept across a rebalance keeps its
+  state (no other member can have written to it in between).
+* A timer task wakes at the next due step (or every ``sla_timer_max_sleep_seconds``)
+  and publishes, under the loop's processing lock, the escalations that came due and
+  then the state changes they made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+from schemas.escalation import Escalation, EscalationKind
+from service.clock import Clock
+from service.config import Settings
+from service.kafka.changelog import read_changelog
+from service.kafka.loop import ConsumeLoop
+from service.observability.logging import get_logger
+from service.observability.metrics import Metrics
+from service.sla.ladder import Outcome
+from service.sla.monitor import SlaMonitor, SlaTopics
+from service.sla.policy import SlaPolicy
+
+log = get_logger("triage.sla")
+_TIMED = frozenset({EscalationKind.SLA_WARNING, EscalationKind.SLA_BREACH})
+
+
+class SlaRuntime:
+    def __init__(
+        self,
+        settings: Settings,
+        conn: dict[str, Any],
+        policy: SlaPolicy,
+        clock: Clock,
+        metrics: Metrics,
+    ) -> None:
+        self.settings = settings
+        self.conn = conn
+        self.clock = clock
+        self.metrics = metrics
+        self.topics = SlaTopics(
+            tickets=settings.topic_tickets,
+            activity=settings.topic_activity,
+            escalations=settings.topic_escalations,
+            changelog=settings.topic_sla_changelog,
+            dlq=settings.topic_dlq,
+        )
+        self.monitor = SlaMonitor(
+            policy=policy,
+            topics=self.topics,
+            clock=clock,
+            on_escalation=self._observe_escalation,
+            on_outcome=self._observe_outcome,
+        )
+        self._parked: dict[int, Any] = {}
+        self._wake = asyncio.Event()
+        s = settings
+        self.loop = ConsumeLoop(
+            name="sla",
+            conn=conn,
+            topics=[s.topic_tickets, s.topic_activity],
+            group_id=s.sla_group_id,
+            handler=self,
+            metrics=metrics,
+            max_batch_records=s.max_batch_records,
+            fetch_timeout_ms=s.fetch_timeout_ms,
+            auto_offset_reset=s.auto_offset_reset,
+            session_timeout_ms=s.session_timeout_ms,
+            max_poll_interval_ms=s.max_poll_interval_ms,
+            producer_linger_ms=s.producer_linger_ms,
+            producer_max_batch_bytes=s.producer_max_batch_bytes,
+            producer_compression=s.producer_compression,
+            on_assigned=self._on_assigned,
+            on_revoked=self._on_revoked,
+            co_partitioned=True,
+        )
+
+    # --- BatchHandler -------------------------------------------------------------------------
+
+    def process(self, batch: Any) -> Any:
+        out = self.monitor.process(batch)
+        self._wake.set()  # a new ticket may be due before the timer's current sleep ends
+        return out
+
+    # --- partitions ---------------------------------------------------------------------------
+
+    async def _on_revoked(self, tps: list[tuple[str, int]]) -> None:
+        for number in {p for _, p in tps}:
+            part = self.monitor.partitions.pop(number, None)
+            if part is not None:
+                self._parked[number] = part  # timers stop; kept if reassigned to us
+
+    async def _on_assigned(self, tps: list[tuple[str, int]]) -> None:
+        numbers = sorted({p for _, p in tps})
+        kept = {n: self._parked.pop(n) for n in numbers if n in self._parked}
+        self._parked.clear()
+        self.monitor.partitions.update(kept)
+        started = time.perf_counter()
+        for number in numbers:
+            if number in kept:
+                continue
+            base, records = await read_changelog(self.conn, self.topics.changelog, number)
+            self.monitor.restore(number, records)
+            self.monitor.set_base(number, base)
+        self.metrics.sla_restore.observe(time.perf_counter() - started)
+        self._wake.set()
+
+    # --- timers -------------------------------------------------------------------------------
+
+    async def run_timers(self) -> None:
+        max_sleep = self.settings.sla_timer_max_sleep_seconds
+        while not self.loop.stopping:
+            nxt = self.monitor.next_due()
+            now = self.clock.now()
+            delay = max_sleep if nxt is None else min(max_sleep, (nxt - now).total_seconds())
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+            self._wake.clear()
+            if self.loop.producer is not None:
+                await self.loop.publish_exclusive(self.monitor.fire_due)
+            self._update_gauges()
+
+    def _update_gauges(self) -> None:
+        nxt = self.monitor.next_due()
+        if nxt is not None:
+            self.metrics.sla_next_step.set((nxt - self.clock.now()).total_seconds())
+        counts = self.monitor.open_by_priority()
+        for prio in ("P1", "P2", "P3", "P4"):
+            self.metrics.sla_open_tickets.labels(prio).set(counts.get(prio, 0))
+
+    # --- metrics sinks ------------------------------------------------------------------------
+
+    def _observe_escalation(self, esc: Escalation) -> None:
+        self.metrics.escalations.labels(esc.kind.value, str(esc.level)).inc()
+        if esc.kind in _TIMED:
+            lag = (esc.emitted_at - esc.due_at).total_seconds()
+            self.metrics.sla_timer_lag.observe(max(0.0, lag))
+
+    def _observe_outcome(self, outcome: Outcome) -> None:
+        prio = outcome.priority.value
+        self.metrics.sla_cycles.labels(
+            prio, outcome.metric, "met" if outcome.met else "missed"
+        ).inc()
+        if outcome.metric == "first_response":
+            self.metrics.sla_first_response.labels(prio).observe(outcome.response_seconds)
