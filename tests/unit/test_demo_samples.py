@@ -10,7 +10,7 @@ import pytest
 
 from schemas.common import Channel, Priority
 from schemas.feedback import FeedbackEvent
-from service.demo.runner import bad_events, load_samples, outgoing, sample_to_event
+from service.demo.runner import DEMO_AGE_SCALE, bad_events, load_samples, outgoing, sample_to_event
 from service.prioritizer.decode import DecodeFailure, DecodeLimits, decode_feedback
 from service.rules.engine import RuleEngine
 from service.rules.model import load_default_rules
@@ -37,7 +37,7 @@ def test_every_sample_is_a_valid_feedback_event(samples: list[dict[str, Any]]) -
         assert 0 <= age <= 900
         event = FeedbackEvent.model_validate(sample_to_event(sample, NOW))
         assert "age_seconds" not in event.model_dump()
-        assert (NOW - event.occurred_at).total_seconds() == pytest.approx(age)
+        assert (NOW - event.occurred_at).total_seconds() == pytest.approx(age * DEMO_AGE_SCALE)
 
 
 def test_event_ids_are_unique(events: list[FeedbackEvent]) -> None:
