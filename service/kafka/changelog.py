@@ -24,9 +24,15 @@ async def read_changelog(
     await consumer.start()
     try:
         consumer.assign([tp])
-        end = (await consumer.end_offsets([tp]))[tp]
-        if end == 0:
+        # Some Kafka-compatible brokers answer ListOffsets(latest) with the base offset of
+        # the last record batch + 1, not the true end. Any answer > 0 still points into the
+        # last batch, so fetch there and take the true end from the fetch's high watermark.
+        estimate = (await consumer.end_offsets([tp]))[tp]
+        if estimate == 0:
             return 0, []
+        consumer.seek(tp, estimate - 1)
+        await _read_until(consumer, tp, estimate, timeout_s)
+        end = max(estimate, consumer.highwater(tp) or estimate)
         base = 0
         consumer.seek(tp, end - 1)
         last = await _read_until(consumer, tp, end, timeout_s)

@@ -37,7 +37,9 @@ def test_every_sample_is_a_valid_feedback_event(samples: list[dict[str, Any]]) -
         assert 0 <= age <= 900
         event = FeedbackEvent.model_validate(sample_to_event(sample, NOW))
         assert "age_seconds" not in event.model_dump()
-        assert (NOW - event.occurred_at).total_seconds() == pytest.approx(age * DEMO_AGE_SCALE, abs=0.002)
+        assert (NOW - event.occurred_at).total_seconds() == pytest.approx(
+            age * DEMO_AGE_SCALE, abs=0.002
+        )
 
 
 def test_event_ids_are_unique(events: list[FeedbackEvent]) -> None:
