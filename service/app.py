@@ -119,34 +119,24 @@ class TriageApp:
 
     async def _create_topics(self) -> None:
         s = self.settings
-        names = [
-            s.topic_feedback,
-            s.topic_tickets,
-            s.topic_dlq,
-            s.topic_activity,
-            s.topic_escalations,
-        ]
-        counts = await ensure_topics(
-            self.conn, dict.fromkeys(names, s.topic_partitions), s.topic_replication_factor
-        )
+        rf = s.topic_replication_factor
+        names = [s.topic_feedback, s.topic_tickets, s.topic_dlq, s.topic_escalations]
+        counts = await ensure_topics(self.conn, dict.fromkeys(names, s.topic_partitions), rf)
+        # SLA state is per partition number: the activity topic and the SLA changelog are
+        # co-partitioned with the tickets topic (all keyed by ticket id), so when triage
+        # creates them it gives them the tickets topic's partition count.
+        tickets = counts[s.topic_tickets]
+        paired = [s.topic_activity]
         if self.role in ("all", "sla"):
-            # SLA state is per partition number: tickets, activity and the changelog must
-            # have the same partition count (co-partitioned, keyed by ticket id).
-            tickets = counts[s.topic_tickets]
-            if counts[s.topic_activity] != tickets:
-                raise SystemExit(
-                    f"{s.topic_activity} has {counts[s.topic_activity]} partitions but "
-                    f"{s.topic_tickets} has {tickets}: the SLA monitor needs them equal"
-                )
-            changelog = await ensure_topics(
-                self.conn, {s.topic_sla_changelog: tickets}, s.topic_replication_factor
-            )
-            if changelog[s.topic_sla_changelog] != tickets:
-                raise SystemExit(
-                    f"{s.topic_sla_changelog} has {changelog[s.topic_sla_changelog]} partitions, "
-                    f"expected {tickets} like {s.topic_tickets}"
-                )
-            counts.update(changelog)
+            paired.append(s.topic_sla_changelog)
+        counts.update(await ensure_topics(self.conn, dict.fromkeys(paired, tickets), rf))
+        if self.role in ("all", "sla"):
+            for name in paired:
+                if counts[name] != tickets:
+                    raise SystemExit(
+                        f"{name} has {counts[name]} partitions but {s.topic_tickets} has "
+                        f"{tickets}: the SLA monitor needs them co-partitioned (equal counts)"
+                    )
         log.info("topics_ready", partitions=counts)
 
     def _prioritizer_loop(self) -> ConsumeLoop:

@@ -198,3 +198,19 @@ async def test_works_with_existing_topics_of_any_partition_count(bootstrap: str)
         records = await read_topic(bootstrap, s.topic_tickets, len(events), 60)
     assert len(records) == len(events)
     assert {r.partition for r in records} <= set(range(5))
+
+
+async def test_refuses_activity_topic_not_co_partitioned_with_tickets(bootstrap: str) -> None:
+    s = unique_settings(bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(s.topic_tickets, 3, 1), NewTopic(s.topic_activity, 2, 1)]
+        )
+    finally:
+        await admin.close()
+    app = TriageApp(s)
+    with pytest.raises(SystemExit, match="co-partitioned"):
+        await app.start()
+    await app.stop()
