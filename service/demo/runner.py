@@ -28,6 +28,7 @@ from rich.live import Live
 from schemas.common import rfc3339
 from service.app import TriageApp
 from service.config import Settings
+from service.demo.agent import answer_some
 from service.demo.view import DemoState, escalation_line, live_view, summary, ticket_line
 from service.kafka.clients import connection_kwargs
 from service.kafka.embedded import EmbeddedBroker
@@ -202,6 +203,9 @@ async def _session(
         printer = None if live else console
         tasks.append(asyncio.create_task(_consume(consumer, settings, state, printer)))
         tasks.append(asyncio.create_task(_publish(producer, settings, records, state, stop)))
+        tasks.append(
+            asyncio.create_task(answer_some(producer, settings.topic_activity, state, stop))
+        )
         if live:
             with Live(console=console, refresh_per_second=4, auto_refresh=False) as view:
                 configure_logging("WARNING", "console")  # log lines go above the view
