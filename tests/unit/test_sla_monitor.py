@@ -1,0 +1,138 @@
+"""The SLA monitor across partitions: routing, output phases, snapshots, restore."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from schemas.common import Priority
+from schemas.escalation import Escalation
+from schemas.ticket import SlaInfo, Ticket
+from service.clock import FakeClock
+from service.records import InRecord, OutRecord
+from service.sla import monitor as monitor_module
+from service.sla.monitor import BASE_HEADER, SlaMonitor, SlaTopics
+from service.sla.policy import SlaPolicy
+
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+TOPICS = SlaTopics("tickets", "activity", "escalations", "changelog", "dlq")
+
+
+def ticket(tid: str, occurred: datetime = T0, target: int = 600) -> bytes:
+    t = Ticket(
+        ticket_id=tid,
+        event_id=f"e-{tid}",
+        customer_id="c",
+        priority=Priority.P1,
+        severity=80,
+        category="churn_threat",
+        reasons=[],
+        language="en",
+        sla=SlaInfo(
+            target_seconds=target, first_response_due_at=occurred + timedelta(seconds=target)
+        ),
+        actions=[],
+        occurred_at=occurred,
+        created_at=occurred,
+        channel="email",
+        text="",
+        rules_version="test",
+    )
+    return t.model_dump_json().encode()
+
+
+def rec(topic: str, partition: int, offset: int, value: bytes) -> InRecord:
+    return InRecord(topic, partition, offset, b"k", value)
+
+
+def make(clock: FakeClock) -> tuple[SlaMonitor, list[Escalation]]:
+    acked: list[Escalation] = []
+    mon = SlaMonitor(SlaPolicy(), TOPICS, clock, on_escalation=acked.append)
+    mon.restore(0, [])
+    mon.restore(1, [])
+    return mon, acked
+
+
+def ack_all(outputs: list[OutRecord], start: int = 0) -> None:
+    for i, out in enumerate(outputs):
+        if out.on_ack is not None:
+            out.on_ack(start + i)
+
+
+def test_escalations_come_before_the_state_that_records_them() -> None:
+    clock = FakeClock(T0 + timedelta(seconds=11 * 60))  # a late ticket: breached on arrival
+    mon, acked = make(clock)
+    out = mon.process([rec("tickets", 1, 0, ticket("t1"))])
+    kinds = [(o.topic, o.phase) for o in out]
+    assert kinds == [("escalations", 0), ("changelog", 1)]
+    assert out[0].key == b"t1"
+    assert out[1].partition == 1  # the changelog partition matches the input partition
+    assert dict(out[1].headers)[BASE_HEADER] == b"0"
+    assert acked == []  # metrics only count what the broker acknowledged
+    ack_all(out)
+    assert [e.escalation_id for e in acked] == ["t1:first_response:breach1"]
+
+
+def test_timers_fire_per_partition_and_restore_rebuilds_pending_steps() -> None:
+    clock = FakeClock(T0)
+    mon, _ = make(clock)
+    first = mon.process([rec("tickets", 0, 0, ticket("a")), rec("tickets", 1, 0, ticket("b"))])
+    changelog = [(o.key, o.value) for o in first if o.topic == "changelog"]
+    assert mon.next_due() == T0 + timedelta(seconds=300)
+    clock.set(T0 + timedelta(seconds=301))
+    fired = mon.fire_due()
+    ids = sorted(o.key or b"" for o in fired if o.topic == "escalations")  # both partitions
+    assert ids == [b"a", b"b"]
+    changelog += [(o.key, o.value) for o in fired if o.topic == "changelog" and o.partition == 0]
+    # A new owner of partition 0 rebuilds it from the changelog: warn50 is not repeated.
+    other, _ = make(clock)
+    other.restore(0, [(k, v) for k, v in changelog if k == b"a"])
+    assert other.fire_due() == []
+    clock.set(T0 + timedelta(seconds=481))
+    again = [o for o in other.fire_due() if o.topic == "escalations"]
+    assert [o.key for o in again] == [b"a"]
+    assert b"warn80" in again[0].value
+
+
+def test_unreadable_ticket_or_activity_becomes_a_dead_letter() -> None:
+    mon, _ = make(FakeClock(T0))
+    out = mon.process(
+        [rec("tickets", 0, 7, b"{not json"), rec("activity", 0, 8, b'{"ticket_id": "x"}')]
+    )
+    assert [(o.topic, o.label) for o in out] == [
+        ("dlq", "invalid_json"),
+        ("dlq", "schema_violation"),
+    ]
+    assert out[0].value == b"{not json"
+    assert dict(out[0].headers)["triage.dlq.offset"] == b"7"
+
+
+def test_snapshot_moves_the_base_once_every_snapshot_record_is_acknowledged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(monitor_module, "SNAPSHOT_MIN_RECORDS", 5)
+    monkeypatch.setattr(monitor_module, "SNAPSHOT_FACTOR", 0)
+    mon, _ = make(FakeClock(T0))
+    batch = [rec("tickets", 0, i, ticket(f"t{i}")) for i in range(6)]
+    out = mon.process(batch)
+    snapshot = [o for o in out if o.phase == 2]
+    assert len(snapshot) == 6  # every live state again
+    assert mon.partitions[0].base == 0
+    ack_all([o for o in out if o.phase == 1], start=0)
+    ack_all(snapshot[:-1], start=6)
+    assert mon.partitions[0].base == 0  # not complete yet: the old base still holds
+    snapshot[-1].on_ack(11)  # type: ignore[misc]
+    assert mon.partitions[0].base == 6
+    later = mon.process([rec("tickets", 0, 6, ticket("t-new"))])
+    assert dict(later[-1].headers)[BASE_HEADER] == b"6"
+
+
+def test_a_tombstone_in_the_changelog_forgets_the_ticket() -> None:
+    clock = FakeClock(T0)
+    mon, _ = make(clock)
+    out = mon.process([rec("tickets", 0, 0, ticket("gone"))])
+    state = [(o.key, o.value) for o in out if o.topic == "changelog"]
+    mon.restore(0, [*state, (b"gone", b"")])
+    clock.set(T0 + timedelta(hours=1))
+    assert mon.fire_due() == []
