@@ -37,9 +37,13 @@ def broker_binary() -> str:
 class EmbeddedBroker:
     """Start with ``async with EmbeddedBroker() as broker: broker.bootstrap``."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int | None = None, advertised_port: int | None = None
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
+        #: Clients are told to connect here (e.g. a proxy in front of the broker).
+        self.advertised_port = advertised_port or self.port
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -48,8 +52,16 @@ class EmbeddedBroker:
 
     async def start(self, timeout: float = 30.0) -> None:
         url = f"tcp://{self.host}:{self.port}"
+        advertised = f"tcp://{self.host}:{self.advertised_port}"
         self._proc = subprocess.Popen(
-            [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            [
+                broker_binary(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                advertised,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
@@ -71,6 +83,8 @@ class EmbeddedBroker:
                 last = exc
                 await asyncio.sleep(0.05)
                 continue
+            if self.advertised_port != self.port:
+                return  # clients must go through the advertised address, which may not be up yet
             admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=2000)
             try:
                 await admin.start()
