@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     max_batch_records: int = Field(default=2000, ge=1, description="Records per processing batch.")
     fetch_timeout_ms: int = Field(default=500, ge=10)
+    fetch_max_wait_ms: int = Field(
+        default=100,
+        ge=1,
+        description="How long the broker may hold a fetch waiting for data. Kafka answers "
+        "as soon as data arrives; some compatible brokers wait the whole time, so keep it short.",
+    )
     session_timeout_ms: int = Field(default=30_000, ge=1000)
     max_poll_interval_ms: int = Field(default=300_000, ge=1000)
 

@@ -71,6 +71,7 @@ class ConsumeLoop:
         metrics: Metrics,
         max_batch_records: int = 2000,
         fetch_timeout_ms: int = 500,
+        fetch_max_wait_ms: int = 100,
         auto_offset_reset: str = "earliest",
         session_timeout_ms: int = 30_000,
         max_poll_interval_ms: int = 300_000,
@@ -95,6 +96,7 @@ class ConsumeLoop:
             "session_timeout_ms": session_timeout_ms,
             "max_poll_interval_ms": max_poll_interval_ms,
             "heartbeat_interval_ms": max(1000, session_timeout_ms // 10),
+            "fetch_max_wait_ms": fetch_max_wait_ms,
         }
         if co_partitioned:
             # Partition n of every input topic goes to the same member (state is per n).

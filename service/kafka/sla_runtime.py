@@ -73,6 +73,7 @@ class SlaRuntime:
             metrics=metrics,
             max_batch_records=s.max_batch_records,
             fetch_timeout_ms=s.fetch_timeout_ms,
+            fetch_max_wait_ms=s.fetch_max_wait_ms,
             auto_offset_reset=s.auto_offset_reset,
             session_timeout_ms=s.session_timeout_ms,
             max_poll_interval_ms=s.max_poll_interval_ms,
