@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 
 
 class TcpProxy:
-    def __init__(self, listen_port: int, target_port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        listen_port: int,
+        target_port: int,
+        host: str = "127.0.0.1",
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        """``tls``: terminate TLS on the listening side (clients speak TLS to the proxy)."""
         self.host = host
+        self.tls = tls
         self.listen_port = listen_port
         self.target_port = target_port
         self._server: asyncio.Server | None = None
@@ -16,7 +25,9 @@ class TcpProxy:
         self.connections = 0
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, self.host, self.listen_port)
+        self._server = await asyncio.start_server(
+            self._accept, self.host, self.listen_port, ssl=self.tls
+        )
 
     async def cut(self) -> None:
         """Refuse new connections and drop every open one (a network partition)."""
