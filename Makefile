@@ -5,7 +5,15 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit integration schemas clean
+.PHONY: demo test lint typecheck unit integration schemas k8s-config tools promtool validate clean
+
+# Ops tooling for `make validate`: promtool (Debian's prometheus package), the AsyncAPI
+# parser (npm, pinned by package-lock.json into ./node_modules), hadolint and
+# kubernetes-validate (the dev extra). Installed on first use; nothing downloads later.
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+K8S_VERSION ?= 1.30.0
+# KEDA's ScaledObject and the kustomization are not Kubernetes API kinds: tests check them.
+K8S_MANIFESTS := $(filter-out deploy/k8s/keda-scaledobject.yaml deploy/k8s/kustomization.yaml,$(wildcard deploy/k8s/*.yaml))
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +31,32 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-demo
 	$(BIN)/triage demo
 
-## test: lint, type-check, unit and integration tests (real embedded broker)
-test: $(VENV)/.installed-dev lint typecheck
-	$(BIN)/pytest -q -p no:cacheprovider
+## test: lint, type-check, validate the contract and deploy/, unit and integration tests
+# Integration tests mostly wait on the broker and on timers: three workers share them.
+test: $(VENV)/.installed-dev lint typecheck validate
+	$(BIN)/pytest -q -p no:cacheprovider -n 3 --dist worksteal
+
+## tools: install promtool, the AsyncAPI parser and the dev extra when missing
+tools: $(VENV)/.installed-dev promtool node_modules/.installed
+
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  echo "installing promtool (Debian package prometheus)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+## validate: alert rules (+ their unit tests), Prometheus config, AsyncAPI, Dockerfile, k8s
+validate: tools
+	promtool check rules deploy/prometheus/alerts.yml
+	promtool test rules deploy/prometheus/tests/*.yml
+	promtool check config deploy/prometheus/prometheus.yml
+	node tools/validate_asyncapi.mjs schemas/asyncapi.yaml
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/kubernetes-validate --kubernetes-version $(K8S_VERSION) --strict --quiet $(K8S_MANIFESTS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -40,8 +71,13 @@ unit: $(VENV)/.installed-dev
 integration: $(VENV)/.installed-dev
 	$(BIN)/pytest -q tests/integration
 
+## schemas: regenerate schemas/json/ from the pydantic models (a test fails on drift)
 schemas: $(VENV)/.installed-dev
 	$(BIN)/triage schemas export schemas/json
 
+## k8s-config: re-seed deploy/k8s/configmap-rules.yaml from the shipped rules and policy
+k8s-config: $(VENV)/.installed-dev
+	$(BIN)/python tools/gen_k8s_configmap.py
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache node_modules

@@ -15,6 +15,11 @@ told in headers, next to the original headers (kept as they were):
 ``triage.dlq.event_id``       the event id, when it could be read
 ============================  ==============================================
 
+After them come the dead letter's own CloudEvents headers (``ce_specversion``, ``ce_id``
+= ``<topic>/<partition>/<offset>``, ``ce_type`` = ``com.triage.feedback.dead_letter.v1``,
+``ce_source``, ``ce_time``). The original headers are exactly those before the first
+``triage.dlq.*`` header.
+
 ``DeadLetter`` is the parsed view of such a record, for tools and tests.
 """
 
@@ -82,10 +87,12 @@ class DeadLetter(BaseModel):
         """Rebuild the view from a record read off the dead-letter topic."""
         meta: dict[str, str] = {}
         original: list[tuple[str, bytes]] = []
+        seen_meta = False
         for name, raw in headers:
             if name.startswith(HEADER_PREFIX):
                 meta[name.removeprefix(HEADER_PREFIX)] = raw.decode()
-            else:
+                seen_meta = True
+            elif not seen_meta:  # after triage.dlq.*: the dead letter's own (ce_*) headers
                 original.append((name, raw))
         ts = meta.get("timestamp")
         return cls(

@@ -57,3 +57,8 @@ class Ticket(BaseModel):
     subject: str | None = None
     text: str
     rules_version: str = Field(description="Version of the rule set that scored the ticket.")
+    related_ticket_ids: list[str] = Field(
+        default_factory=list,
+        description="Earlier tickets of the same customer within the repeat-contact window "
+        "(any channel), oldest first.",
+    )

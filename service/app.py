@@ -95,6 +95,8 @@ class TriageApp:
             self.loops.append(self._prioritizer_loop())
         if self.role in ("all", "sla"):
             self.sla = SlaRuntime(s, self.conn, self.sla_policy, self.clock, self.metrics)
+            # computed at scrape time, on the event loop that owns the monitor's state
+            self.metrics.watch_sla_risk(self.sla.monitor.risk)
             self.loops.append(self.sla.loop)
         for loop in self.loops:
             await loop.start()
@@ -161,6 +163,7 @@ class TriageApp:
             metrics=self.metrics,
             max_batch_records=s.max_batch_records,
             fetch_timeout_ms=s.fetch_timeout_ms,
+            fetch_max_wait_ms=s.fetch_max_wait_ms,
             auto_offset_reset=s.auto_offset_reset,
             session_timeout_ms=s.session_timeout_ms,
             max_poll_interval_ms=s.max_poll_interval_ms,

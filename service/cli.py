@@ -1,4 +1,4 @@
-"""``triage`` command line: run | demo | explain | rules check | schemas export."""
+"""``triage`` command line: run | demo | explain | rules check/show-default/test | schemas export."""
 
 from __future__ import annotations
 
@@ -56,6 +56,21 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(func=_cmd_rules_check)
     show = rsub.add_parser("show-default", help="print the shipped default rule file")
     show.set_defaults(func=_cmd_rules_show)
+    rtest = rsub.add_parser(
+        "test", help="run a labelled JSONL file: agreement, confusion matrix, disagreements"
+    )
+    rtest.add_argument("file", help='JSON lines: {"event": {...}, "expected": "P1".."P4", ...}')
+    rtest.add_argument("--rules", help="rule file (default: the shipped rules)")
+    rtest.add_argument(
+        "--min-agreement",
+        type=float,
+        default=0.9,
+        help="exit non-zero below this share of exact agreement (default 0.9)",
+    )
+    rtest.add_argument(
+        "--max-disagreements", type=int, default=100, help="how many disagreements to print"
+    )
+    rtest.set_defaults(func=_cmd_rules_test)
 
     schemas = sub.add_parser("schemas", help="message contract tools")
     ssub = schemas.add_subparsers(dest="schemas_command")
@@ -154,6 +169,38 @@ def _cmd_rules_show(args: argparse.Namespace) -> int:
     from service.rules.model import default_rules_text
 
     sys.stdout.write(default_rules_text())
+    return 0
+
+
+def _cmd_rules_test(args: argparse.Namespace) -> int:
+    from service.rules.engine import RuleEngine
+    from service.rules.evaluate import (
+        LabelledFileError,
+        evaluate,
+        format_report,
+        load_labelled,
+        passes,
+    )
+    from service.rules.model import RulesError, load_rules
+
+    try:
+        rules = load_rules(args.rules)
+    except RulesError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    try:
+        report = evaluate(RuleEngine(rules), load_labelled(args.file))
+    except (LabelledFileError, OSError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"rule set {rules.version} on {args.file}")
+    print(format_report(report, max_disagreements=args.max_disagreements))
+    if not passes(report, args.min_agreement):
+        print(
+            f"FAIL: agreement {report.agreement:.1%} is below {args.min_agreement:.0%}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

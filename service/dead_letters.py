@@ -1,4 +1,10 @@
-"""Build a dead-letter record: the original bytes, key and headers, plus why."""
+"""Build a dead-letter record: the original bytes, key and headers, plus why.
+
+Headers: the original ones, unchanged, then ``triage.dlq.*`` (why), then the CloudEvents
+attributes of the dead letter itself (``ce_id`` = ``<topic>/<partition>/<offset>`` of the
+input, ``ce_type`` = ``com.triage.feedback.dead_letter.v1``). No ``content-type`` is
+added: the value is the original bytes, described by the original headers.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from datetime import datetime
 
 from schemas.common import rfc3339
 from schemas.dead_letter import DeadLetter, DeadLetterReason
+from service import cloudevents
 from service.observability.logging import get_logger
 from service.records import InRecord, OutRecord
 
@@ -19,6 +26,7 @@ def dead_letter_record(
     event_id: str | None,
     dlq_topic: str,
     now: datetime,
+    source: str = cloudevents.SOURCE_PRIORITIZER,
 ) -> OutRecord:
     letter = DeadLetter(
         reason=reason,
@@ -46,7 +54,15 @@ def dead_letter_record(
         topic=dlq_topic,
         key=record.key,
         value=record.value or b"",
-        headers=letter.kafka_headers(),
+        headers=letter.kafka_headers()
+        + cloudevents.output_headers(
+            id=cloudevents.dead_letter_id(record.topic, record.partition, record.offset),
+            type=cloudevents.TYPE_DEAD_LETTER,
+            source=source,
+            time=now,
+            subject=event_id,
+            content_type=None,
+        ),
         kind="dead_letter",
         label=reason.value,
     )

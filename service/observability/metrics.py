@@ -6,9 +6,14 @@ dead-letter reasons, outcomes, topics and partitions. Never a customer or ticket
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from collections.abc import Callable, Iterator
 
-from schemas.common import Channel
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from schemas.common import Channel, Priority
+from service.sla.engine import SlaRisk
 
 _KNOWN_CHANNELS = frozenset(c.value for c in Channel)
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
@@ -16,6 +21,49 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 
 def channel_label(channel: str) -> str:
     return channel if channel in _KNOWN_CHANNELS else "other"
+
+
+class SlaRiskCollector(Collector):
+    """Gauges computed at scrape time from the SLA monitor's clocks (no stale values).
+
+    * ``triage_sla_tickets_at_risk{priority}``: running cycles past their first warning
+      (50 % of the target by default) and before their deadline — about to breach;
+    * ``triage_sla_tickets_overdue{priority}``: running cycles past their deadline —
+      breached now, no response yet;
+    * ``triage_sla_next_breach_seconds``: until the earliest deadline still ahead
+      (absent when no running cycle is before its deadline).
+    """
+
+    def __init__(self, source: Callable[[], SlaRisk]) -> None:
+        self._source = source
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        risk = self._source()
+        at_risk = GaugeMetricFamily(
+            "triage_sla_tickets_at_risk",
+            "Open tickets past their first SLA warning and before their deadline, by priority.",
+            labels=["priority"],
+        )
+        overdue = GaugeMetricFamily(
+            "triage_sla_tickets_overdue",
+            "Open tickets past their SLA deadline without a response, by priority.",
+            labels=["priority"],
+        )
+        for prio in Priority:
+            at_risk.add_metric([prio.value], risk.at_risk_by_priority.get(prio, 0))
+            overdue.add_metric([prio.value], risk.overdue_by_priority.get(prio, 0))
+        yield at_risk
+        yield overdue
+        seconds = risk.seconds_to_next_deadline
+        if seconds is not None:
+            yield GaugeMetricFamily(
+                "triage_sla_next_breach_seconds",
+                "Seconds until the earliest SLA deadline of an open ticket not yet breached.",
+                value=seconds,
+            )
 
 
 class Metrics:
@@ -124,7 +172,15 @@ class Metrics:
             buckets=(0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
             registry=r,
         )
+        self._sla_risk: SlaRiskCollector | None = None
         self.ready = Gauge("triage_ready", "1 when /readyz answers 200.", registry=r)
         self.broker_reachable = Gauge(
             "triage_broker_reachable", "1 when the last broker probe succeeded.", registry=r
         )
+
+    def watch_sla_risk(self, source: Callable[[], SlaRisk]) -> None:
+        """Export the at-risk / overdue / next-breach gauges computed by ``source``."""
+        if self._sla_risk is not None:
+            self.registry.unregister(self._sla_risk)
+        self._sla_risk = SlaRiskCollector(source)
+        self.registry.register(self._sla_risk)

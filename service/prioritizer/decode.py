@@ -3,10 +3,15 @@
 Checks run cheapest first: size, UTF-8, JSON, shape (object, depth), schema, then
 plausibility of the timestamp. A failure names a ``DeadLetterReason`` and a detail
 that never quotes the customer's text.
+
+CloudEvents (``service.cloudevents``): binary mode (``ce_*`` headers) and structured mode
+(``content-type: application/cloudevents+json``, the event in ``data``) are accepted as
+well as plain JSON; an invalid CloudEvent is a ``schema_violation``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,6 +21,7 @@ from pydantic import ValidationError
 
 from schemas.dead_letter import DeadLetterReason
 from schemas.feedback import FeedbackEvent
+from service import cloudevents
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +49,14 @@ _FIELD_REASONS = {
 }
 
 
-def decode_feedback(value: bytes | None, limits: DecodeLimits, now: datetime) -> FeedbackEvent:
+def decode_feedback(
+    value: bytes | None,
+    limits: DecodeLimits,
+    now: datetime,
+    headers: Iterable[tuple[str, bytes]] = (),
+) -> FeedbackEvent:
     """Return the event or raise ``DecodeFailure``."""
+    headers = tuple(headers)
     if not value:
         raise DecodeFailure(DeadLetterReason.EMPTY, "empty value (or tombstone)")
     if len(value) > limits.max_bytes:
@@ -53,19 +65,12 @@ def decode_feedback(value: bytes | None, limits: DecodeLimits, now: datetime) ->
             f"{len(value)} bytes exceeds the limit of {limits.max_bytes}",
         )
     try:
-        obj = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        try:
-            value.decode("utf-8")
-        except UnicodeDecodeError as uexc:
-            raise DecodeFailure(
-                DeadLetterReason.INVALID_UTF8, f"invalid UTF-8 at byte {uexc.start}"
-            ) from None
-        if "recursion" in str(exc):
-            raise DecodeFailure(
-                DeadLetterReason.TOO_DEEP, "nesting exceeds the parser's limit"
-            ) from None
-        raise DecodeFailure(DeadLetterReason.INVALID_JSON, _first_line(str(exc))) from None
+        cloudevents.parse_binary(headers)
+    except cloudevents.CloudEventError as exc:
+        raise DecodeFailure(DeadLetterReason.SCHEMA_VIOLATION, f"CloudEvents: {exc}") from None
+    obj = _parse_json(value)
+    if cloudevents.is_structured(headers):
+        obj = _unwrap_structured(obj)
     if not isinstance(obj, dict):
         raise DecodeFailure(
             DeadLetterReason.NOT_AN_OBJECT, f"expected a JSON object, got {type(obj).__name__}"
@@ -95,6 +100,37 @@ def decode_feedback(value: bytes | None, limits: DecodeLimits, now: datetime) ->
             event_id,
         )
     return event
+
+
+def _unwrap_structured(envelope: Any) -> Any:
+    """The ``data`` of a structured-mode CloudEvent (``data_base64``: decoded JSON)."""
+    if not isinstance(envelope, dict):
+        raise DecodeFailure(
+            DeadLetterReason.NOT_AN_OBJECT,
+            f"expected a CloudEvents JSON object, got {type(envelope).__name__}",
+        )
+    try:
+        _, data = cloudevents.parse_structured(envelope)
+    except cloudevents.CloudEventError as exc:
+        raise DecodeFailure(DeadLetterReason.SCHEMA_VIOLATION, f"CloudEvents: {exc}") from None
+    return _parse_json(data) if isinstance(data, bytes) else data
+
+
+def _parse_json(value: bytes) -> Any:
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError as uexc:
+            raise DecodeFailure(
+                DeadLetterReason.INVALID_UTF8, f"invalid UTF-8 at byte {uexc.start}"
+            ) from None
+        if "recursion" in str(exc):
+            raise DecodeFailure(
+                DeadLetterReason.TOO_DEEP, "nesting exceeds the parser's limit"
+            ) from None
+        raise DecodeFailure(DeadLetterReason.INVALID_JSON, _first_line(str(exc))) from None
 
 
 def _first_line(text: str) -> str:

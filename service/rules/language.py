@@ -1,169 +1,116 @@
-"""Offline language guess from script and common words (no model download).
+"""Offline language guess: scripts first, then votes, then a small shipped model.
 
-The publisher's ``language`` wins when present. The guess returns a primary BCP 47
-subtag, or ``und`` when there is nothing to go on.
+The publisher's ``language`` wins when present (the engine checks that). The guess
+returns a primary BCP 47 subtag, or ``und`` when there is nothing to go on.
+
+1. Non-Latin scripts decide at once: Greek → ``el``, Cyrillic → ``ru``, kana → ``ja``,
+   Han → ``zh``, Hangul → ``ko``.
+2. Latin-script text: the stopwords and lexicon terms the matcher found in its one pass
+   vote; a clear winner (≥ 2 votes, ahead by ≥ 2) decides.
+3. Otherwise py3langid (a naive Bayes model shipped inside the package, no download),
+   restricted to the supported Latin-script languages, reads the first
+   ``MODEL_CHARS`` characters.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from typing import Any
 
-_SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("el", re.compile(r"[\u0370-\u03ff\u1f00-\u1fff]")),
-    ("ru", re.compile(r"[\u0400-\u04ff]")),
-    ("ja", re.compile(r"[\u3040-\u30ff]")),
-    ("zh", re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]")),
-    ("ko", re.compile(r"[\uac00-\ud7af]")),
+#: Latin-script languages the model may answer (the ones the lexicons cover).
+LATIN_LANGUAGES = ("en", "fi", "es", "de", "fr", "pt")
+MODEL_CHARS = 300
+SCRIPT_CHARS = 600
+
+_NON_LATIN = re.compile(
+    r"[\u0370-\u03ff\u1f00-\u1fff\u0400-\u04ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+    r"\uf900-\ufaff\uac00-\ud7af]"
 )
-_WORD = re.compile(r"[^\W\d_]+")
-_STOPWORDS: dict[str, frozenset[str]] = {
-    "en": frozenset(
-        [
-            "the",
-            "and",
-            "is",
-            "it",
-            "to",
-            "of",
-            "my",
-            "i",
-            "you",
-            "this",
-            "that",
-            "was",
-            "not",
-            "for",
-            "with",
-            "have",
-            "your",
-            "but",
-            "are",
-            "me",
-        ]
-    ),
-    "fi": frozenset(
-        [
-            "ja",
-            "on",
-            "ei",
-            "se",
-            "että",
-            "en",
-            "olen",
-            "oli",
-            "mutta",
-            "kun",
-            "tämä",
-            "te",
-            "minä",
-            "mitä",
-            "myös",
-            "jo",
-            "vain",
-            "ole",
-            "ovat",
-            "teidän",
-        ]
-    ),
-    "de": frozenset(
-        [
-            "und",
-            "ist",
-            "nicht",
-            "ich",
-            "die",
-            "der",
-            "das",
-            "ein",
-            "eine",
-            "mit",
-            "sie",
-            "es",
-            "zu",
-            "mein",
-            "auf",
-        ]
-    ),
-    "es": frozenset(
-        [
-            "el",
-            "la",
-            "es",
-            "y",
-            "no",
-            "que",
-            "de",
-            "mi",
-            "con",
-            "por",
-            "para",
-            "una",
-            "un",
-            "los",
-            "muy",
-        ]
-    ),
-    "fr": frozenset(
-        [
-            "le",
-            "la",
-            "est",
-            "et",
-            "je",
-            "ne",
-            "pas",
-            "les",
-            "des",
-            "une",
-            "un",
-            "mon",
-            "avec",
-            "pour",
-            "vous",
-            "très",
-        ]
-    ),
-    "pt": frozenset(
-        [
-            "o",
-            "a",
-            "é",
-            "e",
-            "não",
-            "que",
-            "de",
-            "meu",
-            "com",
-            "por",
-            "para",
-            "uma",
-            "um",
-            "os",
-            "muito",
-            "você",
-        ]
-    ),
-}
-_FINNISH_LETTERS = re.compile(r"[äöÄÖ]")
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+_SCRIPT_OF = (
+    ("el", 0x0370, 0x03FF),
+    ("el", 0x1F00, 0x1FFF),
+    ("ru", 0x0400, 0x04FF),
+    ("ja", 0x3040, 0x30FF),
+    ("ko", 0xAC00, 0xD7AF),
+)
+_KANA = re.compile(r"[\u3040-\u30ff]")
+
+
+def _script(ch: str) -> str:
+    cp = ord(ch)
+    for lang, lo, hi in _SCRIPT_OF:
+        if lo <= cp <= hi:
+            return lang
+    return "zh"
+
+
+def script_language(sample: str) -> str | None:
+    """The language a non-Latin script decides, or None for Latin (or no) letters."""
+    first = _NON_LATIN.search(sample)
+    if first is None:
+        return None
+    if _LATIN.search(sample) is not None and (
+        len(_NON_LATIN.findall(sample)) * 3 < len(_LATIN.findall(sample))
+    ):
+        return None  # mostly Latin letters with a few foreign ones
+    best = _script(first.group())
+    if best == "zh" and _KANA.search(sample):
+        return "ja"
+    return best
+
+
+@lru_cache(maxsize=1)
+def _model() -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False)
+    ident.set_languages(list(LATIN_LANGUAGES))
+    return ident
+
+
+def model_language(sample: str) -> str:
+    lang, _score = _model().classify(sample[:MODEL_CHARS])
+    return str(lang)
+
+
+def decide(
+    sample: str,
+    votes: Mapping[str, int],
+    stopword_votes: Callable[[], Mapping[str, int]] | None = None,
+) -> str:
+    """Language of ``sample`` (raw text) given the matcher's lexicon votes and, for
+    Latin-script text, its stopword votes (computed only when needed)."""
+    script = script_language(sample[:SCRIPT_CHARS])
+    if script is not None:
+        return script
+    if not _LATIN.search(sample[:SCRIPT_CHARS]):
+        return "und"
+    merged = dict(votes)
+    if stopword_votes is not None:
+        for lang, n in stopword_votes().items():
+            merged[lang] = merged.get(lang, 0) + n
+    latin_votes = [(n, lang) for lang, n in merged.items() if lang in LATIN_LANGUAGES]
+    if latin_votes:
+        latin_votes.sort(reverse=True)
+        best_n, best = latin_votes[0]
+        second = latin_votes[1][0] if len(latin_votes) > 1 else 0
+        if best_n >= 2 and best_n - second >= 2:
+            return best
+    return model_language(sample)
 
 
 def detect_language(text: str) -> str:
-    sample = text[:2_000]
-    best, best_count = "und", 0
-    for lang, pattern in _SCRIPTS:
-        count = len(pattern.findall(sample))
-        if count > best_count:
-            best, best_count = lang, count
-    letters = sum(1 for ch in sample if ch.isalpha())
-    if best_count and best_count * 3 >= letters:
-        return best
-    words = [w.casefold() for w in _WORD.findall(sample)]
-    if not words:
-        return best if best_count else "und"
-    scores = {lang: sum(1 for w in words if w in stop) for lang, stop in _STOPWORDS.items()}
-    if _FINNISH_LETTERS.search(sample):
-        scores["fi"] += 1
-    lang, score = max(scores.items(), key=lambda kv: kv[1])
-    if score == 0:
-        return "en" if all(ch.isascii() for ch in sample) else "und"
-    return lang
+    """Standalone guess (without a matcher's votes): script, stopwords, then the model."""
+    from service.rules.engine import default_matcher
+    from service.rules.text import normalize
+
+    sample = text[:SCRIPT_CHARS]
+    script = script_language(sample)
+    if script is not None:
+        return script
+    matcher = default_matcher()
+    sig = matcher.scan(normalize(sample[:MODEL_CHARS]))
+    return decide(sample, sig.votes, lambda: matcher.stopword_votes(sig.spaced))

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from schemas.common import Priority
+from service.rules.text import MODIFIER_LEXICONS
 
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,79}$")]
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -52,6 +53,20 @@ class Condition(_Strict):
     shouting: bool | None = Field(default=None, description="Mostly capital letters.")
     angry_punctuation: bool | None = Field(default=None, description="Runs like !!! or ?!?.")
     fired: list[RuleId] | None = Field(default=None, description="All these earlier rules fired.")
+    stated: list[Name] | None = Field(
+        default=None, description="Any of these lexicons matched without a hedge (and not negated)."
+    )
+    hedged: list[Name] | None = Field(
+        default=None,
+        description="These lexicons matched only hedged ('maybe I'll cancel'), never stated.",
+    )
+    intensified: list[Name] | None = Field(
+        default=None, description="Any of these lexicons matched right after an intensifier."
+    )
+    repeat_contact: bool | None = Field(
+        default=None,
+        description="The customer had earlier tickets within the repeat-contact window.",
+    )
     any: list[Condition] | None = None
     all: list[Condition] | None = None
     not_: Condition | None = Field(default=None, alias="not")
@@ -63,7 +78,8 @@ class Condition(_Strict):
         return self
 
     def lexicons(self) -> set[str]:
-        names = set(self.text or ())
+        names = set(self.text or ()) | set(self.stated or ()) | set(self.hedged or ())
+        names |= set(self.intensified or ())
         for sub in [*(self.any or ()), *(self.all or ()), *([self.not_] if self.not_ else [])]:
             names |= sub.lexicons()
         return names
@@ -91,6 +107,17 @@ class Rule(_Strict):
     management_attention: bool = False
 
 
+class TextAnalysis(_Strict):
+    """How modifiers (negators, hedges, intensifiers) change lexicon hits."""
+
+    negatable: list[Name] = Field(
+        default_factory=list, description="Lexicons whose hits a preceding negator cancels."
+    )
+    negation_window: int = Field(default=3, ge=0, le=10, description="Words between.")
+    hedge_window: int = Field(default=5, ge=0, le=20, description="Words between.")
+    intensifier_window: int = Field(default=1, ge=0, le=5, description="Words between.")
+
+
 class PriorityBand(_Strict):
     priority: Priority
     min_severity: int = Field(ge=0, le=100)
@@ -105,6 +132,10 @@ class RuleSet(_Strict):
     category_precedence: list[Name] = Field(default_factory=list)
     default_category: Name = "feedback"
     lexicons: dict[Name, dict[str, list[str]]] = Field(default_factory=dict)
+    text_analysis: TextAnalysis = Field(default_factory=TextAnalysis)
+    repeat_contact_window_days: float = Field(
+        default=7, gt=0, le=365, description="Earlier tickets within this window are related."
+    )
     rules: list[Rule]
 
     @model_validator(mode="after")
@@ -125,6 +156,11 @@ class RuleSet(_Strict):
             unknown = rule.when.lexicons() - self.lexicons.keys()
             if unknown:
                 raise ValueError(f"{where}: unknown lexicon(s) {sorted(unknown)}")
+            modifiers = rule.when.lexicons() & MODIFIER_LEXICONS.keys()
+            if modifiers:
+                raise ValueError(
+                    f"{where}: {sorted(modifiers)} modify other lexicons; a rule cannot match them"
+                )
             later = rule.when.fired_refs() - seen
             if later:
                 raise ValueError(f"{where}: 'fired' must name earlier rules, not {sorted(later)}")
@@ -135,6 +171,9 @@ class RuleSet(_Strict):
             ):
                 raise ValueError(f"{where}: min_priority is more urgent than max_priority")
             seen.add(rule.id)
+        bad = set(self.text_analysis.negatable) - self.lexicons.keys()
+        if bad:
+            raise ValueError(f"text_analysis.negatable: unknown lexicon(s) {sorted(bad)}")
         for name, by_lang in self.lexicons.items():
             for lang, terms in by_lang.items():
                 for term in terms:

@@ -37,7 +37,8 @@ layer keeps one engine per assigned partition and drives it::
   idle open tickets after ``idle_retention_seconds`` and pending activities after
   ``pending_retention_seconds``; the ids are also reported as tombstones by ``changed()``.
 * ``outcomes() -> list[Outcome]`` drains met/missed results of ended cycles;
-  ``stats() -> SlaStats`` counts for gauges.
+  ``stats() -> SlaStats`` counts for gauges; ``risk(now) -> SlaRisk`` running cycles past
+  their first warning (at risk) or past their deadline (overdue), and the next deadline.
 
 Escalation ids, dedup keys and ``due_at``/``overdue_seconds``: see ``service.sla.ladder``.
 """
@@ -71,6 +72,37 @@ class SlaStats:
     tickets: int
     pending_tickets: int
     heap_entries: int
+
+
+@dataclass(frozen=True, slots=True)
+class SlaRisk:
+    """Running response cycles by how close they are to (or past) their deadline."""
+
+    #: past the first warning step (default 50 % of the target), deadline not yet reached
+    at_risk_by_priority: dict[Priority, int]
+    #: deadline passed, no response yet
+    overdue_by_priority: dict[Priority, int]
+    #: the earliest deadline still ahead (None: no running cycle before its deadline)
+    next_deadline: datetime | None
+    #: the time the counts were taken at
+    as_of: datetime
+
+    @property
+    def seconds_to_next_deadline(self) -> float | None:
+        if self.next_deadline is None:
+            return None
+        return max(0.0, (self.next_deadline - self.as_of).total_seconds())
+
+    @staticmethod
+    def merge(parts: list[SlaRisk], as_of: datetime) -> SlaRisk:
+        at_risk: dict[Priority, int] = dict.fromkeys(Priority, 0)
+        overdue: dict[Priority, int] = dict.fromkeys(Priority, 0)
+        deadlines = [p.next_deadline for p in parts if p.next_deadline is not None]
+        for part in parts:
+            for prio in Priority:
+                at_risk[prio] += part.at_risk_by_priority.get(prio, 0)
+                overdue[prio] += part.overdue_by_priority.get(prio, 0)
+        return SlaRisk(at_risk, overdue, min(deadlines) if deadlines else None, as_of)
 
 
 class SlaEngine:
@@ -227,6 +259,24 @@ class SlaEngine:
             if status is Status.WAITING_FOR_AGENT:
                 waiting[prio] += n
         return SlaStats(open_by, waiting, len(self._clocks), len(self._pending), len(self._heap))
+
+    def risk(self, now: datetime) -> SlaRisk:
+        """Scan the running cycles (linear in the open tickets; for gauges at scrape time)."""
+        warn = min(self.policy.warning_fractions, default=1.0)
+        at_risk: dict[Priority, int] = dict.fromkeys(Priority, 0)
+        overdue: dict[Priority, int] = dict.fromkeys(Priority, 0)
+        next_deadline: datetime | None = None
+        for clock in self._clocks.values():
+            if not clock.running:
+                continue
+            if now >= clock.due_at:
+                overdue[clock.priority] += 1
+                continue
+            if next_deadline is None or clock.due_at < next_deadline:
+                next_deadline = clock.due_at
+            if now >= clock.started_at + timedelta(seconds=warn * clock.target_seconds):
+                at_risk[clock.priority] += 1
+        return SlaRisk(at_risk, overdue, next_deadline, now)
 
     def get(self, ticket_id: str) -> TicketClock | None:
         return self._clocks.get(ticket_id)

@@ -28,18 +28,18 @@ from schemas.common import rfc3339
 from schemas.dead_letter import DeadLetterReason
 from schemas.escalation import Escalation
 from schemas.ticket import Ticket
+from service import cloudevents
 from service.clock import Clock
 from service.dead_letters import dead_letter_record
 from service.observability.logging import get_logger
 from service.records import InRecord, OutRecord
-from service.sla.engine import SlaEngine
+from service.sla.engine import SlaEngine, SlaRisk
 from service.sla.ladder import Outcome
 from service.sla.policy import SlaPolicy
 from service.sla.state import decode_record, encode_record
 
 log = get_logger("triage.sla")
 BASE_HEADER = "triage.base"
-_JSON = [("content-type", b"application/json")]
 #: Snapshot when a partition wrote more than max(MIN, FACTOR x live states) records.
 SNAPSHOT_MIN_RECORDS = 10_000
 SNAPSHOT_FACTOR = 2
@@ -133,7 +133,13 @@ class SlaMonitor:
                 loc = ".".join(str(p) for p in err["loc"]) or "(root)"
                 phase0.append(
                     dead_letter_record(
-                        record, reason, f"{loc}: {err['msg']}", None, self.topics.dlq, now
+                        record,
+                        reason,
+                        f"{loc}: {err['msg']}",
+                        None,
+                        self.topics.dlq,
+                        now,
+                        source=cloudevents.SOURCE_SLA,
                     )
                 )
                 continue
@@ -165,6 +171,11 @@ class SlaMonitor:
                 totals[prio.value] = totals.get(prio.value, 0) + n
         return totals
 
+    def risk(self) -> SlaRisk:
+        """Tickets at risk / overdue and the next deadline, over every owned partition."""
+        now = self.clock.now()
+        return SlaRisk.merge([p.engine.risk(now) for p in self.partitions.values()], now)
+
     # --- outputs ------------------------------------------------------------------------------
 
     def _escalation_record(self, esc: Escalation) -> OutRecord:
@@ -182,7 +193,7 @@ class SlaMonitor:
             topic=self.topics.escalations,
             key=esc.ticket_id.encode(),
             value=esc.model_dump_json().encode(),
-            headers=list(_JSON),
+            headers=escalation_headers(esc),
             kind="escalation",
             label=esc.kind.value,
             phase=0,
@@ -250,6 +261,18 @@ class SlaMonitor:
             )
             for s in states
         ]
+
+
+def escalation_headers(esc: Escalation) -> list[tuple[str, bytes]]:
+    """CloudEvents binary-mode headers of an escalation (``ce_id`` = the escalation id)."""
+    return cloudevents.output_headers(
+        id=esc.escalation_id,
+        type=cloudevents.escalation_type(esc.kind.value),
+        source=cloudevents.SOURCE_SLA,
+        time=esc.emitted_at,
+        subject=esc.ticket_id,
+        dataschema=cloudevents.schema_url("escalation"),
+    )
 
 
 def describe_time(when: datetime | None) -> str:

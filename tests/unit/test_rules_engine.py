@@ -297,6 +297,7 @@ def test_reasons_list_fired_rules_in_file_order_with_evidence() -> None:
         "text.anger",
         "tone.punctuation",
         "negative",
+        "angry",
     ]
     by_id = {r.rule_id: r for r in a.reasons}
     assert by_id["nps.detractor"].evidence == ["nps_score=1"]

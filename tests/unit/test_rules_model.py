@@ -79,6 +79,10 @@ def test_default_sla_targets_match_the_spec() -> None:
 def test_default_rules_cover_the_five_languages_in_every_lexicon() -> None:
     rules = load_default_rules()
     for name, by_lang in rules.lexicons.items():
+        if set(by_lang) == {"any"}:  # emoji and emoticons belong to no language
+            continue
+        if name == "stopwords":  # only Latin-script text needs them to guess its language
+            continue
         assert {"en", "el", "zh", "ru", "fi"} <= by_lang.keys(), name
         for lang, terms in by_lang.items():
             assert terms, f"{name}/{lang} is empty"

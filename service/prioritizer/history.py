@@ -1,0 +1,162 @@
+"""Per-customer contact history: repeat and cross-channel contacts (pure, no Kafka).
+
+One ``CustomerHistory`` per input partition (the feedback topic is keyed by customer id,
+so a customer's events all land on one partition). For each ticket it remembers the
+ticket id, when the customer spoke and whether it was a complaint; ``recent`` answers
+"which earlier complaints did this customer make within the window?" on any channel.
+
+State for a changelog, like ``service/sla/engine.py``: ``changed()`` returns the customers
+whose record changed since the last call (None = tombstone), ``snapshot()`` every live
+record, ``restore(record)`` puts one back, ``expire(now)`` forgets what is older than the
+retention. Records are JSON (``CustomerRecord``), keyed by customer id. Memory is bounded:
+at most ``max_per_customer`` tickets per customer, the most recent ones.
+"""
+
+from __future__ import annotations
+
+from bisect import insort
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+DEFAULT_WINDOW = timedelta(days=7)
+DEFAULT_MAX_PER_CUSTOMER = 20
+
+
+class PastTicket(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    ticket_id: str
+    occurred_at: AwareDatetime
+    negative: bool = True
+
+
+class CustomerRecord(BaseModel):
+    """The changelog record of one customer (key: customer id)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    record: Literal["customer"] = "customer"
+    v: int = 1
+    customer_id: str
+    tickets: list[PastTicket]
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> CustomerRecord:
+        return cls.model_validate_json(data)
+
+
+Change = tuple[str, CustomerRecord | None]
+
+
+def _sort_key(t: PastTicket) -> tuple[datetime, str]:
+    return (t.occurred_at, t.ticket_id)
+
+
+class CustomerHistory:
+    def __init__(
+        self,
+        window: timedelta = DEFAULT_WINDOW,
+        max_per_customer: int = DEFAULT_MAX_PER_CUSTOMER,
+        retention: timedelta | None = None,
+    ) -> None:
+        if max_per_customer < 1:
+            raise ValueError("max_per_customer must be at least 1")
+        self.window = window
+        self.max_per_customer = max_per_customer
+        self.retention = retention if retention is not None else window
+        self._tickets: dict[str, list[PastTicket]] = {}  # sorted by occurred_at
+        self._dirty: set[str] = set()
+
+    def recent(
+        self,
+        customer_id: str,
+        occurred_at: datetime,
+        window: timedelta | None = None,
+        *,
+        exclude: str | None = None,
+        negative_only: bool = True,
+    ) -> list[str]:
+        """Ids of the customer's earlier tickets within ``window`` before ``occurred_at``,
+        oldest first (complaints only, unless ``negative_only`` is False)."""
+        tickets = self._tickets.get(customer_id)
+        if not tickets:
+            return []
+        since = occurred_at - (window if window is not None else self.window)
+        return [
+            t.ticket_id
+            for t in tickets
+            if since <= t.occurred_at <= occurred_at
+            and t.ticket_id != exclude
+            and (t.negative or not negative_only)
+        ]
+
+    def record(
+        self, customer_id: str, ticket_id: str, occurred_at: datetime, negative: bool
+    ) -> None:
+        """Remember a ticket (idempotent: a redelivered ticket changes nothing)."""
+        tickets = self._tickets.setdefault(customer_id, [])
+        for t in tickets:
+            if t.ticket_id == ticket_id:
+                return
+        insort(
+            tickets,
+            PastTicket(ticket_id=ticket_id, occurred_at=occurred_at, negative=negative),
+            key=_sort_key,
+        )
+        if len(tickets) > self.max_per_customer:
+            del tickets[: len(tickets) - self.max_per_customer]
+        self._dirty.add(customer_id)
+
+    # -- state for the changelog ----------------------------------------------------
+    def changed(self) -> list[Change]:
+        out: list[Change] = []
+        for cid in sorted(self._dirty):
+            tickets = self._tickets.get(cid)
+            out.append(
+                (cid, CustomerRecord(customer_id=cid, tickets=list(tickets)) if tickets else None)
+            )
+        self._dirty.clear()
+        return out
+
+    def snapshot(self) -> list[CustomerRecord]:
+        return [
+            CustomerRecord(customer_id=cid, tickets=list(tickets))
+            for cid, tickets in self._tickets.items()
+            if tickets
+        ]
+
+    def restore(self, record: CustomerRecord) -> None:
+        tickets = sorted(record.tickets, key=_sort_key)[-self.max_per_customer :]
+        if tickets:
+            self._tickets[record.customer_id] = tickets
+        else:
+            self._tickets.pop(record.customer_id, None)
+        self._dirty.discard(record.customer_id)  # the changelog already holds this state
+
+    def forget(self, customer_id: str) -> None:
+        self._tickets.pop(customer_id, None)
+        self._dirty.discard(customer_id)
+
+    def expire(self, now: datetime) -> list[str]:
+        """Drop tickets older than the retention; customers left with none are tombstoned."""
+        before = now - self.retention
+        gone: list[str] = []
+        for cid, tickets in list(self._tickets.items()):
+            keep = [t for t in tickets if t.occurred_at >= before]
+            if len(keep) == len(tickets):
+                continue
+            self._dirty.add(cid)
+            if keep:
+                self._tickets[cid] = keep
+            else:
+                del self._tickets[cid]
+                gone.append(cid)
+        return gone
+
+    def __len__(self) -> int:
+        return len(self._tickets)

@@ -1,0 +1,118 @@
+"""Per-customer contact history (service/prioritizer/history.py) and its pipeline hook."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from service.prioritizer.history import CustomerHistory, CustomerRecord
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def test_recent_returns_earlier_complaints_within_the_window_oldest_first() -> None:
+    h = CustomerHistory(window=timedelta(days=7))
+    h.record("c1", "t-old", T0 - timedelta(days=8), negative=True)
+    h.record("c1", "t-2", T0 - timedelta(days=2), negative=True)
+    h.record("c1", "t-1", T0 - timedelta(days=3), negative=True)
+    h.record("c1", "t-praise", T0 - timedelta(days=1), negative=False)
+    h.record("c2", "t-other", T0 - timedelta(days=1), negative=True)
+    assert h.recent("c1", T0) == ["t-1", "t-2"]
+    assert h.recent("c1", T0, negative_only=False) == ["t-1", "t-2", "t-praise"]
+    assert h.recent("c1", T0, timedelta(days=30)) == ["t-old", "t-1", "t-2"]
+    assert h.recent("nobody", T0) == []
+
+
+def test_recent_excludes_the_ticket_itself_and_later_tickets() -> None:
+    h = CustomerHistory()
+    h.record("c1", "t-1", T0, negative=True)
+    h.record("c1", "t-later", T0 + timedelta(hours=1), negative=True)
+    assert h.recent("c1", T0, exclude="t-1") == []
+
+
+def test_record_is_idempotent_and_bounded() -> None:
+    h = CustomerHistory(max_per_customer=3)
+    for i in range(5):
+        h.record("c1", f"t-{i}", T0 + timedelta(minutes=i), negative=True)
+    h.record("c1", "t-4", T0 + timedelta(minutes=4), negative=True)
+    assert h.recent("c1", T0 + timedelta(hours=1)) == ["t-2", "t-3", "t-4"]
+
+
+def test_changed_snapshot_restore_round_trip() -> None:
+    h = CustomerHistory()
+    h.record("c1", "t-1", T0, negative=True)
+    h.record("c2", "t-2", T0, negative=False)
+    changes = h.changed()
+    assert [cid for cid, _ in changes] == ["c1", "c2"]
+    assert h.changed() == []
+    wire = [rec.to_json() for _, rec in changes if rec is not None]
+    assert json.loads(wire[0])["record"] == "customer"
+    fresh = CustomerHistory()
+    for data in wire:
+        fresh.restore(CustomerRecord.from_json(data))
+    assert fresh.changed() == []  # restored state is already in the changelog
+    assert fresh.recent("c1", T0 + timedelta(days=1)) == ["t-1"]
+    assert {r.customer_id for r in fresh.snapshot()} == {"c1", "c2"}
+
+
+def test_expire_tombstones_customers_without_recent_tickets() -> None:
+    h = CustomerHistory(window=timedelta(days=7))
+    h.record("c1", "t-1", T0, negative=True)
+    h.record("c2", "t-2", T0 + timedelta(days=6), negative=True)
+    h.changed()
+    assert h.expire(T0 + timedelta(days=8)) == ["c1"]
+    assert h.changed() == [("c1", None)]
+    assert len(h) == 1
+
+
+def test_prioritizer_links_earlier_complaints_across_channels() -> None:
+    import orjson
+
+    from schemas.ticket import Ticket
+    from service.clock import FakeClock
+    from service.prioritizer.decode import DecodeLimits
+    from service.prioritizer.pipeline import Prioritizer, Topics
+    from service.records import InRecord
+    from service.rules.engine import RuleEngine, ticket_id_for
+    from service.rules.model import load_default_rules
+
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+    def raw(event_id: str, channel: str, text: str, minute: int) -> bytes:
+        return orjson.dumps(
+            {
+                "event_id": event_id,
+                "occurred_at": f"2026-11-22T10:{minute:02d}:00Z",
+                "channel": channel,
+                "customer": {"id": "cust-7"},
+                "text": text,
+            }
+        )
+
+    history = CustomerHistory()
+    p = Prioritizer(
+        RuleEngine(load_default_rules()),
+        Topics("tickets", "dlq"),
+        DecodeLimits(),
+        FakeClock(now),
+        history=history,
+    )
+    batch = [
+        raw("e-1", "email", "The export is broken.", 0),
+        raw("e-2", "chat", "Thanks for the help!", 5),
+        raw("e-3", "social_media", "Export STILL broken. Nobody answers.", 10),
+    ]
+    recs = [InRecord("feedback", 0, i, b"cust-7", v) for i, v in enumerate(batch)]
+    out = [Ticket.model_validate_json(o.value or b"") for o in p.process(recs)]
+    # every ticket links the customer's earlier complaints; only a complaint is raised
+    first = ticket_id_for("e-1")
+    assert [t.related_ticket_ids for t in out] == [[], [first], [first]]
+    assert out[0].priority.value == "P2"
+    assert out[1].priority.value == "P4"
+    assert out[2].priority.value == "P1"
+    assert "repeat_contact" in {r.rule_id for r in out[2].reasons}
+    # redelivery yields the same links (the ticket itself is never its own relative)
+    again = [Ticket.model_validate_json(o.value or b"") for o in p.process(recs)]
+    assert again[2].related_ticket_ids == [first]
+    assert again[0].related_ticket_ids == []
+    assert [cid for cid, _ in history.changed()] == ["cust-7"]
