@@ -29,7 +29,7 @@ from service.kafka.embedded import EmbeddedBroker, free_port
 from service.observability.logging import configure_logging
 
 #: The documented ceiling for the default run (see README, "Reliability").
-DEFAULT_CEILING_MB = 400
+DEFAULT_CEILING_MB = 200
 
 
 def rss_mb(pid: int) -> float:
