@@ -4,10 +4,11 @@
 
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY schemas ./schemas
 COPY service ./service
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# Dependencies at the versions pinned in requirements.lock (make lock / make audit).
+RUN pip wheel --no-cache-dir --wheel-dir /wheels --constraint requirements.lock .
 
 FROM python:3.11-slim AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit integration schemas k8s-config tools promtool validate clean
+.PHONY: demo test lint typecheck unit integration schemas k8s-config tools promtool validate lock audit clean
 
 # Ops tooling for `make validate`: promtool (Debian's prometheus package), the AsyncAPI
 # parser (npm, pinned by package-lock.json into ./node_modules), hadolint and
@@ -78,6 +78,17 @@ schemas: $(VENV)/.installed-dev
 ## k8s-config: re-seed deploy/k8s/configmap-rules.yaml from the shipped rules and policy
 k8s-config: $(VENV)/.installed-dev
 	$(BIN)/python tools/gen_k8s_configmap.py
+
+## lock: re-pin the runtime dependency closure into requirements.lock (used by the image)
+lock:
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv && .lockvenv/bin/pip install --quiet .
+	{ sed -n '1,2p' requirements.lock; .lockvenv/bin/pip freeze --exclude-editable | grep -v '^triage'; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .lockvenv
+
+## audit: check the pinned dependencies against PyPI's advisory data (needs PyPI's JSON API)
+audit: $(VENV)/.installed-dev
+	$(BIN)/pip install --quiet pip-audit
+	$(BIN)/pip-audit --requirement requirements.lock --no-deps --strict
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache node_modules
