@@ -96,6 +96,7 @@ async def main() -> int:
         "TRIAGE_TOPIC_DLQ": f"backlog.dlq.{tag}",
         "TRIAGE_TOPIC_ACTIVITY": f"backlog.act.{tag}",
         "TRIAGE_TOPIC_ESCALATIONS": f"backlog.esc.{tag}",
+        "TRIAGE_TOPIC_CUSTOMER_CHANGELOG": f"backlog.customers.{tag}",
     }
     proc: subprocess.Popen[bytes] | None = None
     try:

@@ -383,6 +383,7 @@ def settings_values(bootstrap: str, partitions: int) -> dict[str, Any]:
         "topic_escalations": f"bench.lag.escalations.{tag}",
         "topic_dlq": f"bench.lag.dlq.{tag}",
         "topic_sla_changelog": f"bench.lag.changelog.{tag}",
+        "topic_customer_changelog": f"bench.lag.customers.{tag}",
         "group_id": f"bench-lag-{tag}",
         "sla_group_id": f"bench-lag-sla-{tag}",
         "topic_partitions": partitions,

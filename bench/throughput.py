@@ -125,6 +125,7 @@ async def one_run(bootstrap: str, n: int, partitions: int, passthrough: bool) ->
         topic_dlq=f"bench.dlq.{tag}",
         topic_activity=f"bench.act.{tag}",
         topic_escalations=f"bench.esc.{tag}",
+        topic_customer_changelog=f"bench.customers.{tag}",
         group_id=f"bench-{tag}",
         topic_partitions=partitions,
         http_host="127.0.0.1",

@@ -45,6 +45,13 @@ class DeadLetterReason(StrEnum):
     SCHEMA_VIOLATION = "schema_violation"
     TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
     PROCESSING_ERROR = "processing_error"
+    #: An object repeats a key (last-wins would hide a tampered value).
+    DUPLICATE_KEY = "duplicate_key"
+    #: NaN/Infinity literals, or a number too large for a double (10^400, 1e400).
+    INVALID_NUMBER = "invalid_number"
+    #: ``event_id`` or ``customer.id`` holds a non-printable character (control, bidi
+    #: override, zero-width, line separator, unassigned …).
+    INVALID_ID = "invalid_id"
 
 
 class DeadLetter(BaseModel):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from datetime import timedelta
 
 from aiokafka.errors import KafkaError
 
@@ -19,13 +18,11 @@ from service.config import Settings
 from service.kafka.admin import ensure_topics
 from service.kafka.clients import connection_kwargs
 from service.kafka.loop import ConsumeLoop
+from service.kafka.prioritizer_runtime import PrioritizerRuntime
 from service.kafka.sla_runtime import SlaRuntime
 from service.observability.http import HealthServer
 from service.observability.logging import get_logger
 from service.observability.metrics import Metrics
-from service.prioritizer.decode import DecodeLimits
-from service.prioritizer.pipeline import Prioritizer, Topics
-from service.rules.engine import RuleEngine
 from service.rules.model import RuleSet, load_rules
 from service.sla.policy import SlaPolicy, load_policy
 
@@ -53,6 +50,7 @@ class TriageApp:
         self.rules = rules or load_rules(settings.rules_path)
         self.sla_policy = sla_policy or load_policy(settings.sla_policy_path)
         self.sla: SlaRuntime | None = None
+        self.prioritizer: PrioritizerRuntime | None = None
         self.metrics = metrics or Metrics()
         self.metrics.build_info.info({"version": __version__, "rules_version": self.rules.version})
         self.conn = connection_kwargs(settings)
@@ -92,7 +90,10 @@ class TriageApp:
             return
         self._broker_ok = True
         if self.role in ("all", "prioritizer"):
-            self.loops.append(self._prioritizer_loop())
+            self.prioritizer = PrioritizerRuntime(
+                s, self.conn, self.rules, self.clock, self.metrics
+            )
+            self.loops.append(self.prioritizer.loop)
         if self.role in ("all", "sla"):
             self.sla = SlaRuntime(s, self.conn, self.sla_policy, self.clock, self.metrics)
             # computed at scrape time, on the event loop that owns the monitor's state
@@ -105,6 +106,10 @@ class TriageApp:
             self._tasks.append(asyncio.create_task(self._run_loop(loop), name=f"loop-{loop.name}"))
         if self.sla is not None:
             self._tasks.append(asyncio.create_task(self._run_timers(self.sla), name="sla-timers"))
+        if self.prioritizer is not None and self.prioritizer.stateful:
+            self._tasks.append(
+                asyncio.create_task(self._run_timers(self.prioritizer), name="customer-expiry")
+            )
         log.info("triage_started", role=self.role, version=__version__, rules=self.rules.version)
 
     async def _ensure_topics(self) -> None:
@@ -123,7 +128,23 @@ class TriageApp:
         s = self.settings
         rf = s.topic_replication_factor
         names = [s.topic_feedback, s.topic_tickets, s.topic_dlq, s.topic_escalations]
-        counts = await ensure_topics(self.conn, dict.fromkeys(names, s.topic_partitions), rf)
+        # A dead letter is its input plus headers: let the dead-letter topic take records as
+        # large as triage may publish, so even an oversized input keeps its original bytes.
+        dlq_config = {s.topic_dlq: {"max.message.bytes": str(s.producer_max_request_bytes)}}
+        counts = await ensure_topics(
+            self.conn, dict.fromkeys(names, s.topic_partitions), rf, configs=dlq_config
+        )
+        # Customer histories are per feedback partition (keyed by customer id): their
+        # changelog is co-partitioned with the feedback topic.
+        if self.role in ("all", "prioritizer") and s.repeat_contacts:
+            feedback = counts[s.topic_feedback]
+            name = s.topic_customer_changelog
+            counts.update(await ensure_topics(self.conn, {name: feedback}, rf))
+            if counts[name] != feedback:
+                raise SystemExit(
+                    f"{name} has {counts[name]} partitions but {s.topic_feedback} has "
+                    f"{feedback}: repeat contacts need them co-partitioned (equal counts)"
+                )
         # SLA state is per partition number: the activity topic and the SLA changelog are
         # co-partitioned with the tickets topic (all keyed by ticket id), so when triage
         # creates them it gives them the tickets topic's partition count.
@@ -141,42 +162,11 @@ class TriageApp:
                     )
         log.info("topics_ready", partitions=counts)
 
-    def _prioritizer_loop(self) -> ConsumeLoop:
-        s = self.settings
-        prioritizer = Prioritizer(
-            RuleEngine(self.rules),
-            Topics(tickets=s.topic_tickets, dlq=s.topic_dlq),
-            DecodeLimits(
-                max_bytes=s.max_event_bytes,
-                max_depth=s.max_json_depth,
-                max_future_skew=timedelta(seconds=s.max_future_skew_seconds),
-                max_age=timedelta(days=s.max_event_age_days),
-            ),
-            self.clock,
-        )
-        return ConsumeLoop(
-            name="prioritizer",
-            conn=self.conn,
-            topics=[s.topic_feedback],
-            group_id=s.group_id,
-            handler=prioritizer,
-            metrics=self.metrics,
-            max_batch_records=s.max_batch_records,
-            fetch_timeout_ms=s.fetch_timeout_ms,
-            fetch_max_wait_ms=s.fetch_max_wait_ms,
-            auto_offset_reset=s.auto_offset_reset,
-            session_timeout_ms=s.session_timeout_ms,
-            max_poll_interval_ms=s.max_poll_interval_ms,
-            producer_linger_ms=s.producer_linger_ms,
-            producer_max_batch_bytes=s.producer_max_batch_bytes,
-            producer_compression=s.producer_compression,
-        )
-
-    async def _run_timers(self, sla: SlaRuntime) -> None:
+    async def _run_timers(self, runtime: SlaRuntime | PrioritizerRuntime) -> None:
         try:
-            await sla.run_timers()
+            await runtime.run_timers()
         except Exception:
-            log.exception("sla_timers_crashed")
+            log.exception("timers_crashed", loop=runtime.loop.name)
             self.request_stop()
 
     async def _run_loop(self, loop: ConsumeLoop) -> None:

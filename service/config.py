@@ -40,6 +40,11 @@ class Settings(BaseSettings):
         default="triage.sla.changelog",
         description="SLA state, keyed by ticket id, co-partitioned with the tickets topic.",
     )
+    topic_customer_changelog: str = Field(
+        default="triage.customers.changelog",
+        description="Customer histories (repeat contacts), keyed by customer id, "
+        "co-partitioned with the feedback topic.",
+    )
     topic_partitions: int = Field(
         default=6, ge=1, description="Partitions for topics triage creates."
     )
@@ -64,6 +69,12 @@ class Settings(BaseSettings):
     # --- producer ------------------------------------------------------------------------
     producer_linger_ms: int = Field(default=5, ge=0)
     producer_max_batch_bytes: int = Field(default=1_048_576, ge=1024)
+    producer_max_request_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Largest record triage publishes; the dead-letter topic it creates accepts "
+        "records this large, so an oversized input keeps its original bytes.",
+    )
     producer_compression: Literal["none", "gzip", "lz4", "zstd", "snappy"] = "none"
     request_timeout_ms: int = Field(default=30_000, ge=1000)
 
@@ -82,6 +93,16 @@ class Settings(BaseSettings):
     # --- rules ---------------------------------------------------------------------------
     rules_path: str | None = Field(
         default=None, description="Rule file; the shipped default if unset."
+    )
+
+    # --- repeat contacts -------------------------------------------------------------------
+    repeat_contacts: bool = Field(
+        default=True,
+        description="Keep per-customer history (changelog-backed) to link and raise repeat "
+        "contacts; false = stateless prioritizer, no customer changelog.",
+    )
+    repeat_contacts_expire_interval_seconds: float = Field(
+        default=300.0, gt=0, description="How often customers past the window are forgotten."
     )
 
     # --- SLA monitor -----------------------------------------------------------------------

@@ -8,6 +8,7 @@ added: the value is the original bytes, described by the original headers.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from schemas.common import rfc3339
@@ -50,7 +51,23 @@ def dead_letter_record(
         partition=record.partition,
         offset=record.offset,
     )
+    value = record.value or b""
+    omitted = [
+        *letter.kafka_headers(),
+        ("triage.dlq.value_omitted", b"too large to re-publish"),
+        ("triage.dlq.value_bytes", str(len(value)).encode()),
+        ("triage.dlq.value_sha256", hashlib.sha256(value).hexdigest().encode()),
+    ]
+    fallback = OutRecord(
+        topic=dlq_topic,
+        key=record.key,
+        value=b"",
+        headers=omitted,
+        kind="dead_letter",
+        label=reason.value,
+    )
     return OutRecord(
+        oversize_fallback=fallback,
         topic=dlq_topic,
         key=record.key,
         value=record.value or b"",

@@ -39,3 +39,6 @@ class OutRecord:
     phase: int = 0
     #: Called with the broker offset once the record is acknowledged.
     on_ack: Callable[[int], None] | None = None
+    #: Published instead when the record is too large for the producer or the broker
+    #: (a dead letter without its value); without one, an oversized record stops the loop.
+    oversize_fallback: OutRecord | None = None

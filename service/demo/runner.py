@@ -124,7 +124,7 @@ def demo_settings(base: Settings, bootstrap: str, shared_broker: bool) -> Settin
         "log_format": "console",
     }
     if shared_broker:  # never touch the topics of a broker somebody else uses
-        for name in ("feedback", "tickets", "activity", "escalations", "dlq"):
+        for name in ("feedback", "tickets", "activity", "escalations", "dlq", "customer_changelog"):
             update[f"topic_{name}"] = f"{getattr(base, f'topic_{name}')}.demo-{tag}"
     return base.model_copy(update=update)
 

@@ -18,7 +18,10 @@ class TopicError(RuntimeError):
 
 
 async def ensure_topics(
-    conn: dict[str, Any], partitions: dict[str, int], replication_factor: int = 1
+    conn: dict[str, Any],
+    partitions: dict[str, int],
+    replication_factor: int = 1,
+    configs: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, int]:
     """Create the missing topics; return each topic's partition count.
 
@@ -33,7 +36,15 @@ async def ensure_topics(
         missing = [name for name in partitions if name not in existing]
         if missing:
             response = await admin.create_topics(
-                [NewTopic(name, partitions[name], replication_factor) for name in missing]
+                [
+                    NewTopic(
+                        name,
+                        partitions[name],
+                        replication_factor,
+                        topic_configs=(configs or {}).get(name),
+                    )
+                    for name in missing
+                ]
             )
             for name, code, message in _topic_errors(response):
                 if code not in (0, _TOPIC_ALREADY_EXISTS):

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CommitFailedError, KafkaError, MessageSizeTooLargeError
 
 from service.observability.logging import get_logger
 from service.observability.metrics import Metrics, channel_label
@@ -78,6 +78,7 @@ class ConsumeLoop:
         producer_linger_ms: int = 5,
         producer_max_batch_bytes: int = 1_048_576,
         producer_compression: str = "none",
+        producer_max_request_bytes: int = 4 * 1024 * 1024,
         on_assigned: PartitionHook | None = None,
         on_revoked: PartitionHook | None = None,
         producer: AIOKafkaProducer | None = None,
@@ -105,6 +106,7 @@ class ConsumeLoop:
             "linger_ms": producer_linger_ms,
             "max_batch_size": producer_max_batch_bytes,
             "compression_type": None if producer_compression == "none" else producer_compression,
+            "max_request_size": producer_max_request_bytes,
         }
         self._on_assigned_hook = on_assigned
         self._on_revoked_hook = on_revoked
@@ -249,20 +251,29 @@ class ConsumeLoop:
         delay = 0.2
         while pending:
             futures = []
+            sent = []
             for out in pending:
-                futures.append(
-                    await self.producer.send(
-                        out.topic,
-                        out.value,
-                        key=out.key,
-                        headers=out.headers,
-                        partition=out.partition,
-                    )
-                )
+                try:
+                    future = await self._send(out)
+                except MessageSizeTooLargeError:
+                    fallback = out.oversize_fallback
+                    if fallback is None:
+                        raise
+                    # Better a dead letter without its value (size and sha256 in its
+                    # headers) than a record that stops the stream on every restart.
+                    log.error("output_too_large", loop=self.name, topic=out.topic, kind=out.kind)
+                    out = fallback
+                    future = await self._send(out)
+                futures.append(future)
+                sent.append(out)
+            pending = sent
             results = await asyncio.gather(*futures, return_exceptions=True)
             failed = []
             for out, result in zip(pending, results, strict=True):
-                if isinstance(result, BaseException):
+                if isinstance(result, MessageSizeTooLargeError) and out.oversize_fallback:
+                    log.error("output_too_large", loop=self.name, topic=out.topic, kind=out.kind)
+                    failed.append(out.oversize_fallback)  # the broker refused it: fall back
+                elif isinstance(result, BaseException):
                     failed.append(out)
                 elif out.on_ack is not None:
                     out.on_ack(result.offset)
@@ -277,6 +288,13 @@ class ConsumeLoop:
             delay = min(delay * 2, 5.0)
             pending = failed
         return True
+
+    async def _send(self, out: OutRecord) -> asyncio.Future[Any]:
+        assert self.producer is not None
+        future: asyncio.Future[Any] = await self.producer.send(
+            out.topic, out.value, key=out.key, headers=out.headers, partition=out.partition
+        )
+        return future
 
     async def publish_exclusive(self, make_outputs: Callable[[], list[OutRecord]]) -> int:
         """Run ``make_outputs`` under the processing lock and publish what it returns.

@@ -80,6 +80,7 @@ class SlaRuntime:
             producer_linger_ms=s.producer_linger_ms,
             producer_max_batch_bytes=s.producer_max_batch_bytes,
             producer_compression=s.producer_compression,
+            producer_max_request_bytes=s.producer_max_request_bytes,
             on_assigned=self._on_assigned,
             on_revoked=self._on_revoked,
             co_partitioned=True,

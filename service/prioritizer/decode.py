@@ -1,8 +1,35 @@
 """Decode and validate one feedback event, or say precisely why it cannot be.
 
-Checks run cheapest first: size, UTF-8, JSON, shape (object, depth), schema, then
-plausibility of the timestamp. A failure names a ``DeadLetterReason`` and a detail
-that never quotes the customer's text.
+Checks run cheapest first: size, UTF-8, JSON (numbers, duplicate keys), shape (object,
+depth), schema, ids, then plausibility of the timestamp. A failure names a
+``DeadLetterReason`` and a detail that never quotes the customer's text. Nothing but
+``DecodeFailure`` ever leaves ``decode_feedback`` (tests/unit/test_decode_fuzz.py).
+
+Hostile input (tests/data/hostile/) and the decisions taken:
+
+* A UTF-8 byte order mark is rejected (``invalid_json``): RFC 8259 forbids sending one.
+* ``NaN``/``Infinity`` literals and numbers that overflow a double (``1e400``, a 400-digit
+  integer) are ``invalid_number``. Integers beyond 64 bits that still fit a double come out
+  as floats, so a score written that way is a ``schema_violation`` (scores are strict ints).
+* Duplicate keys anywhere are ``duplicate_key``: orjson keeps the last value, which would
+  hide a tampered ``event_id`` or score. The check is nearly free on the common path: every
+  key is followed by exactly one ``:`` outside strings, so the raw ``:`` count (plus escaped
+  ``\\u003a`` colons) equals the colon count of ``orjson.dumps`` of the parse (its pairs
+  plus the colons inside its strings) unless a pair was lost. Only when the counts differ
+  is the document re-parsed with ``json.loads(object_pairs_hook=…)`` to find the
+  duplicate (or clear a false alarm).
+* Nesting deeper than the limit is ``too_deep`` whether orjson parses it (≤ 1024 levels)
+  or refuses it (its own recursion limit); nothing recursive runs before the depth check.
+* ``event_id`` and ``customer.id`` must be printable (``str.isprintable``): control
+  characters, NUL, bidi overrides (U+202E …), zero-width characters, line separators and
+  non-ASCII spaces are ``invalid_id``. The failure then carries no event id, so a hostile
+  id is never copied into the dead letter's headers.
+* Free text (``text``, ``subject``, names, metadata) is kept as written, NUL and bidi
+  characters included: it is the customer's words, and the ticket is serialized JSON
+  (``\\u0000``, ``\\u202e`` escapes or raw UTF-8), so it stays valid JSON.
+* Timestamps: a leap second (``23:59:60``) cannot be represented and is a
+  ``schema_violation``; year 1 / year 9999 and anything outside the plausible window
+  (``max_age``, ``max_future_skew``) are ``timestamp_out_of_range``.
 
 CloudEvents (``service.cloudevents``): binary mode (``ce_*`` headers) and structured mode
 (``content-type: application/cloudevents+json``, the event in ``data``) are accepted as
@@ -11,6 +38,7 @@ well as plain JSON; an invalid CloudEvent is a ``schema_violation``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -69,31 +97,40 @@ def decode_feedback(
     except cloudevents.CloudEventError as exc:
         raise DecodeFailure(DeadLetterReason.SCHEMA_VIOLATION, f"CloudEvents: {exc}") from None
     obj = _parse_json(value)
-    if cloudevents.is_structured(headers):
-        obj = _unwrap_structured(obj)
+    structured = cloudevents.is_structured(headers)
+    if isinstance(obj, dict | list):  # depth first: a 1000-deep array is too_deep
+        event_id = _safe_id(obj.get("event_id")) if isinstance(obj, dict) else None
+        _check_tree(value, obj, limits.max_depth + structured, None if structured else event_id)
+    if structured:  # the envelope adds a level; the data was checked with it
+        obj = _unwrap_structured(obj, limits.max_depth)
     if not isinstance(obj, dict):
         raise DecodeFailure(
             DeadLetterReason.NOT_AN_OBJECT, f"expected a JSON object, got {type(obj).__name__}"
         )
-    event_id = obj.get("event_id")
-    event_id = event_id[:256] if isinstance(event_id, str) else None
-    depth = _depth(obj, limits.max_depth)
-    if depth > limits.max_depth:
-        raise DecodeFailure(
-            DeadLetterReason.TOO_DEEP, f"nesting deeper than {limits.max_depth} levels", event_id
-        )
+    event_id = _safe_id(obj.get("event_id"))
     try:
         event = FeedbackEvent.model_validate(obj)
     except ValidationError as exc:
         raise _from_validation(exc, event_id) from None
+    for field, raw_id in (("event_id", event.event_id), ("customer.id", event.customer.id)):
+        if not raw_id.isprintable():
+            bad = next(c for c in raw_id if not c.isprintable())
+            raise DecodeFailure(
+                DeadLetterReason.INVALID_ID,
+                f"{field} contains a non-printable character U+{ord(bad):04X}",
+                event.event_id if field != "event_id" else None,
+            )
     occurred = event.occurred_at
-    if occurred > now + limits.max_future_skew:
+    # Aware datetimes compare without overflow, even year 1 at +14:00 or 9999 at -12:00.
+    too_new = occurred > now + limits.max_future_skew
+    too_old = occurred < now - limits.max_age
+    if too_new:
         raise DecodeFailure(
             DeadLetterReason.TIMESTAMP_OUT_OF_RANGE,
             f"occurred_at is more than {limits.max_future_skew} in the future",
             event_id,
         )
-    if occurred < now - limits.max_age:
+    if too_old:
         raise DecodeFailure(
             DeadLetterReason.TIMESTAMP_OUT_OF_RANGE,
             f"occurred_at is older than {limits.max_age.days} days",
@@ -102,7 +139,15 @@ def decode_feedback(
     return event
 
 
-def _unwrap_structured(envelope: Any) -> Any:
+def _safe_id(value: Any) -> str | None:
+    """The event id to name in a dead letter: only a printable, non-empty string."""
+    if not isinstance(value, str):
+        return None
+    value = value[:256].strip()
+    return value if value and value.isprintable() else None
+
+
+def _unwrap_structured(envelope: Any, max_depth: int) -> Any:
     """The ``data`` of a structured-mode CloudEvent (``data_base64``: decoded JSON)."""
     if not isinstance(envelope, dict):
         raise DecodeFailure(
@@ -113,7 +158,17 @@ def _unwrap_structured(envelope: Any) -> Any:
         _, data = cloudevents.parse_structured(envelope)
     except cloudevents.CloudEventError as exc:
         raise DecodeFailure(DeadLetterReason.SCHEMA_VIOLATION, f"CloudEvents: {exc}") from None
-    return _parse_json(data) if isinstance(data, bytes) else data
+    if isinstance(data, bytes):
+        raw = data
+        if not raw:
+            raise DecodeFailure(DeadLetterReason.EMPTY, "CloudEvents data_base64 is empty")
+        data = _parse_json(raw)
+        if isinstance(data, dict | list):
+            _check_tree(raw, data, max_depth, None)
+    return data
+
+
+_NON_FINITE = ("NaN", "Infinity")
 
 
 def _parse_json(value: bytes) -> Any:
@@ -121,37 +176,82 @@ def _parse_json(value: bytes) -> Any:
         return orjson.loads(value)
     except orjson.JSONDecodeError as exc:
         try:
-            value.decode("utf-8")
+            text = value.decode("utf-8")
         except UnicodeDecodeError as uexc:
             raise DecodeFailure(
-                DeadLetterReason.INVALID_UTF8, f"invalid UTF-8 at byte {uexc.start}"
+                DeadLetterReason.INVALID_UTF8,
+                f"invalid UTF-8 at byte {uexc.start}: {uexc.reason}",
             ) from None
-        if "recursion" in str(exc):
+        message = str(exc)
+        if "recursion" in message or "depth limit" in message:
             raise DecodeFailure(
                 DeadLetterReason.TOO_DEEP, "nesting exceeds the parser's limit"
             ) from None
-        raise DecodeFailure(DeadLetterReason.INVALID_JSON, _first_line(str(exc))) from None
+        if "infinity" in message or text.startswith(_NON_FINITE, exc.pos):
+            raise DecodeFailure(
+                DeadLetterReason.INVALID_NUMBER,
+                f"NaN, Infinity or a number beyond a double's range at char {exc.pos}",
+            ) from None
+        raise DecodeFailure(DeadLetterReason.INVALID_JSON, _first_line(message)) from None
 
 
 def _first_line(text: str) -> str:
     return text.splitlines()[0][:300] if text else "invalid JSON"
 
 
-def _depth(obj: Any, limit: int) -> int:
-    """Depth of nested containers, stopping early once past ``limit``."""
-    deepest = 1
-    stack: list[tuple[Any, int]] = [(obj, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > deepest:
-            deepest = depth
-            if deepest > limit:
-                return deepest
-        children = node.values() if isinstance(node, dict) else node
-        for child in children:
-            if isinstance(child, dict | list):
-                stack.append((child, depth + 1))
-    return deepest
+def _check_tree(
+    raw: bytes, obj: dict[str, Any] | list[Any], limit: int, event_id: str | None
+) -> None:
+    """Depth, then duplicate keys, of the document ``raw`` that parsed as ``obj``.
+
+    Depth: a document cannot nest deeper than it has ``[`` and ``{`` bytes, so the
+    (iterative, early-exit) walk only runs when there are more than ``limit`` of them.
+
+    Duplicate keys: every pair in ``raw`` has exactly one ``:`` outside strings, and orjson
+    writes a ``:`` only between a key and its value or inside a string (never escaped). So
+    ``orjson.dumps(obj)`` has fewer colons than ``raw`` (plus its ``\\u003a`` escapes)
+    exactly when a repeated key was dropped — or, rarely, when an escaped backslash
+    precedes ``u003a``. Both counts run in C; only a difference takes the slow path.
+    """
+    if raw.count(b"[") + raw.count(b"{") > limit:
+        stack: list[tuple[Any, int]] = [(obj, 1)]
+        while stack:
+            node, depth = stack.pop()
+            if depth > limit:
+                raise DecodeFailure(
+                    DeadLetterReason.TOO_DEEP, f"nesting deeper than {limit} levels", event_id
+                )
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    try:
+        parsed_colons = orjson.dumps(obj).count(b":")
+    except orjson.JSONEncodeError:  # pragma: no cover - what orjson reads it can write
+        parsed_colons = -1
+    raw_colons = raw.count(b":") + raw.count(b"\\u003a") + raw.count(b"\\u003A")
+    if raw_colons != parsed_colons:
+        _find_duplicate(raw, event_id)
+
+
+def _find_duplicate(raw: bytes, event_id: str | None) -> None:
+    """Slow path: re-parse with the standard library, raising on the first repeated key."""
+
+    def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                name = ascii(key[:64])
+                raise DecodeFailure(
+                    DeadLetterReason.DUPLICATE_KEY,
+                    f"duplicate key {name} in an object",
+                    None if key == "event_id" else event_id,  # which one would be a guess
+                )
+            seen.add(key)
+        return dict(pairs)
+
+    try:
+        json.loads(raw.decode("utf-8"), object_pairs_hook=pairs_hook)
+    except (ValueError, RecursionError):  # pragma: no cover - orjson accepted it already
+        raise DecodeFailure(DeadLetterReason.INVALID_JSON, "invalid JSON") from None
 
 
 def _from_validation(exc: ValidationError, event_id: str | None) -> DecodeFailure:

@@ -5,6 +5,11 @@ event the facts (scores, channel, customer, lexicon hits with negation/hedging, 
 punctuation, earlier related tickets) are computed once in one pass over the text, then
 the closures run in file order. A rule that fires adds its weight to the severity, may
 bound the priority, and records its evidence.
+
+Which rules fire depends only on a small signature of the facts (scores, channel,
+customer, language, which lexicons matched and how, the tone flags); the outcome for a
+signature (fired rules, severity, priority, category, actions) is computed once and kept,
+so most events only gather the evidence — the words they said — of the fired rules.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
-from heapq import heappop, heappush
+from operator import attrgetter
+
+from pydantic import BaseModel
 
 from schemas.common import Priority
 from schemas.feedback import FeedbackEvent
@@ -34,6 +41,8 @@ from service.rules.text import (
 #: redelivered events would get new ticket ids.
 TICKET_NAMESPACE = uuid.UUID("6f1d3c1e-7a53-5b8e-9f0e-4c2b7d1a9e11")
 SHOUTING_THRESHOLD = 0.7
+#: Plans kept per engine (signatures repeat: few lexicon combinations × channels × tiers).
+PLAN_CACHE_SIZE = 4096
 
 
 def ticket_id_for(event_id: str) -> str:
@@ -102,7 +111,11 @@ class Assessment:
 
 
 Evidence = list[str]
-Check = Callable[[Facts], Evidence | None]
+#: fired rules (index, evidence when it depends only on the signature), severity,
+#: priority, category, actions, management attention
+_Plan = tuple[tuple[tuple[int, Evidence | None], ...], int, Priority, str, tuple[str, ...], bool]
+Holds = Callable[[Facts], bool]
+Explain = Callable[[Facts], Evidence]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +124,8 @@ class _CompiledRule:
     #: A necessary condition: the rule can only hold when one of these atoms is present
     #: (None: no cheap guard). Lets most rules be skipped with one set test.
     guard: frozenset[str] | None
-    check: Check
+    holds: Holds
+    explain: Explain
     #: indices of later rules whose guard is "this rule fired"
     dependents: tuple[int, ...]
     weight: int
@@ -120,6 +134,12 @@ class _CompiledRule:
     min_priority: Priority | None
     max_priority: Priority | None
     management_attention: bool
+    #: the evidence depends only on the facts' signature (see ``_pure``)
+    pure: bool
+    #: precomputed: ranks of the priority bounds (0: none) and of the category
+    min_rank: int
+    max_rank: int
+    category_rank: int
 
 
 @lru_cache(maxsize=1)
@@ -143,7 +163,7 @@ class RuleEngine:
         )
         self._matcher = self.matcher
         self._bands = [
-            (b.min_severity, b.priority)
+            (b.min_severity, b.priority.rank)
             for b in sorted(rules.priorities, key=lambda b: b.min_severity, reverse=True)
         ]
         self._precedence = {name: i for i, name in enumerate(rules.category_precedence)}
@@ -155,12 +175,14 @@ class RuleEngine:
             for atom in guard or ():
                 by_atom.setdefault(atom, []).append(i)
         self._by_atom = {a: tuple(ix) for a, ix in by_atom.items() if not a.startswith("rule:")}
-        self._unguarded = tuple(i for i, g in enumerate(guards) if g is None)
+        self._unguarded_flags = bytes(1 if g is None else 0 for g in guards)
         self._compiled = [
             _CompiledRule(
                 id=r.id,
                 guard=guards[i],
-                check=_compile(r.when, self),
+                holds=(compiled := _compile(r.when, self))[0],
+                explain=compiled[1],
+                pure=_pure(r.when),
                 dependents=tuple(by_atom.get("rule:" + r.id, ())),
                 weight=r.weight,
                 category=r.category,
@@ -168,9 +190,20 @@ class RuleEngine:
                 min_priority=r.min_priority,
                 max_priority=r.max_priority,
                 management_attention=r.management_attention,
+                min_rank=r.min_priority.rank if r.min_priority else 0,
+                max_rank=r.max_priority.rank if r.max_priority else 0,
+                category_rank=self._precedence.get(r.category, len(self._precedence))
+                if r.category
+                else _NO_RANK,
             )
             for i, r in enumerate(rules.rules)
         ]
+        self._by_rank = {p.rank: p for p in Priority}
+        #: signature of the facts → plan (see ``assess``)
+        self._plans: dict[tuple[object, ...], _Plan] = {}
+        # the rules guarded by "this rule fired" come later (the rule-file validation
+        # guarantees it), so one pass in file order sees them
+        assert all(j > i for i, c in enumerate(self._compiled) for j in c.dependents)
         self._base = rules.base_severity
         self._sla = dict(rules.sla_seconds)
         self._actions_by_priority = {p: list(a) for p, a in rules.actions_by_priority.items()}
@@ -194,82 +227,113 @@ class RuleEngine:
             language = decide(raw, signals.votes, lambda: matcher.stopword_votes(signals.spaced))
         else:
             language = "und"
-        return Facts(event, language, signals, shouting_ratio(raw), angry_punctuation(raw), related)
+        # the exact share of capitals matters only from the threshold on
+        shouting = shouting_ratio(raw, at_least=SHOUTING_THRESHOLD)
+        return Facts(event, language, signals, shouting, angry_punctuation(raw), related)
 
     def assess(
         self, event: FeedbackEvent, related: Sequence[str] = (), *, debug: bool = False
     ) -> Assessment:
         """Score one event. ``related``: ids of the customer's earlier tickets in the window."""
         facts = self.facts(event, related)
-        severity = self._base
-        reasons: list[Reason] = []
-        floor: Priority | None = None
-        cap: Priority | None = None
-        category: str | None = None
-        category_rank = 1 << 30
-        precedence = self._precedence
-        actions: list[str] = []
-        manager = False
-        fired = facts.fired
+        # Which rules fire, and so severity, priority, category and actions, depend only on
+        # the facts' signature; the plan for a signature is computed once and then only
+        # the evidence of the fired rules is gathered (the words differ event to event).
+        key = _signature(facts)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plan(facts)
+            if len(self._plans) >= PLAN_CACHE_SIZE:
+                self._plans.clear()
+            self._plans[key] = plan
+            facts.fired.clear()
+        fired_ids, severity, priority, category, actions, manager = plan
         compiled = self._compiled
-        by_atom = self._by_atom
-        # Candidate rules: those whose guard meets an atom of this event (plus unguarded
-        # ones), visited in file order; a rule that fires adds the rules guarded by it
-        # (always later in the file, which the rule-file validation guarantees).
-        candidates = set(self._unguarded)
-        for atom in _atoms(facts):
-            idx = by_atom.get(atom)
-            if idx:
-                candidates.update(idx)
-        heap = sorted(candidates)
-        while heap:
-            rule = compiled[heappop(heap)]
-            evidence = rule.check(facts)
-            if evidence is None:
-                continue
-            fired.add(rule.id)
-            for j in rule.dependents:
-                if j not in candidates:
-                    candidates.add(j)
-                    heappush(heap, j)
-            severity += rule.weight
+        fired = facts.fired
+        reasons: list[Reason] = []
+        for i, known in fired_ids:
+            rule = compiled[i]
+            # explained in file order, with exactly the earlier rules marked fired
+            evidence = rule.explain(facts) if known is None else known.copy()
             reasons.append(_reason(rule.id, rule.weight, evidence, rule.min_priority))
-            if rule.min_priority and (floor is None or rule.min_priority.rank < floor.rank):
-                floor = rule.min_priority
-            if rule.max_priority and (cap is None or rule.max_priority.rank > cap.rank):
-                cap = rule.max_priority
-            if rule.category:
-                rank = precedence.get(rule.category, len(precedence))
-                if rank < category_rank:
-                    category, category_rank = rule.category, rank
-            if rule.actions:
-                actions.extend(rule.actions)
-            if rule.management_attention:
-                manager = True
+            fired.add(rule.id)
         if debug:
             reasons.extend(_debug_reasons(facts))
-        severity = 0 if severity < 0 else 100 if severity > 100 else severity
-        priority = Priority.P4
-        for min_severity, band in self._bands:
-            if severity >= min_severity:
-                priority = band
-                break
-        if cap is not None and priority.rank < cap.rank:
-            priority = cap
-        if floor is not None and priority.rank > floor.rank:
-            priority = floor
-        defaults = self._actions_by_priority.get(priority, [])
-        all_actions = list(dict.fromkeys([*defaults, *actions])) if actions else list(defaults)
         return Assessment(
             severity=severity,
             priority=priority,
-            category=category or self.rules.default_category,
+            category=category,
             reasons=reasons,
-            actions=all_actions,
+            actions=list(actions),
             management_attention=manager,
             language=facts.language,
             sla_seconds=self._sla[priority],
             related_ticket_ids=list(related),
+        )
+
+    def _plan(self, facts: Facts) -> _Plan:
+        """Run the rules' conditions: which fire (in file order) and what follows."""
+        severity = self._base
+        floor = 0  # most urgent min_priority rank of the fired rules (0: none)
+        cap = 0  # least urgent max_priority rank (0: none)
+        category: str | None = None
+        category_rank = _NO_RANK
+        actions: list[str] = []
+        manager = False
+        fired = facts.fired
+        fired_ids: list[tuple[int, Evidence | None]] = []
+        compiled = self._compiled
+        by_atom = self._by_atom
+        # Candidate rules (flags by file position): those whose guard meets an atom of
+        # this event, plus unguarded ones, visited in file order; a rule that fires adds
+        # the rules guarded by it (always later in the file, which the rule-file validation
+        # guarantees).
+        candidate = bytearray(self._unguarded_flags)
+        for atom in _atoms(facts):
+            idx = by_atom.get(atom)
+            if idx:
+                for j in idx:
+                    candidate[j] = 1
+        i = candidate.find(1)
+        while i != -1:
+            rule = compiled[i]
+            if rule.holds(facts):
+                fired_ids.append((i, rule.explain(facts) if rule.pure else None))
+                fired.add(rule.id)
+                for j in rule.dependents:
+                    candidate[j] = 1
+                severity += rule.weight
+                if rule.min_rank and (not floor or rule.min_rank < floor):
+                    floor = rule.min_rank
+                if rule.max_rank > cap:
+                    cap = rule.max_rank
+                if rule.category_rank < category_rank:
+                    category, category_rank = rule.category, rule.category_rank
+                if rule.actions:
+                    actions.extend(rule.actions)
+                if rule.management_attention:
+                    manager = True
+            i = candidate.find(1, i + 1)
+        severity = 0 if severity < 0 else 100 if severity > 100 else severity
+        rank = 4
+        for min_severity, band_rank in self._bands:
+            if severity >= min_severity:
+                rank = band_rank
+                break
+        if cap and rank < cap:
+            rank = cap
+        if floor and rank > floor:
+            rank = floor
+        priority = self._by_rank[rank]
+        defaults = self._actions_by_priority.get(priority, [])
+        all_actions = tuple(dict.fromkeys([*defaults, *actions])) if actions else tuple(defaults)
+        return (
+            tuple(fired_ids),
+            severity,
+            priority,
+            category or self.rules.default_category,
+            all_actions,
+            manager,
         )
 
     def describe_window(self) -> str:
@@ -277,24 +341,54 @@ class RuleEngine:
         return f"{int(days)} days" if days == int(days) else f"{days:g} days"
 
 
-_object_setattr = object.__setattr__
+def _signature(f: Facts) -> tuple[object, ...]:
+    """Everything a rule's ``holds`` can read (see ``_compile_key``): two events with the
+    same signature fire the same rules. Keep in step with the condition keys."""
+    sig = f.signals
+    return (
+        f.nps,
+        f.rating,
+        f.channel,
+        f.tier,
+        f.stage,
+        f.language,
+        frozenset(sig.hits),
+        frozenset(sig.stated),
+        frozenset(sig.hedged),
+        frozenset(sig.intensified),
+        f.shouting >= SHOUTING_THRESHOLD,
+        bool(f.punctuation),
+        f.text_empty,
+        bool(f.related),
+    )
+
+
+#: category rank of a rule without a category (never chosen)
+_NO_RANK = 1 << 30
+_new = object.__new__
+# BaseModel's ``__dict__`` and slots, set through their descriptors (what
+# ``object.__setattr__`` would find after a type lookup)
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+_REASON_FIELDS = frozenset({"rule_id", "weight", "evidence", "min_priority"})
 
 
 def _reason(
     rule_id: str, weight: int, evidence: list[str], min_priority: Priority | None
 ) -> Reason:
     """``Reason.model_construct`` without its per-field loop (the fields are trusted)."""
-    reason: Reason = object.__new__(Reason)
-    _object_setattr(
+    reason: Reason = _new(Reason)
+    _set_dict(
         reason,
-        "__dict__",
         {"rule_id": rule_id, "weight": weight, "evidence": evidence, "min_priority": min_priority},
     )
-    _object_setattr(
-        reason, "__pydantic_fields_set__", {"rule_id", "weight", "evidence", "min_priority"}
-    )
-    _object_setattr(reason, "__pydantic_extra__", None)
-    _object_setattr(reason, "__pydantic_private__", None)
+    _set_fields_set(reason, set(_REASON_FIELDS))
+    _set_extra(reason, None)
+    _set_private(reason, None)
     return reason
 
 
@@ -425,216 +519,306 @@ def build_ticket(
     )
 
 
-# --- conditions compiled into closures: each returns the evidence when it holds, None when not
+# --- conditions compiled into closures -----------------------------------------------
+#
+# Every condition becomes two closures: ``holds(facts) -> bool``, cheap and run for every
+# candidate rule, and ``evidence(facts) -> list[str]``, run only for a rule that fired
+# (right after ``holds``, on the same facts), so no evidence string is built in vain.
+# The evidence is what the condition matched: the keys of a condition in sorted order,
+# concatenated; for ``any`` the first alternative that holds; nothing for ``not``.
 
 
-def _compile(cond: Condition, engine: RuleEngine) -> Check:
-    checks = [_compile_key(key, cond, engine) for key in sorted(cond.model_fields_set)]
-    if len(checks) == 1:
-        return checks[0]
-    parts = tuple(checks)
+def _compile(cond: Condition, engine: RuleEngine) -> tuple[Holds, Explain]:
+    keys = sorted(cond.model_fields_set)
+    compiled = [_compile_key(key, cond, engine) for key in keys]
+    if len(compiled) == 1:
+        return compiled[0]
+    preds = tuple(c[0] for c in compiled)
+    explains = tuple(c[1] for c in compiled)
+    if len(preds) == 2:
+        p0, p1 = preds
 
-    def all_keys(f: Facts) -> Evidence | None:
-        evidence: Evidence = []
-        for check in parts:
-            found = check(f)
-            if found is None:
-                return None
-            evidence.extend(found)
-        return evidence
+        def holds2(f: Facts) -> bool:
+            return p0(f) and p1(f)
 
-    return all_keys
+        holds: Holds = holds2
+    else:
+
+        def holds(f: Facts) -> bool:
+            return all(pred(f) for pred in preds)
+
+    return holds, _concat(explains)
 
 
-def _range(name: str, rng: Range, get: Callable[[Facts], int | None]) -> Check:
+def _concat(explains: tuple[Explain, ...]) -> Explain:
+    def evidence(f: Facts) -> Evidence:
+        found: Evidence = []
+        for explain in explains:
+            found.extend(explain(f))
+        return found
+
+    return evidence
+
+
+def _static(evidence: Evidence) -> Explain:
+    def explain(f: Facts) -> Evidence:
+        return list(evidence)
+
+    return explain
+
+
+def _range(name: str, rng: Range, attr: str) -> tuple[Holds, Explain]:
     lo = rng.min if rng.min is not None else float("-inf")
     hi = rng.max if rng.max is not None else float("inf")
+    get = attrgetter(attr)
 
-    def check(f: Facts) -> Evidence | None:
+    def holds(f: Facts) -> bool:
         value = get(f)
-        if value is None or not lo <= value <= hi:
-            return None
-        return [f"{name}={value}"]
+        return value is not None and lo <= value <= hi
 
-    return check
+    def explain(f: Facts) -> Evidence:
+        return [f"{name}={get(f)}"]
+
+    return holds, explain
 
 
-def _member(name: str, allowed: list[str], get: Callable[[Facts], str | None]) -> Check:
+def _member(name: str, allowed: list[str], attr: str) -> tuple[Holds, Explain]:
     allowed_set = frozenset(allowed)
+    get = attrgetter(attr)
 
-    def check(f: Facts) -> Evidence | None:
-        value = get(f)
-        if value is None or value not in allowed_set:
-            return None
-        return [f"{name}={value}"]
+    def holds(f: Facts) -> bool:
+        return get(f) in allowed_set
 
-    return check
+    def explain(f: Facts) -> Evidence:
+        return [f"{name}={get(f)}"]
+
+    return holds, explain
 
 
-def _flag(name: str, want: bool, predicate: Callable[[Facts], Evidence | None]) -> Check:
-    negative = [f"not {name}"]
+def _flag(name: str, want: bool, pred: Holds, explain: Explain) -> tuple[Holds, Explain]:
+    if want:
+        return pred, explain
 
-    def check(f: Facts) -> Evidence | None:
-        ev = predicate(f)
-        if want:
-            return ev
-        return list(negative) if ev is None else None
+    def holds(f: Facts) -> bool:
+        return not pred(f)
 
-    return check
+    return holds, _static([f"not {name}"])
 
 
 def _lexicon_check(
     names: list[str], bucket: Callable[[TextSignals], dict[str, list[str]]]
-) -> Check:
+) -> tuple[Holds, Explain]:
     wanted = tuple(names)
+    wanted_set = frozenset(names)
 
-    def check(f: Facts) -> Evidence | None:
+    def holds(f: Facts) -> bool:
+        # a lexicon is in a bucket only with at least one phrase
+        return not wanted_set.isdisjoint(bucket(f.signals))
+
+    def explain(f: Facts) -> Evidence:
         hits = bucket(f.signals)
-        if not hits:
-            return None
-        found: Evidence | None = None
+        found: Evidence = []
         for name in wanted:
             words = hits.get(name)
             if words:
-                if found is None:
-                    found = []
-                found.extend(f"{name}: {w}" for w in words[:5])
+                found.extend([f"{name}: {w}" for w in words[:5]])
         return found
 
-    return check
+    return holds, explain
 
 
-def _stated(names: list[str]) -> Check:
+def _stated(names: list[str]) -> tuple[Holds, Explain]:
+    wanted = tuple(names)
+    wanted_set = frozenset(names)
+
+    def holds(f: Facts) -> bool:
+        # a stated lexicon always has hits
+        return not wanted_set.isdisjoint(f.signals.stated)
+
+    def explain(f: Facts) -> Evidence:
+        sig = f.signals
+        return [f"{name}: {w}" for name in wanted if name in sig.stated for w in sig.hits[name][:5]]
+
+    return holds, explain
+
+
+def _hedged(names: list[str]) -> tuple[Holds, Explain]:
     wanted = tuple(names)
 
-    def check(f: Facts) -> Evidence | None:
+    def holds(f: Facts) -> bool:
         sig = f.signals
-        found = [
-            f"{name}: {w}" for name in wanted if name in sig.stated for w in sig.hits[name][:5]
-        ]
-        return found or None
+        hedged = sig.hedged
+        if not hedged:
+            return False
+        stated = sig.stated
+        return any(name in hedged and name not in stated for name in wanted)
 
-    return check
-
-
-def _hedged(names: list[str]) -> Check:
-    wanted = tuple(names)
-
-    def check(f: Facts) -> Evidence | None:
+    def explain(f: Facts) -> Evidence:
         sig = f.signals
-        if not sig.hedged:
-            return None
-        found = [
+        return [
             f"{name}: {w} (hedged)"
             for name in wanted
             if name not in sig.stated
             for w in sig.hedged.get(name, ())[:5]
         ]
-        return found or None
 
-    return check
-
-
-def _text_empty(f: Facts) -> Evidence | None:
-    return ["no text"] if f.text_empty else None
+    return holds, explain
 
 
-def _has_score(f: Facts) -> Evidence | None:
-    return ["score given"] if f.has_score else None
+def _text_empty(f: Facts) -> bool:
+    return f.text_empty
 
 
-def _shouting(f: Facts) -> Evidence | None:
-    return [f"capitals {f.shouting:.0%}"] if f.shouting >= SHOUTING_THRESHOLD else None
+def _has_score(f: Facts) -> bool:
+    return f.has_score
 
 
-def _punctuation(f: Facts) -> Evidence | None:
-    return [f"punctuation {' '.join(f.punctuation[:3])}"] if f.punctuation else None
+def _is_shouting(f: Facts) -> bool:
+    return f.shouting >= SHOUTING_THRESHOLD
 
 
-def _compile_key(key: str, cond: Condition, engine: RuleEngine) -> Check:
+def _has_punctuation(f: Facts) -> bool:
+    return bool(f.punctuation)
+
+
+def _has_related(f: Facts) -> bool:
+    return bool(f.related)
+
+
+def _shouting(f: Facts) -> Evidence:
+    return [f"capitals {f.shouting:.0%}"]
+
+
+def _punctuation(f: Facts) -> Evidence:
+    return [f"punctuation {' '.join(f.punctuation[:3])}"]
+
+
+def _compile_key(key: str, cond: Condition, engine: RuleEngine) -> tuple[Holds, Explain]:
     if key == "nps":
         assert cond.nps is not None
-        return _range("nps_score", cond.nps, lambda f: f.nps)
+        return _range("nps_score", cond.nps, "nps")
     if key == "rating":
         assert cond.rating is not None
-        return _range("rating", cond.rating, lambda f: f.rating)
+        return _range("rating", cond.rating, "rating")
     if key == "channel":
-        return _member("channel", cond.channel or [], lambda f: f.channel)
+        return _member("channel", cond.channel or [], "channel")
     if key == "tier":
-        return _member("tier", cond.tier or [], lambda f: f.tier)
+        return _member("tier", cond.tier or [], "tier")
     if key == "lifecycle_stage":
-        return _member("lifecycle_stage", cond.lifecycle_stage or [], lambda f: f.stage)
+        return _member("lifecycle_stage", cond.lifecycle_stage or [], "stage")
     if key == "language":
-        return _member("language", cond.language or [], lambda f: f.language)
+        return _member("language", cond.language or [], "language")
     if key == "text":
-        return _lexicon_check(cond.text or [], lambda s: s.hits)
+        return _lexicon_check(cond.text or [], attrgetter("hits"))
     if key == "stated":
         return _stated(cond.stated or [])
     if key == "hedged":
         return _hedged(cond.hedged or [])
     if key == "intensified":
-        return _lexicon_check(cond.intensified or [], lambda s: s.intensified)
+        return _lexicon_check(cond.intensified or [], attrgetter("intensified"))
     if key == "text_empty":
-        return _flag("text_empty", bool(cond.text_empty), _text_empty)
+        return _flag("text_empty", bool(cond.text_empty), _text_empty, _static(["no text"]))
     if key == "has_score":
-        return _flag("has_score", bool(cond.has_score), _has_score)
+        return _flag("has_score", bool(cond.has_score), _has_score, _static(["score given"]))
     if key == "shouting":
-        return _flag("shouting", bool(cond.shouting), _shouting)
+        return _flag("shouting", bool(cond.shouting), _is_shouting, _shouting)
     if key == "angry_punctuation":
-        return _flag("angry_punctuation", bool(cond.angry_punctuation), _punctuation)
+        return _flag(
+            "angry_punctuation", bool(cond.angry_punctuation), _has_punctuation, _punctuation
+        )
     if key == "repeat_contact":
         window = engine.describe_window()
 
-        def repeat(f: Facts) -> Evidence | None:
+        def repeat(f: Facts) -> Evidence:
             n = len(f.related)
-            if not n:
-                return None
             shown = ", ".join(f.related[:5])
             return [f"{n} earlier ticket{'s' if n != 1 else ''} in {window}: {shown}"]
 
-        return _flag("repeat_contact", bool(cond.repeat_contact), repeat)
+        return _flag("repeat_contact", bool(cond.repeat_contact), _has_related, repeat)
     if key == "fired":
         refs = tuple(cond.fired or ())
-        after = [f"after {r}" for r in refs]
+        after = _static([f"after {r}" for r in refs])
+        if len(refs) == 1:
+            (ref,) = refs
 
-        def fired(f: Facts) -> Evidence | None:
-            done = f.fired
-            for r in refs:
-                if r not in done:
-                    return None
-            return list(after)
+            def fired_one(f: Facts) -> bool:
+                return ref in f.fired
 
-        return fired
+            return fired_one, after
+        ref_set = frozenset(refs)
+
+        def fired(f: Facts) -> bool:
+            return ref_set <= f.fired
+
+        return fired, after
     if key == "any":
-        subs = tuple(_compile(c, engine) for c in cond.any or ())
+        subs = [_compile(c, engine) for c in cond.any or ()]
+        preds = tuple(sub[0] for sub in subs)
+        explains = tuple(sub[1] for sub in subs)
+        single = [_single_fired(c) for c in cond.any or ()]
+        if all(ref is not None for ref in single):
+            # the common "any of these rules fired": one set test
+            ref_set = frozenset(ref for ref in single if ref is not None)
 
-        def any_of(f: Facts) -> Evidence | None:
-            for sub in subs:
-                ev = sub(f)
-                if ev is not None:
-                    return ev
-            return None
+            def any_fired(f: Facts) -> bool:
+                return not ref_set.isdisjoint(f.fired)
 
-        return any_of
+            holds: Holds = any_fired
+        else:
+
+            def holds(f: Facts) -> bool:
+                return any(pred(f) for pred in preds)
+
+        def first(f: Facts) -> Evidence:
+            for pred, explain in zip(preds, explains, strict=True):
+                if pred(f):
+                    return explain(f)
+            raise AssertionError("explained an 'any' that does not hold")  # pragma: no cover
+
+        return holds, first
     if key == "all":
-        subs = tuple(_compile(c, engine) for c in cond.all or ())
+        subs = [_compile(c, engine) for c in cond.all or ()]
+        preds = tuple(sub[0] for sub in subs)
 
-        def all_of(f: Facts) -> Evidence | None:
-            found: Evidence = []
-            for sub in subs:
-                ev = sub(f)
-                if ev is None:
-                    return None
-                found.extend(ev)
-            return found
+        def all_of(f: Facts) -> bool:
+            return all(pred(f) for pred in preds)
 
-        return all_of
+        return all_of, _concat(tuple(sub[1] for sub in subs))
     if key == "not_":
         assert cond.not_ is not None
-        inner = _compile(cond.not_, engine)
+        inner = _compile(cond.not_, engine)[0]
 
-        def not_(f: Facts) -> Evidence | None:
-            return [] if inner(f) is None else None
+        def not_(f: Facts) -> bool:
+            return not inner(f)
 
-        return not_
+        return not_, _static([])
     raise ValueError(f"unknown condition key {key!r}")  # pragma: no cover - model forbids it
+
+
+#: condition keys whose evidence depends only on the facts' signature
+_PURE_KEYS = frozenset(
+    {"nps", "rating", "channel", "tier", "lifecycle_stage", "language", "text_empty"}
+    | {"has_score", "fired", "not_"}
+)
+_FLAG_KEYS = ("shouting", "angry_punctuation", "repeat_contact")
+
+
+def _pure(cond: Condition) -> bool:
+    """True when the evidence of ``cond`` (when it holds) is a function of the facts'
+    signature alone: no matched words, capitals share, punctuation or ticket ids."""
+    for key in cond.model_fields_set:
+        if key in _PURE_KEYS:
+            continue
+        if key in _FLAG_KEYS and getattr(cond, key) is False:
+            continue  # "not shouting"
+        if key in ("any", "all") and all(_pure(c) for c in getattr(cond, key) or ()):
+            continue
+        return False
+    return True
+
+
+def _single_fired(cond: Condition) -> str | None:
+    """The rule id of a condition that is exactly ``{fired: [id]}``, else None."""
+    if cond.model_fields_set == {"fired"} and cond.fired and len(cond.fired) == 1:
+        return cond.fired[0]
+    return None

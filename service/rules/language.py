@@ -29,6 +29,9 @@ _NON_LATIN = re.compile(
     r"\uf900-\ufaff\uac00-\ud7af]"
 )
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+#: Runs of the same classes, to count letters by run lengths (one string per run).
+_NON_LATIN_RUN = re.compile(_NON_LATIN.pattern + "+")
+_LATIN_RUN = re.compile(_LATIN.pattern + "+")
 _SCRIPT_OF = (
     ("el", 0x0370, 0x03FF),
     ("el", 0x1F00, 0x1FFF),
@@ -47,14 +50,24 @@ def _script(ch: str) -> str:
     return "zh"
 
 
+def _mostly_latin(sample: str) -> bool:
+    """More than three times as many Latin letters as non-Latin ones (the non-Latin ones
+    are counted only until the answer is known)."""
+    latin = sum(map(len, _LATIN_RUN.findall(sample)))
+    non_latin = 0
+    for run in _NON_LATIN_RUN.finditer(sample):
+        non_latin += run.end() - run.start()
+        if non_latin * 3 >= latin:
+            return False
+    return True
+
+
 def script_language(sample: str) -> str | None:
     """The language a non-Latin script decides, or None for Latin (or no) letters."""
     first = _NON_LATIN.search(sample)
     if first is None:
         return None
-    if _LATIN.search(sample) is not None and (
-        len(_NON_LATIN.findall(sample)) * 3 < len(_LATIN.findall(sample))
-    ):
+    if _LATIN.search(sample) is not None and _mostly_latin(sample):
         return None  # mostly Latin letters with a few foreign ones
     best = _script(first.group())
     if best == "zh" and _KANA.search(sample):

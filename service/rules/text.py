@@ -37,6 +37,7 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,13 +61,17 @@ _NONWORD = re.compile(r"[\W_]+")
 _TERM_TOKEN = re.compile(r"[\w*]+|,")
 _HAS_WORD = re.compile(r"[^\W_]")
 _UPPER = re.compile(r"[A-Z\u00c0-\u00d6\u00d8-\u00de\u0386-\u038f\u0391-\u03ab\u0400-\u042f]")
-_LOWER = re.compile(r"[a-z\u00df-\u00f6\u00f8-\u00ff\u03ac-\u03ce\u0430-\u045f]")
+#: Runs of small letters (counted by run lengths: one string per word, not per letter).
+_LOWER = re.compile(r"[a-z\u00df-\u00f6\u00f8-\u00ff\u03ac-\u03ce\u0430-\u045f]+")
 #: Combining marks (removed after canonical decomposition): diacritics, Cyrillic
 #: titlo/palatalisation, kana voicing marks.
 _COMBINING = re.compile(
     r"[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
     r"\u3099\u309a]+"
 )
+#: The combining marks of the supported languages' accented letters: acute (Greek tonos),
+#: diaeresis, breve (Russian й), grave, circumflex, tilde, ring, caron, cedilla, ogonek.
+_COMMON_MARKS = "\u0301\u0308\u0306\u0300\u0302\u0303\u030a\u030c\u0327\u0328"
 _CAPS_RUN = re.compile(r"[A-Z\u00c0-\u00d6\u00d8-\u00de\u0386-\u038f\u0391-\u03ab\u0400-\u042f]{3}")
 _PUNCT_RUN = re.compile(r"[!?！？]{2,}")
 
@@ -82,12 +87,88 @@ MODIFIER_LEXICONS = {
 }
 
 
-def normalize(text: str) -> str:
-    folded = unicodedata.normalize("NFKC", text).casefold()
+#: Fullwidth punctuation common in CJK text, with its NFKC form. Replacing these first
+#: lets NFKC's quick check pass on typical Chinese text (NFKC maps each of them to one
+#: ASCII starter, so the result is the same).
+_FULLWIDTH = tuple((ch, unicodedata.normalize("NFKC", ch)) for ch in "，！？：；（）\u3000")
+
+
+#: Accented letters of Greek (tonos, dialytika) and Russian (й, ё), after case folding,
+#: with their letters without the marks.
+_ACCENTED = tuple(
+    (ch, unicodedata.normalize("NFC", _COMBINING.sub("", unicodedata.normalize("NFD", ch))))
+    for ch in "άέήίόύώϊϋΐΰйё"
+)
+
+
+def _full_normalize(text: str) -> str:
+    if not unicodedata.is_normalized("NFKC", text):
+        for ch, rep in _FULLWIDTH:
+            if ch in text:
+                text = text.replace(ch, rep)
+        text = unicodedata.normalize("NFKC", text)
+    folded = text.casefold()
     if folded.isascii() or unicodedata.is_normalized("NFD", folded):
         return folded
-    decomposed = _COMBINING.sub("", unicodedata.normalize("NFD", folded))
+    # Greek and Russian: replace the accented letters by their base letters; when nothing
+    # else decomposes, composes or is a combining mark, that is NFD → strip → NFC
+    stripped = folded
+    for ch, base in _ACCENTED:
+        if ch in stripped:
+            stripped = stripped.replace(ch, base)
+    if (
+        unicodedata.is_normalized("NFD", stripped)
+        and unicodedata.is_normalized("NFC", stripped)
+        and _COMBINING.search(stripped) is None
+    ):
+        return stripped
+    decomposed = unicodedata.normalize("NFD", folded)
+    # the common marks go by str.replace (one C loop each); the expression removes the rest
+    for mark in _COMMON_MARKS:
+        if mark in decomposed:
+            decomposed = decomposed.replace(mark, "")
+    if _COMBINING.search(decomposed) is not None:
+        decomposed = _COMBINING.sub("", decomposed)
     return unicodedata.normalize("NFC", decomposed)
+
+
+def _latin1_tables() -> tuple[bytes, bytes]:
+    """Latin-1 characters whose normal form is one Latin-1 character (``é`` → ``e``,
+    ``Ä`` → ``a``, no-break space → space), as a bytes translation table, and the others
+    (``ß`` → ``ss``, ``µ`` → ``μ``, ``½``, spacing accents such as ``¨``) as bytes to
+    delete-test. All Latin-1 characters are starters that compose with nothing before or
+    after them, so such a text normalises character by character
+    (``test_text_fast_paths.py`` checks every pair)."""
+    table = bytearray(range(256))
+    other = bytearray()
+    for i in range(128, 256):
+        norm = _full_normalize(chr(i))
+        if len(norm) == 1 and ord(norm) < 256:
+            table[i] = ord(norm)
+        else:
+            other.append(i)
+    for i in range(128):
+        table[i] = ord(chr(i).lower())
+    return bytes(table), bytes(other)
+
+
+_LATIN1_FOLD, _LATIN1_OTHER = _latin1_tables()
+
+
+def normalize(text: str) -> str:
+    """NFKC, case folding, combining marks removed (see the module docstring). ASCII text
+    only needs ``lower()`` and Latin-1 text one bytes translation; other text takes the
+    Unicode route (``test_text_fast_paths.py`` holds the three to one reference)."""
+    if text.isascii():  # NFKC is the identity; casefold is lower()
+        return text.lower()
+    try:
+        raw = text.encode("latin-1")
+    except UnicodeEncodeError:
+        return _full_normalize(text)
+    # Latin-1 text (Finnish, Spanish, German, French, Portuguese…): one bytes translation
+    if len(raw.translate(None, _LATIN1_OTHER)) == len(raw):
+        return raw.translate(_LATIN1_FOLD).decode("latin-1")
+    return _full_normalize(text)
 
 
 def has_cjk(text: str) -> bool:
@@ -100,19 +181,48 @@ _CLAUSE_CHARS = ".,;:!?。，！？；…"
 _CLAUSE_RUN = f"{CLAUSE} {CLAUSE}"
 
 
+#: Non-word characters common inside whitespace-separated chunks of text; turned into
+#: spaces by ``str.replace`` before the general (regular expression) pass is needed.
+_COMMON_NONWORD = "'\"-()/’“”«»„¿¡#"
+
+
+_SPACED_ASCII = bytes(
+    1 if chr(i) in _CLAUSE_CHARS else 32 if _NONWORD.fullmatch(chr(i)) else i for i in range(128)
+) + bytes(range(128, 256))
+
+
 def spaced(normalized: str) -> str:
     """Clause punctuation becomes a ``ǂ`` token, every other run of non-word characters
     one space, with a space at each end: ``"great, another outage!"`` → ``" great ǂ another
-    outage ǂ "``. (``str.replace`` per clause character, then one regular expression: the
-    cheapest way through CPython's string machinery.)"""
+    outage ǂ "``. (``str.replace`` per clause character and per common non-word
+    character, then ``str.split``; the regular expression runs only when other non-word
+    characters remain: the cheapest way through CPython's string machinery.)"""
+    if normalized.isascii():
+        # one bytes translation: clause punctuation → \x01, other non-word → space
+        # (split and join on bytes: ASCII only until the clause marks go in)
+        raw = normalized.encode("ascii").translate(_SPACED_ASCII)
+        if b"\x01" in raw:
+            raw = b" ".join(raw.replace(b"\x01", b" \x01 ").split())
+            while b"\x01 \x01" in raw:
+                raw = raw.replace(b"\x01 \x01", b"\x01")
+            return f" {raw.decode('ascii').replace(chr(1), CLAUSE)} "
+        return f" {b' '.join(raw.split()).decode('ascii')} "
     text = normalized
     for ch in _CLAUSE_CHARS:
         if ch in text:
             text = text.replace(ch, " ǂ ")
-    text = _NONWORD.sub(" ", text)
+    for ch in _COMMON_NONWORD:
+        if ch in text:
+            text = text.replace(ch, " ")
+    words = text.split()
+    # str.isalnum is exactly "no [\W_] character" (both are Py_UNICODE_ISALNUM); the rare
+    # chunks with other non-word characters (emoji…) are split by the regular expression
+    if not "".join(words).isalnum():
+        words = " ".join([w if w.isalnum() else _NONWORD.sub(" ", w) for w in words]).split()
+    text = " ".join(words)
     while _CLAUSE_RUN in text:
         text = text.replace(_CLAUSE_RUN, CLAUSE)
-    return f" {text.strip()} "
+    return f" {text} "
 
 
 @dataclass(slots=True)
@@ -181,8 +291,18 @@ class LexiconMatcher:
                     continue
                 for raw in terms:
                     self._compile(name, kind, lang, raw, keyed, symbols)
+        #: every stopword → the languages it is a stopword of
+        self._stopword_langs: dict[str, tuple[str, ...]] = {}
+        for lang, stop in self.stopwords.items():
+            for word in stop:
+                self._stopword_langs[word] = (*self._stopword_langs.get(word, ()), lang)
+        self._all_stopwords = frozenset(self._stopword_langs)
         self._words = self._automaton(keyed)
         self._symbols = self._automaton(symbols)
+        #: every symbol term starts with one of these (its first two characters): a text
+        #: without any skips the symbol pass (``in`` on a narrower string is immediate)
+        self._symbol_heads = tuple(sorted({key[:2] for key in symbols}))
+        self._ascii_symbol_heads = tuple(h for h in self._symbol_heads if h.isascii())
 
     @staticmethod
     def _automaton(keyed: dict[str, list[_Entry]]) -> Any:
@@ -208,11 +328,11 @@ class LexiconMatcher:
         if not _HAS_WORD.search(norm):  # emoji, emoticons
             if norm.strip() and kind == LEX:
                 key = sys.intern(norm.strip())
-                symbols.setdefault(key, []).append((LEX, name, lang, None, 2, False, len(key)))
+                symbols.setdefault(key, []).append((LEX, name, lang, None, 2, False, len(key), key))
             return
         if has_cjk(norm):
             key = _NONWORD.sub("", norm)
-            keyed.setdefault(key, []).append((kind, name, lang, None, 1, negatable, len(key)))
+            keyed.setdefault(key, []).append((kind, name, lang, None, 1, negatable, len(key), key))
             return
         words = [w for w in (w.replace("_", "") for w in _TERM_TOKEN.findall(norm)) if w]
         words = [CLAUSE if w == "," else w for w in words]
@@ -248,8 +368,10 @@ class LexiconMatcher:
                 else:
                     parts.append(sep + re.escape(word) + "(?= )")
             verify = re.compile("".join(parts))
+        # a term of whole words (no stem, nothing to verify) is its own phrase
+        phrase = head.strip().replace(CLAUSE, ",") if verify is None and not stem_open else None
         keyed.setdefault(sys.intern(head), []).append(
-            (kind, name, lang, verify, 0, negatable, len(head))
+            (kind, name, lang, verify, 0, negatable, len(head), phrase)
         )
 
     def scan(self, normalized: str) -> TextSignals:
@@ -259,8 +381,10 @@ class LexiconMatcher:
             return sig
         text = sig.spaced = spaced(normalized)
         hits, negated, stated = sig.hits, sig.negated, sig.stated
-        votes = sig.votes
-        last_neg: dict[str, tuple[int, int, int]] = {}  # lang → (start, end, is_cjk)
+        votes: defaultdict[str, int] = defaultdict(int)
+        # lang → (start, end, is_cjk, reach): a hit starting after ``reach`` is past the
+        # clause or the window (see ``_reach``)
+        last_neg: dict[str, tuple[int, int, int, int]] = {}
         last_pseudo: dict[str, tuple[int, int]] = {}
         last_hedge: dict[str, tuple[int, int]] = {}
         last_int: dict[str, tuple[int, int]] = {}
@@ -268,119 +392,214 @@ class LexiconMatcher:
         nwin, hwin, iwin = self.negation_window, self.hedge_window, self.intensifier_window
         auto = self._words
         if auto is not None:
+            cjk_negators = _CJK_NEGATORS
             for end, entries in auto.iter(text):
-                for entry in entries:
-                    kind, name, lang, verify, cjk, negatable, key_len = entry
-                    stop = end + 1
+                stop = end + 1
+                for kind, name, lang, verify, cjk, negatable, key_len, phrase in entries:
                     start = stop - key_len
                     if verify is not None:
                         m = verify.match(text, stop)
                         if m is None:
                             continue
-                        stop = m.end()
-                    if kind == LEX:
-                        phrase = _phrase(text, start, stop, cjk)
-                        votes[lang] = votes.get(lang, 0) + 1
-                        if negatable and (
-                            (name, start) in negated_at
-                            or _negated(
-                                text, start, cjk, last_neg.get(lang), last_pseudo.get(lang), nwin
+                        hit_stop = m.end()
+                    else:
+                        hit_stop = stop
+                    if kind:  # a modifier
+                        if kind == NEG:
+                            # (a CJK negator's reach, rarely needed, is found when it is)
+                            neg = last_neg[lang] = (
+                                start,
+                                hit_stop,
+                                cjk,
+                                -1 if cjk else _reach(text, hit_stop, nwin),
                             )
-                            or _negated(
-                                text, start, 0, last_neg.get("*"), last_pseudo.get("*"), nwin
+                            if (
+                                not cjk
+                                and text[start + 1 : hit_stop - 1] not in _AMBIGUOUS_NEGATORS
+                            ):
+                                last_neg["*"] = neg
+                        elif kind == PSEUDO:
+                            last_pseudo[lang] = last_pseudo["*"] = (start, hit_stop)
+                        elif kind == HEDGE:
+                            last_hedge[lang] = (start, hit_stop)
+                        else:
+                            last_int[lang] = (start, hit_stop)
+                        continue
+                    # a lexicon term
+                    if phrase is None:  # a stem or a verified term: the words it spans
+                        if cjk:
+                            phrase = text[start:hit_stop]
+                        else:
+                            # the term starts at a space; extend a stem to the end of its word
+                            if text[hit_stop - 1] == " ":
+                                phrase = text[start + 1 : hit_stop - 1]
+                            else:
+                                nxt = text.find(" ", hit_stop)
+                                phrase = text[start + 1 : nxt if nxt != -1 else len(text)]
+                            if CLAUSE in phrase:
+                                phrase = phrase.replace(CLAUSE, ",")
+                    votes[lang] += 1
+                    if negatable:
+                        if negated_at and (name, start) in negated_at:
+                            is_negated = True
+                        elif cjk:
+                            # 不/没/别… within CJK_NEGATION_CHARS before (unless the term
+                            # itself starts with one), or a language-neutral negator
+                            is_negated = (
+                                text[start] not in cjk_negators
+                                and not cjk_negators.isdisjoint(
+                                    text[max(0, start - CJK_NEGATION_CHARS) : start]
+                                )
+                            ) or _negates(
+                                last_neg.get("*"), last_pseudo.get("*"), start, text, nwin
                             )
-                        ):
+                        elif last_neg:
+                            is_negated = _negates(
+                                last_neg.get(lang), last_pseudo.get(lang), start, text, nwin
+                            ) or _negates(
+                                last_neg.get("*"), last_pseudo.get("*"), start, text, nwin
+                            )
+                        else:
+                            is_negated = False
+                        if is_negated:
                             # the same words as a term of another language are negated too
                             negated_at.add((name, start))
                             _add(negated, name, phrase)
                             continue
-                        _add(hits, name, phrase)
-                        hedge = last_hedge.get(lang)
-                        if hedge is not None and _within(text, hedge[1], start, cjk, hwin):
-                            _add(sig.hedged, name, phrase)
-                        else:
-                            stated.add(name)
-                        inten = last_int.get(lang)
-                        if inten is not None and _within(text, inten[1], start, cjk, iwin):
-                            _add(sig.intensified, name, phrase)
-                    elif kind == NEG:
-                        last_neg[lang] = (start, stop, cjk)
-                        if not cjk and text[start + 1 : stop - 1] not in _AMBIGUOUS_NEGATORS:
-                            last_neg["*"] = (start, stop, cjk)
-                    elif kind == PSEUDO:
-                        last_pseudo[lang] = last_pseudo["*"] = (start, stop)
-                    elif kind == HEDGE:
-                        last_hedge[lang] = (start, stop)
+                    found = hits.get(name)
+                    if found is None:
+                        hits[name] = [phrase]
+                    elif phrase not in found:
+                        found.append(phrase)
+                    # hedged / intensified: the modifier ends at most a window of words
+                    # before the hit (CJK: three characters a word)
+                    hedge = last_hedge.get(lang) if last_hedge else None
+                    if hedge is not None and (
+                        hedge[1] <= start + 1
+                        and (
+                            start - hedge[1] <= hwin * 3
+                            if cjk
+                            else text.count(" ", hedge[1] - 1, start) <= hwin
+                        )
+                    ):
+                        _add(sig.hedged, name, phrase)
                     else:
-                        last_int[lang] = (start, stop)
-        if self._symbols is not None:
+                        stated.add(name)
+                    inten = last_int.get(lang) if last_int else None
+                    if inten is not None and (
+                        inten[1] <= start + 1
+                        and (
+                            start - inten[1] <= iwin * 3
+                            if cjk
+                            else text.count(" ", inten[1] - 1, start) <= iwin
+                        )
+                    ):
+                        _add(sig.intensified, name, phrase)
+        if votes:
+            sig.votes = dict(votes)
+        if self._symbols is not None and self._may_have_symbols(normalized):
             for end, entries in self._symbols.iter(normalized):
                 for entry in entries:
                     _add(hits, entry[1], normalized[end + 1 - entry[6] : end + 1])
                     stated.add(entry[1])
         return sig
 
+    def _may_have_symbols(self, normalized: str) -> bool:
+        for head in self._ascii_symbol_heads if normalized.isascii() else self._symbol_heads:
+            if head in normalized:
+                return True
+        return False
+
     def stopword_votes(self, spaced_text: str, limit: int = 300) -> dict[str, int]:
         """language → how many distinct stopwords of it the start of the text has."""
-        words = set(spaced_text[:limit].split())
-        return {lang: n for lang, stop in self.stopwords.items() if (n := len(words & stop))}
+        found = self._all_stopwords.intersection(spaced_text[:limit].split())
+        if not found:
+            return {}
+        counts: dict[str, int] = {}
+        for word in found:
+            for lang in self._stopword_langs[word]:
+                counts[lang] = counts.get(lang, 0) + 1
+        return {lang: counts[lang] for lang in self.stopwords if lang in counts}
 
     def match(self, normalized: str) -> dict[str, list[str]]:
         """Map lexicon name → matched phrases (in order of appearance, deduplicated)."""
         return self.scan(normalized).hits
 
 
-def _phrase(text: str, start: int, stop: int, cjk: int) -> str:
-    if cjk:
-        return text[start:stop]
-    # extend a stem to the end of its word; drop the surrounding spaces
-    if text[stop - 1] != " ":
-        nxt = text.find(" ", stop)
-        stop = nxt if nxt != -1 else len(text)
-    return text[start:stop].strip().replace(CLAUSE, ",")
+def _reach(text: str, n_end: int, window: int) -> int:
+    """The last start of a hit that a (non-CJK) negator ending at ``n_end`` reaches: the
+    negation ends at the next clause break, and at most ``window`` spaces (words) may lie
+    from ``n_end - 1`` to the hit. Found once per negator instead of once per hit, looking
+    no further than the window (so the work stays linear in the text)."""
+    pos = n_end - 2
+    for _ in range(window + 1):
+        pos = text.find(" ", pos + 1)
+        if pos == -1:
+            pos = len(text)
+            break
+    clause = text.find(CLAUSE, n_end, pos)
+    return pos if clause == -1 else clause
 
 
-def _within(text: str, mod_end: int, start: int, cjk: int, window: int) -> bool:
-    """True when a modifier that ended at ``mod_end`` is at most ``window`` words before."""
-    if mod_end > start + 1:
-        return False
-    if cjk:
-        return start - mod_end <= window * 3
-    return text.count(" ", mod_end - 1, start) <= window
-
-
-def _negated(
-    text: str,
-    start: int,
-    cjk: int,
-    neg: tuple[int, int, int] | None,
+def _negates(
+    neg: tuple[int, int, int, int] | None,
     pseudo: tuple[int, int] | None,
+    start: int,
+    text: str,
     window: int,
 ) -> bool:
-    if cjk:
-        lo = max(0, start - CJK_NEGATION_CHARS)
-        if text[start] in _CJK_NEGATORS:
-            return False
-        return any(ch in _CJK_NEGATORS for ch in text[lo:start])
-    if neg is None:
+    """Whether ``neg`` negates a (non-CJK) hit at ``start``: it ends before the hit (a
+    negator overlapping the hit, as in "not working", is part of its own term), the hit is
+    within its reach (-1: not computed yet), and no pseudo-negator ("did not") contains it."""
+    if neg is None or neg[1] > start + 1:
         return False
-    n_start, n_end, _ = neg
-    if pseudo is not None and pseudo[0] <= n_start and n_end <= pseudo[1]:
+    reach = neg[3] if neg[3] >= 0 else _reach(text, neg[1], window)
+    if start > reach:
         return False
-    if n_end > start + 1:  # the negator overlaps the hit ("not working" is its own term)
-        return False
-    if text.find(CLAUSE, n_end, start) != -1:  # negation ends at the clause
-        return False
-    return text.count(" ", n_end - 1, start) <= window
+    return pseudo is None or not (pseudo[0] <= neg[0] and neg[1] <= pseudo[1])
 
 
-def shouting_ratio(text: str, min_letters: int = 12) -> float:
-    """Share of capital letters among cased letters; 0 when there are too few letters."""
+def _latin1_class(pattern: re.Pattern[str]) -> bytes:
+    """The Latin-1 characters (as bytes) of a one-character-class pattern."""
+    return bytes(i for i in range(256) if pattern.fullmatch(chr(i)))
+
+
+_UPPER_L1 = _latin1_class(_UPPER)
+_LOWER_L1 = _latin1_class(re.compile(_LOWER.pattern[:-1]))
+#: capitals → "U", every other Latin-1 character → " " (to find three capitals in a row)
+_CAPS_MAP_L1 = bytes(ord("U") if i in _UPPER_L1 else ord(" ") for i in range(256))
+
+
+def shouting_ratio(text: str, min_letters: int = 12, at_least: float = 0.0) -> float:
+    """Share of capital letters among cased letters; 0 when there are too few letters.
+
+    With ``at_least``, a share below it may be reported as 0 (the small letters are then
+    counted only until the share is known to be below it)."""
     sample = text[:MAX_ANALYSED_CHARS]
-    if _CAPS_RUN.search(sample) is None:  # shouting has words in capitals
-        return 0.0
-    upper = len(_UPPER.findall(sample))
-    lower = len(_LOWER.findall(sample))
+    try:
+        raw = sample.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = None
+    if raw is not None:
+        # Latin-1 text (English, most of Finnish, Spanish, German, French, Portuguese):
+        # the same counts with bytes operations instead of regular expressions
+        if b"UUU" not in raw.translate(_CAPS_MAP_L1):  # shouting has words in capitals
+            return 0.0
+        upper = len(raw) - len(raw.translate(None, _UPPER_L1))
+        lower = len(raw) - len(raw.translate(None, _LOWER_L1))
+    else:
+        if _CAPS_RUN.search(sample) is None:
+            return 0.0
+        upper = len(_UPPER.findall(sample))
+        if at_least > 0:
+            lower = 0
+            for run in _LOWER.finditer(sample):
+                lower += run.end() - run.start()
+                # the share only falls as small letters are added
+                if upper / (upper + lower) < at_least:
+                    return 0.0
+        else:
+            lower = sum(map(len, _LOWER.findall(sample)))
     total = upper + lower
     if total < min_letters:
         return 0.0
@@ -389,7 +608,14 @@ def shouting_ratio(text: str, min_letters: int = 12) -> float:
 
 def angry_punctuation(text: str) -> list[str]:
     """Runs of punctuation that show anger: ``!!``, ``?!``, ``？？``, ``???``…"""
-    runs = _PUNCT_RUN.findall(text[:MAX_ANALYSED_CHARS])
+    sample = text[:MAX_ANALYSED_CHARS]
+    if (
+        "！" not in sample
+        and "？" not in sample
+        and not ("!!" in sample or "??" in sample or "!?" in sample or "?!" in sample)
+    ):
+        return []  # no run of two (what _PUNCT_RUN needs)
+    runs = _PUNCT_RUN.findall(sample)
     if not runs:
         return runs
     return [m for run in runs for m in _ANGRY_PUNCT.findall(run)]

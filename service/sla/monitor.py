@@ -29,6 +29,8 @@ from schemas.dead_letter import DeadLetterReason
 from schemas.escalation import Escalation
 from schemas.ticket import Ticket
 from service import cloudevents
+from service.changelog_state import BASE_HEADER as BASE_HEADER
+from service.changelog_state import ChangelogCursor
 from service.clock import Clock
 from service.dead_letters import dead_letter_record
 from service.observability.logging import get_logger
@@ -39,7 +41,6 @@ from service.sla.policy import SlaPolicy
 from service.sla.state import decode_record, encode_record
 
 log = get_logger("triage.sla")
-BASE_HEADER = "triage.base"
 #: Snapshot when a partition wrote more than max(MIN, FACTOR x live states) records.
 SNAPSHOT_MIN_RECORDS = 10_000
 SNAPSHOT_FACTOR = 2
@@ -58,9 +59,15 @@ class SlaTopics:
 @dataclass(slots=True)
 class _Partition:
     engine: SlaEngine
-    base: int = 0
-    written: int = 0
-    snapshot_pending: bool = False
+    cursor: ChangelogCursor = field(default_factory=ChangelogCursor)
+
+    @property
+    def base(self) -> int:
+        return self.cursor.base
+
+    @base.setter
+    def base(self, value: int) -> None:
+        self.cursor.base = value
 
 
 #: Called for every escalation once the broker acknowledged it (metrics).
@@ -206,7 +213,7 @@ class SlaMonitor:
             for outcome in part.engine.outcomes():
                 self.on_outcome(outcome)
             changes = part.engine.changed()
-            header = [(BASE_HEADER, str(part.base).encode())]
+            header = part.cursor.headers()
             for ticket_id, state in changes:
                 out.append(
                     OutRecord(
@@ -219,9 +226,8 @@ class SlaMonitor:
                         phase=1,
                     )
                 )
-            part.written += len(changes)
-            if not part.snapshot_pending and part.written > max(
-                SNAPSHOT_MIN_RECORDS, SNAPSHOT_FACTOR * len(part.engine)
+            if part.cursor.wrote(
+                len(changes), len(part.engine), SNAPSHOT_MIN_RECORDS, SNAPSHOT_FACTOR
             ):
                 out.extend(self._snapshot(number, part))
         return out
@@ -229,25 +235,12 @@ class SlaMonitor:
     def _snapshot(self, number: int, part: _Partition) -> list[OutRecord]:
         """Every live state again; the first one's offset becomes the new base."""
         states = part.engine.snapshot()
-        part.snapshot_pending = True
-        header = [(BASE_HEADER, str(part.base).encode())]
-        first: list[int] = []
-        remaining = [len(states)]
+        header = part.cursor.headers()
 
-        def acked(offset: int) -> None:
-            if not first:
-                first.append(offset)
-            first[0] = min(first[0], offset)
-            remaining[0] -= 1
-            if remaining[0] == 0:
-                part.base, part.written, part.snapshot_pending = first[0], 0, False
-                log.info(
-                    "sla_snapshot_written", partition=number, base=part.base, states=len(states)
-                )
+        def done(base: int) -> None:
+            log.info("sla_snapshot_written", partition=number, base=base, states=len(states))
 
-        if not states:
-            part.written, part.snapshot_pending = 0, False
-            return []
+        acked = part.cursor.begin_snapshot(len(states), done)
         return [
             OutRecord(
                 topic=self.topics.changelog,

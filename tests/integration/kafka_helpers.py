@@ -26,6 +26,7 @@ def unique_settings(bootstrap: str, **overrides: Any) -> Settings:
         "topic_escalations": f"tickets.escalations.{tag}",
         "topic_dlq": f"feedback.dlq.{tag}",
         "topic_sla_changelog": f"triage.sla.changelog.{tag}",
+        "topic_customer_changelog": f"triage.customers.changelog.{tag}",
         "group_id": f"triage-test-{tag}",
         "sla_group_id": f"triage-sla-test-{tag}",
         "topic_partitions": 3,

@@ -138,6 +138,7 @@ async def test_sigterm_drains_commits_and_leaves_nothing_to_redeliver(
         "TRIAGE_TOPIC_ESCALATIONS": s.topic_escalations,
         "TRIAGE_TOPIC_DLQ": s.topic_dlq,
         "TRIAGE_TOPIC_SLA_CHANGELOG": s.topic_sla_changelog,
+        "TRIAGE_TOPIC_CUSTOMER_CHANGELOG": s.topic_customer_changelog,
         "TRIAGE_GROUP_ID": s.group_id,
         "TRIAGE_SLA_GROUP_ID": s.sla_group_id,
         "TRIAGE_TOPIC_PARTITIONS": "3",

@@ -149,6 +149,7 @@ async def test_kill_minus_nine_loses_no_escalation_and_repeats_none(
         "TRIAGE_TOPIC_ESCALATIONS": s.topic_escalations,
         "TRIAGE_TOPIC_DLQ": s.topic_dlq,
         "TRIAGE_TOPIC_SLA_CHANGELOG": s.topic_sla_changelog,
+        "TRIAGE_TOPIC_CUSTOMER_CHANGELOG": s.topic_customer_changelog,
         "TRIAGE_GROUP_ID": s.group_id,
         "TRIAGE_SLA_GROUP_ID": s.sla_group_id,
         "TRIAGE_TOPIC_PARTITIONS": "3",

@@ -61,6 +61,7 @@ def test_asyncapi_describes_every_topic_with_its_role() -> None:
         s.topic_escalations: "send",
         s.topic_dlq: "send",
         s.topic_sla_changelog: "send",
+        s.topic_customer_changelog: "send",
     }
     assert set(addresses) == set(expected)
     actions: dict[str, set[str]] = {}
@@ -72,6 +73,7 @@ def test_asyncapi_describes_every_topic_with_its_role() -> None:
     # the SLA monitor reads the tickets it did not write; the changelog is read back
     assert actions[addresses[s.topic_tickets]] == {"send", "receive"}
     assert actions[addresses[s.topic_sla_changelog]] == {"send", "receive"}
+    assert actions[addresses[s.topic_customer_changelog]] == {"send", "receive"}
     for channel in doc["channels"].values():
         assert channel["bindings"]["kafka"]["topic"] == channel["address"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from datetime import timedelta
 
@@ -143,7 +142,6 @@ def test_heap_with_100k_tickets_stays_cheap() -> None:
     engine = SlaEngine(SlaPolicy())
     base = ticket()
     n = 100_000
-    started = time.perf_counter()
     for i in range(n):  # one ticket every 10 ms: occurred between T0 and T0 + 1000 s
         occurred = T0 + timedelta(milliseconds=10 * i)
         engine.on_ticket(
@@ -169,5 +167,4 @@ def test_heap_with_100k_tickets_stays_cheap() -> None:
     third = engine.fire_due(at(480.995))
     steps = Counter(e.escalation_id.split(":")[2] for e in third)
     assert steps == {"warn80": 100 - 10, "warn50": 16_100 - 1_610}
-    elapsed = time.perf_counter() - started
-    assert elapsed < 10, f"too slow: {elapsed:.2f} s"  # about 2.5 s on a slow 2-core box
+    # Its cost is measured by bench/sla_memory.py, not timed here.

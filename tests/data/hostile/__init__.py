@@ -1,0 +1,1 @@
+"""Hostile-input corpus (see corpus.py and MANIFEST.json)."""

@@ -1,0 +1,166 @@
+"""The fast paths of text analysis give exactly what the straightforward algorithms give.
+
+Each reference below is the plain version (NFKC → casefold → NFD → strip marks → NFC;
+one regular expression per scan) that the optimised code must agree with, character
+for character, on every Latin-1 pair and on random Greek / Cyrillic / CJK / symbol text.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import unicodedata
+
+import pytest
+
+from schemas.feedback import FeedbackEvent
+from service.rules import RuleEngine, load_default_rules
+from service.rules.language import _LATIN, _NON_LATIN, _script, script_language
+from service.rules.text import (
+    _ANGRY_PUNCT,
+    _CAPS_RUN,
+    _CLAUSE_CHARS,
+    _COMBINING,
+    _NONWORD,
+    CLAUSE,
+    angry_punctuation,
+    normalize,
+    shouting_ratio,
+    spaced,
+)
+
+_UPPER1 = re.compile(r"[A-Z\u00c0-\u00d6\u00d8-\u00de\u0386-\u038f\u0391-\u03ab\u0400-\u042f]")
+_LOWER1 = re.compile(r"[a-z\u00df-\u00f6\u00f8-\u00ff\u03ac-\u03ce\u0430-\u045f]")
+
+
+def ref_normalize(text: str) -> str:
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    if folded.isascii() or unicodedata.is_normalized("NFD", folded):
+        return folded
+    return unicodedata.normalize("NFC", _COMBINING.sub("", unicodedata.normalize("NFD", folded)))
+
+
+def ref_spaced(normalized: str) -> str:
+    text = normalized
+    for ch in _CLAUSE_CHARS:
+        text = text.replace(ch, f" {CLAUSE} ")
+    text = _NONWORD.sub(" ", text)
+    while f"{CLAUSE} {CLAUSE}" in text:
+        text = text.replace(f"{CLAUSE} {CLAUSE}", CLAUSE)
+    return f" {text.strip()} "
+
+
+def ref_shouting(text: str, min_letters: int = 12) -> float:
+    if _CAPS_RUN.search(text) is None:
+        return 0.0
+    upper = len(_UPPER1.findall(text))
+    total = upper + len(_LOWER1.findall(text))
+    return 0.0 if total < min_letters else upper / total
+
+
+def ref_angry(text: str) -> list[str]:
+    return [m for run in re.findall(r"[!?！？]{2,}", text) for m in _ANGRY_PUNCT.findall(run)]
+
+
+def ref_script(sample: str) -> str | None:
+    first = _NON_LATIN.search(sample)
+    if first is None:
+        return None
+    if _LATIN.search(sample) and len(_NON_LATIN.findall(sample)) * 3 < len(_LATIN.findall(sample)):
+        return None
+    best = _script(first.group())
+    return "ja" if best == "zh" and re.search(r"[\u3040-\u30ff]", sample) else best
+
+
+ALPHABET = (
+    "aeiouyAEIOUZ ,.;:!?！？。，…'\"-_()/#@¿¡«»’\t\n\x01"
+    "ÀÄÅÉÖÜßàäåéöüÿçñøæµ½¨´\u00a0"
+    "ΑΆάέήίόύώϊϋΐΰΪΣσςΩω"
+    "ЙйЁёИиЕеЖжЯя"
+    "中文不没别很好退款あア한"
+    "\u0301\u0308\u0306\u0483\u05b0\u093c\u0928\u3099ǂ"
+    "😡👍❤\ufe0f⭐:)(><"
+)
+
+
+def random_texts(n: int, seed: int, alphabet: str = ALPHABET) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24))) for _ in range(n)]
+
+
+def test_normalize_every_latin1_pair() -> None:
+    chars = [chr(i) for i in range(256)]
+    for a in chars:
+        for b in chars:
+            assert normalize(a + b) == ref_normalize(a + b), repr(a + b)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_normalize_random_text(seed: int) -> None:
+    for text in random_texts(20_000, seed):
+        assert normalize(text) == ref_normalize(text), repr(text)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_spaced_random_text(seed: int) -> None:
+    for text in random_texts(20_000, seed):
+        assert spaced(text) == ref_spaced(text), repr(text)
+        norm = normalize(text)
+        assert spaced(norm) == ref_spaced(norm), repr(norm)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_shouting_and_punctuation_random_text(seed: int) -> None:
+    for text in random_texts(20_000, seed, "aAzZ ÀÖØÞßöøÿ×ΑαΆάЖжЯя!?！？.,😡"):
+        expected = ref_shouting(text)
+        assert shouting_ratio(text) == expected, repr(text)
+        fast = shouting_ratio(text, at_least=0.7)
+        assert (fast >= 0.7) == (expected >= 0.7), repr(text)
+        if expected >= 0.7:
+            assert fast == expected
+        assert angry_punctuation(text) == ref_angry(text), repr(text)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_script_language_random_text(seed: int) -> None:
+    for text in random_texts(20_000, seed, "abZé ΩωΆжяЁ中文あア한!1 "):
+        assert script_language(text) == ref_script(text), repr(text)
+
+
+def test_stopword_votes_count_distinct_stopwords() -> None:
+    matcher = RuleEngine(load_default_rules()).matcher
+    for text in [
+        "the order and the refund is not here",
+        "der Kunde und die Rechnung ist nicht da, und das ist es",
+        "el pedido y la factura no llegan y no",
+        "",
+    ]:
+        s = spaced(normalize(text))
+        words = set(s[:300].split())
+        expected = {lang: n for lang, stop in matcher.stopwords.items() if (n := len(words & stop))}
+        assert list(matcher.stopword_votes(s).items()) == list(expected.items())
+
+
+def _event(text: str, **extra: object) -> FeedbackEvent:
+    data: dict[str, object] = {
+        "event_id": "e-1",
+        "occurred_at": "2026-03-02T09:15:00+02:00",
+        "channel": "email",
+        "customer": {"id": "c-1"},
+        "text": text,
+    }
+    data.update(extra)
+    return FeedbackEvent.model_validate(data)
+
+
+def test_plans_are_shared_but_evidence_is_each_events_own() -> None:
+    engine = RuleEngine(load_default_rules())
+    first = engine.assess(_event("I want a refund for this order"))
+    second = engine.assess(_event("I want my money back for this order"))
+    assert len(engine._plans) == 1  # same signature: one plan
+    assert [r.rule_id for r in first.reasons] == [r.rule_id for r in second.reasons]
+    assert first.reasons[0].evidence != second.reasons[0].evidence
+    # evidence lists are not shared between assessments
+    first.reasons[-1].evidence.append("x")
+    third = engine.assess(_event("I want a refund for this order"))
+    assert "x" not in third.reasons[-1].evidence
