@@ -198,6 +198,13 @@ class RuleEngine:
             )
             for i, r in enumerate(rules.rules)
         ]
+        #: each rule's ``Reason`` fields but the evidence, by file position
+        self._reason_fields: list[dict[str, object]] = [
+            {"rule_id": c.id, "weight": c.weight, "evidence": None, "min_priority": c.min_priority}
+            for c in self._compiled
+        ]
+        #: each rule's condition by file position (most candidates only need this)
+        self._holds = [c.holds for c in self._compiled]
         self._by_rank = {p.rank: p for p in Priority}
         #: signature of the facts → plan (see ``assess``)
         self._plans: dict[tuple[object, ...], _Plan] = {}
@@ -249,13 +256,22 @@ class RuleEngine:
             facts.fired.clear()
         fired_ids, severity, priority, category, actions, manager = plan
         compiled = self._compiled
+        templates = self._reason_fields
         fired = facts.fired
         reasons: list[Reason] = []
+        # each reason as ``_reason`` builds it, inlined (a dozen per event)
+        new, set_dict, set_fields_set, set_extra, set_private = _REASON_SETTERS
         for i, known in fired_ids:
             rule = compiled[i]
             # explained in file order, with exactly the earlier rules marked fired
-            evidence = rule.explain(facts) if known is None else known.copy()
-            reasons.append(_reason(rule.id, rule.weight, evidence, rule.min_priority))
+            fields = templates[i].copy()
+            fields["evidence"] = rule.explain(facts) if known is None else known.copy()
+            reason = new(Reason)
+            set_dict(reason, fields)
+            set_fields_set(reason, set(_REASON_FIELDS))
+            set_extra(reason, None)
+            set_private(reason, None)
+            reasons.append(reason)
             fired.add(rule.id)
         if debug:
             reasons.extend(_debug_reasons(facts))
@@ -294,10 +310,12 @@ class RuleEngine:
             if idx:
                 for j in idx:
                     candidate[j] = 1
-        i = candidate.find(1)
+        holds = self._holds
+        find = candidate.find
+        i = find(1)
         while i != -1:
-            rule = compiled[i]
-            if rule.holds(facts):
+            if holds[i](facts):
+                rule = compiled[i]
                 fired_ids.append((i, rule.explain(facts) if rule.pure else None))
                 fired.add(rule.id)
                 for j in rule.dependents:
@@ -313,7 +331,7 @@ class RuleEngine:
                     actions.extend(rule.actions)
                 if rule.management_attention:
                     manager = True
-            i = candidate.find(1, i + 1)
+            i = find(1, i + 1)
         severity = 0 if severity < 0 else 100 if severity > 100 else severity
         rank = 4
         for min_severity, band_rank in self._bands:
@@ -375,6 +393,7 @@ _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 _REASON_FIELDS = frozenset({"rule_id", "weight", "evidence", "min_priority"})
+_REASON_SETTERS = (_new, _set_dict, _set_fields_set, _set_extra, _set_private)
 
 
 def _reason(

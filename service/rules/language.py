@@ -64,6 +64,8 @@ def _mostly_latin(sample: str) -> bool:
 
 def script_language(sample: str) -> str | None:
     """The language a non-Latin script decides, or None for Latin (or no) letters."""
+    if sample.isascii():  # a flag of the string: no non-Latin letter, without a search
+        return None
     first = _NON_LATIN.search(sample)
     if first is None:
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -142,3 +143,25 @@ def feedback(event_id: str, text: str = "", **fields: Any) -> dict[str, Any]:
     }
     event.update(fields)
     return event
+
+
+def service_env(s: Settings, port: int, **extra: str) -> dict[str, str]:
+    """The environment of ``triage run`` as a child process: the test's topics, groups and
+    broker, its HTTP port on loopback, plus ``extra`` (``TRIAGE_…`` variables)."""
+    assert s.kafka_bootstrap_servers
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers,
+        "TRIAGE_TOPIC_FEEDBACK": s.topic_feedback,
+        "TRIAGE_TOPIC_TICKETS": s.topic_tickets,
+        "TRIAGE_TOPIC_ACTIVITY": s.topic_activity,
+        "TRIAGE_TOPIC_ESCALATIONS": s.topic_escalations,
+        "TRIAGE_TOPIC_DLQ": s.topic_dlq,
+        "TRIAGE_TOPIC_SLA_CHANGELOG": s.topic_sla_changelog,
+        "TRIAGE_TOPIC_CUSTOMER_CHANGELOG": s.topic_customer_changelog,
+        "TRIAGE_GROUP_ID": s.group_id,
+        "TRIAGE_SLA_GROUP_ID": s.sla_group_id,
+        "TRIAGE_TOPIC_PARTITIONS": str(s.topic_partitions),
+        "TRIAGE_HTTP_HOST": "127.0.0.1",
+        "TRIAGE_HTTP_PORT": str(port),
+    }
+    return {**os.environ, **env, **extra}

@@ -28,6 +28,7 @@ from tests.integration.kafka_helpers import (
     produce,
     read_topic,
     running_app,
+    service_env,
     unique_settings,
     wait_for,
 )
@@ -129,23 +130,7 @@ async def test_sigterm_drains_commits_and_leaves_nothing_to_redeliver(
 ) -> None:
     s = unique_settings(bootstrap)
     port = free_port()
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "TRIAGE_TOPIC_FEEDBACK": s.topic_feedback,
-        "TRIAGE_TOPIC_TICKETS": s.topic_tickets,
-        "TRIAGE_TOPIC_ACTIVITY": s.topic_activity,
-        "TRIAGE_TOPIC_ESCALATIONS": s.topic_escalations,
-        "TRIAGE_TOPIC_DLQ": s.topic_dlq,
-        "TRIAGE_TOPIC_SLA_CHANGELOG": s.topic_sla_changelog,
-        "TRIAGE_TOPIC_CUSTOMER_CHANGELOG": s.topic_customer_changelog,
-        "TRIAGE_GROUP_ID": s.group_id,
-        "TRIAGE_SLA_GROUP_ID": s.sla_group_id,
-        "TRIAGE_TOPIC_PARTITIONS": "3",
-        "TRIAGE_HTTP_HOST": "127.0.0.1",
-        "TRIAGE_HTTP_PORT": str(port),
-        "TRIAGE_LOG_LEVEL": "INFO",
-    }
+    env = service_env(s, port, TRIAGE_LOG_LEVEL="INFO")
     log = tmp_path / "service.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen(

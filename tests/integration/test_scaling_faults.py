@@ -33,6 +33,7 @@ from tests.integration.kafka_helpers import (
     produce,
     read_topic,
     running_app,
+    service_env,
     unique_settings,
     wait_for,
 )
@@ -112,25 +113,13 @@ async def test_kill_minus_nine_mid_stream_conserves_every_event(
 ) -> None:
     s = unique_settings(bootstrap)
     port = free_port()
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "TRIAGE_TOPIC_FEEDBACK": s.topic_feedback,
-        "TRIAGE_TOPIC_TICKETS": s.topic_tickets,
-        "TRIAGE_TOPIC_ACTIVITY": s.topic_activity,
-        "TRIAGE_TOPIC_ESCALATIONS": s.topic_escalations,
-        "TRIAGE_TOPIC_DLQ": s.topic_dlq,
-        "TRIAGE_TOPIC_SLA_CHANGELOG": s.topic_sla_changelog,
-        "TRIAGE_TOPIC_CUSTOMER_CHANGELOG": s.topic_customer_changelog,
-        "TRIAGE_GROUP_ID": s.group_id,
-        "TRIAGE_SLA_GROUP_ID": s.sla_group_id,
-        "TRIAGE_TOPIC_PARTITIONS": "3",
-        "TRIAGE_HTTP_HOST": "127.0.0.1",
-        "TRIAGE_HTTP_PORT": str(port),
-        "TRIAGE_SESSION_TIMEOUT_MS": "6000",
-        "TRIAGE_MAX_BATCH_RECORDS": "200",
-        "TRIAGE_LOG_LEVEL": "WARNING",
-    }
+    env = service_env(
+        s,
+        port,
+        TRIAGE_SESSION_TIMEOUT_MS="6000",
+        TRIAGE_MAX_BATCH_RECORDS="200",
+        TRIAGE_LOG_LEVEL="WARNING",
+    )
     rnd = random.Random(20261122)
     bad_every = 20
     values = [

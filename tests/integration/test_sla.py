@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import os
 import signal
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from tests.integration.kafka_helpers import (
     produce,
     read_topic,
     running_app,
+    service_env,
     unique_settings,
     wait_for,
 )
@@ -116,7 +116,7 @@ def _service(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as sink:
         return subprocess.Popen(
             [sys.executable, "-m", "service.cli", "run"],
-            env={**os.environ, **env},
+            env=env,
             stdout=subprocess.DEVNULL,
             stderr=sink,
         )
@@ -141,24 +141,13 @@ async def test_kill_minus_nine_loses_no_escalation_and_repeats_none(
     policy = tmp_path / "policy.yaml"
     _policy_yaml(policy, target=50)  # warning at 25 s, breach at 50 s
     port = free_port()
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "TRIAGE_TOPIC_FEEDBACK": s.topic_feedback,
-        "TRIAGE_TOPIC_TICKETS": s.topic_tickets,
-        "TRIAGE_TOPIC_ACTIVITY": s.topic_activity,
-        "TRIAGE_TOPIC_ESCALATIONS": s.topic_escalations,
-        "TRIAGE_TOPIC_DLQ": s.topic_dlq,
-        "TRIAGE_TOPIC_SLA_CHANGELOG": s.topic_sla_changelog,
-        "TRIAGE_TOPIC_CUSTOMER_CHANGELOG": s.topic_customer_changelog,
-        "TRIAGE_GROUP_ID": s.group_id,
-        "TRIAGE_SLA_GROUP_ID": s.sla_group_id,
-        "TRIAGE_TOPIC_PARTITIONS": "3",
-        "TRIAGE_SLA_POLICY_PATH": str(policy),
-        "TRIAGE_HTTP_HOST": "127.0.0.1",
-        "TRIAGE_HTTP_PORT": str(port),
-        "TRIAGE_SESSION_TIMEOUT_MS": "6000",
-        "TRIAGE_LOG_LEVEL": "INFO",
-    }
+    env = service_env(
+        s,
+        port,
+        TRIAGE_SLA_POLICY_PATH=str(policy),
+        TRIAGE_SESSION_TIMEOUT_MS="6000",
+        TRIAGE_LOG_LEVEL="INFO",
+    )
     n = 1000
     proc = _service(env, tmp_path / "service.log")
     try:
