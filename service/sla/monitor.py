@@ -84,6 +84,7 @@ class SlaMonitor:
     on_outcome: OutcomeSink = field(default=lambda o: None)
     partitions: dict[int, _Partition] = field(default_factory=dict)
     _last_expire: datetime | None = None
+    _expire_turn: int = -1
 
     # --- partition ownership ----------------------------------------------------------------
 
@@ -161,10 +162,16 @@ class SlaMonitor:
         phase0: list[OutRecord] = []
         for part in self.partitions.values():
             phase0.extend(self._escalation_record(e) for e in part.engine.fire_due(now))
-        if self._last_expire is None or now - self._last_expire >= EXPIRE_EVERY:
-            self._last_expire = now
-            for part in self.partitions.values():
-                part.engine.expire(now)
+        # Forget old tickets one partition per tick, in turn, so each partition is swept
+        # every EXPIRE_EVERY but no single tick scans every open clock (a sweep of a
+        # million clocks takes a good half second, during which no timer fires).
+        numbers = sorted(self.partitions)
+        if numbers:
+            step = EXPIRE_EVERY / len(numbers)
+            if self._last_expire is None or now - self._last_expire >= step:
+                self._last_expire = now
+                self._expire_turn = (self._expire_turn + 1) % len(numbers)
+                self.partitions[numbers[self._expire_turn]].engine.expire(now)
         return phase0 + self._state_records(now)
 
     def next_due(self) -> datetime | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -136,3 +137,27 @@ def test_a_tombstone_in_the_changelog_forgets_the_ticket() -> None:
     mon.restore(0, [*state, (b"gone", b"")])
     clock.set(T0 + timedelta(hours=1))
     assert mon.fire_due() == []
+
+
+def test_old_tickets_are_forgotten_one_partition_per_tick_in_turn() -> None:
+    clock = FakeClock(T0)
+    mon, _ = make(clock)  # partitions 0 and 1
+    seen: list[int] = []
+    for number, part in mon.partitions.items():
+        original = part.engine.expire
+
+        def spy(now: datetime, number: int = number, original: Any = original) -> list[str]:
+            seen.append(number)
+            result: list[str] = original(now)
+            return result
+
+        part.engine.expire = spy  # type: ignore[method-assign]
+    mon.fire_due()
+    assert seen == [0]  # one partition per tick
+    mon.fire_due()
+    assert seen == [0]  # not again before its turn
+    clock.advance(monitor_module.EXPIRE_EVERY.total_seconds() / 2)
+    mon.fire_due()
+    clock.advance(monitor_module.EXPIRE_EVERY.total_seconds() / 2)
+    mon.fire_due()
+    assert seen == [0, 1, 0]  # each partition swept once per EXPIRE_EVERY
