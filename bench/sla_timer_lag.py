@@ -53,6 +53,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from throughput import CHANNELS, TEXTS, TIERS  # a sibling script: one text mix for every bench
 
 from schemas.common import Priority, rfc3339
 from service.app import TriageApp
@@ -65,23 +66,6 @@ from service.sla.policy import SlaPolicy
 WARNING, BREACH = "sla_warning", "sla_breach"
 READY_TIMEOUT = 90.0
 TICKETS_TOTAL, DEAD_TOTAL = "triage_tickets_total", "triage_dead_letters_total"
-
-TEXTS = [
-    "I have been waiting three days for an answer. If nobody calls me today I will cancel my subscription.",
-    "Great app, the new dashboard saves me an hour every week. Thank you!",
-    "The export to CSV fails with error 500 since this morning, our whole team is blocked.",
-    "Η παραγγελία μου άργησε δύο εβδομάδες και κανείς δεν απαντά. Θέλω επιστροφή χρημάτων.",
-    "Πολύ καλή εξυπηρέτηση, ευχαριστώ για τη γρήγορη βοήθεια!",
-    "你们的客服太差了，我已经等了三天，再不解决我就要投诉到消协。",
-    "非常好用，界面清晰，推荐给朋友了。",
-    "Приложение постоянно вылетает, я потерял все данные. Верните деньги!",
-    "Спасибо, всё работает отлично, очень доволен.",
-    "Sovellus kaatuu joka kerta kun yritän maksaa. Olen todella pettynyt.",
-    "Kiitos nopeasta avusta, palvelu oli erinomaista!",
-    "How do I add a second user to my account?",
-]
-CHANNELS = ["nps_survey", "review", "email", "chat", "social_media", "in_app", "app_store"]
-TIERS = ["free", "standard", "premium", "enterprise"]
 
 
 # --- the service under test ---------------------------------------------------------------

@@ -31,6 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, KafkaError, MessageSizeTooLargeError
 
+from service.config import Settings
 from service.observability.logging import get_logger
 from service.observability.metrics import Metrics, channel_label
 from service.records import InRecord, OutRecord
@@ -397,6 +398,22 @@ class ConsumeLoop:
             except (TimeoutError, KafkaError):
                 continue
             self._committed[tp] = offset if offset is not None else 0
+
+
+def loop_options(s: Settings) -> dict[str, Any]:
+    """The ConsumeLoop keyword arguments every role takes from the settings."""
+    return {
+        "max_batch_records": s.max_batch_records,
+        "fetch_timeout_ms": s.fetch_timeout_ms,
+        "fetch_max_wait_ms": s.fetch_max_wait_ms,
+        "auto_offset_reset": s.auto_offset_reset,
+        "session_timeout_ms": s.session_timeout_ms,
+        "max_poll_interval_ms": s.max_poll_interval_ms,
+        "producer_linger_ms": s.producer_linger_ms,
+        "producer_max_batch_bytes": s.producer_max_batch_bytes,
+        "producer_compression": s.producer_compression,
+        "producer_max_request_bytes": s.producer_max_request_bytes,
+    }
 
 
 def _names(tps: list[TopicPartition]) -> list[str]:

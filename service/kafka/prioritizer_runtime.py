@@ -26,7 +26,7 @@ from typing import Any
 from service.clock import Clock
 from service.config import Settings
 from service.kafka.changelog import read_changelog
-from service.kafka.loop import ConsumeLoop
+from service.kafka.loop import ConsumeLoop, loop_options
 from service.observability.logging import get_logger
 from service.observability.metrics import Metrics
 from service.prioritizer.decode import DecodeLimits
@@ -71,16 +71,7 @@ class PrioritizerRuntime:
             group_id=s.group_id,
             handler=self.prioritizer,
             metrics=metrics,
-            max_batch_records=s.max_batch_records,
-            fetch_timeout_ms=s.fetch_timeout_ms,
-            fetch_max_wait_ms=s.fetch_max_wait_ms,
-            auto_offset_reset=s.auto_offset_reset,
-            session_timeout_ms=s.session_timeout_ms,
-            max_poll_interval_ms=s.max_poll_interval_ms,
-            producer_linger_ms=s.producer_linger_ms,
-            producer_max_batch_bytes=s.producer_max_batch_bytes,
-            producer_compression=s.producer_compression,
-            producer_max_request_bytes=s.producer_max_request_bytes,
+            **loop_options(s),
             on_assigned=self._on_assigned if self.stateful else None,
             on_revoked=self._on_revoked if self.stateful else None,
         )

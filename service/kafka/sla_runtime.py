@@ -23,7 +23,7 @@ from schemas.escalation import Escalation, EscalationKind
 from service.clock import Clock
 from service.config import Settings
 from service.kafka.changelog import read_changelog
-from service.kafka.loop import ConsumeLoop
+from service.kafka.loop import ConsumeLoop, loop_options
 from service.observability.logging import get_logger
 from service.observability.metrics import Metrics
 from service.sla.ladder import Outcome
@@ -71,16 +71,7 @@ class SlaRuntime:
             group_id=s.sla_group_id,
             handler=self,
             metrics=metrics,
-            max_batch_records=s.max_batch_records,
-            fetch_timeout_ms=s.fetch_timeout_ms,
-            fetch_max_wait_ms=s.fetch_max_wait_ms,
-            auto_offset_reset=s.auto_offset_reset,
-            session_timeout_ms=s.session_timeout_ms,
-            max_poll_interval_ms=s.max_poll_interval_ms,
-            producer_linger_ms=s.producer_linger_ms,
-            producer_max_batch_bytes=s.producer_max_batch_bytes,
-            producer_compression=s.producer_compression,
-            producer_max_request_bytes=s.producer_max_request_bytes,
+            **loop_options(s),
             on_assigned=self._on_assigned,
             on_revoked=self._on_revoked,
             co_partitioned=True,
