@@ -73,10 +73,19 @@ async def test_instances_one_three_one_under_load(bootstrap: str) -> None:
         flow = asyncio.create_task(_paced(bootstrap, s.topic_feedback, values, seconds=8))
         others: list[Settings] = [s.model_copy(update={"http_port": 0}) for _ in range(2)]
         async with (
-            running_app(others[0], sla_policy=policy),
-            running_app(others[1], sla_policy=policy),
+            running_app(others[0], sla_policy=policy) as second,
+            running_app(others[1], sla_policy=policy) as third,
         ):
-            await asyncio.sleep(3)  # three instances share the partitions under load
+
+            def all_share() -> bool:
+                return all(
+                    loop.consumer is not None and bool(loop.consumer.assignment())
+                    for app in (first, second, third)
+                    for loop in app.loops
+                )
+
+            # Three instances share the partitions while the flow goes on.
+            await wait_for(all_share, 60, "all three instances to own partitions")
         await flow  # back to one
         tickets = await read_topic(bootstrap, s.topic_tickets, n, timeout=120)
         # A warning and a breach per ticket, at most; wait until every breach is in.
