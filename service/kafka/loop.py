@@ -5,9 +5,10 @@ Commit order, for every batch (this is the delivery guarantee; keep it):
 1. ``getmany`` returns a batch of records from the assigned partitions.
 2. Under the processing lock, the handler turns the batch into output records. It is
    pure: nothing has left the process yet.
-3. Every output is handed to the producer (``acks=all``) and **all** acknowledgements
-   are awaited. A failed send is retried with backoff (outputs have deterministic ids,
-   so a repeat is harmless) until it succeeds or the service is stopping.
+3. Every output is handed to the producer (``acks=all``), in record batches per
+   partition (``service.kafka.publish``), and **all** acknowledgements are awaited.
+   A failed send is retried with backoff (outputs have deterministic ids, so a repeat
+   is harmless) until it succeeds or the service is stopping.
 4. Only then is each partition's offset committed: the offset after the last record
    of that partition in the batch. Every earlier offset's output is acknowledged.
 5. If the process dies anywhere before step 4, the batch is redelivered and produces
@@ -29,9 +30,10 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import CommitFailedError, KafkaError, MessageSizeTooLargeError
+from aiokafka.errors import CommitFailedError, KafkaError
 
 from service.config import Settings
+from service.kafka.publish import BatchPublisher
 from service.observability.logging import get_logger
 from service.observability.metrics import Metrics, channel_label
 from service.records import InRecord, OutRecord
@@ -109,11 +111,13 @@ class ConsumeLoop:
             "compression_type": None if producer_compression == "none" else producer_compression,
             "max_request_size": producer_max_request_bytes,
         }
+        self._max_batch_bytes = producer_max_batch_bytes
         self._on_assigned_hook = on_assigned
         self._on_revoked_hook = on_revoked
         self._external_producer = producer
         self.producer: AIOKafkaProducer | None = producer
         self.consumer: AIOKafkaConsumer | None = None
+        self._publisher: BatchPublisher | None = None
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
         self._committed: dict[TopicPartition, int] = {}
@@ -153,6 +157,7 @@ class ConsumeLoop:
                 delay = min(delay * 2, 10.0)
                 continue
             self.consumer, self.producer = consumer, producer
+            self._publisher = None  # made for this producer on first use
             log.info("loop_started", loop=self.name, topics=self._topics, group_id=self._group_id)
             return
 
@@ -237,65 +242,16 @@ class ConsumeLoop:
         self._observe(records, outputs, acked_at, started)
 
     async def _publish(self, outputs: list[OutRecord]) -> bool:
-        """Publish phase by phase; within a phase, send all and await every ack."""
-        phases = sorted({o.phase for o in outputs})
-        for phase in phases:
-            batch = outputs if len(phases) == 1 else [o for o in outputs if o.phase == phase]
-            if not await self._publish_phase(batch):
-                return False
-        return True
-
-    async def _publish_phase(self, outputs: list[OutRecord]) -> bool:
-        """Send every output and wait for all acknowledgements; retry failures."""
-        assert self.producer is not None
-        pending = outputs
-        delay = 0.2
-        while pending:
-            futures = []
-            sent = []
-            for out in pending:
-                try:
-                    future = await self._send(out)
-                except MessageSizeTooLargeError:
-                    fallback = out.oversize_fallback
-                    if fallback is None:
-                        raise
-                    # Better a dead letter without its value (size and sha256 in its
-                    # headers) than a record that stops the stream on every restart.
-                    log.error("output_too_large", loop=self.name, topic=out.topic, kind=out.kind)
-                    out = fallback
-                    future = await self._send(out)
-                futures.append(future)
-                sent.append(out)
-            pending = sent
-            results = await asyncio.gather(*futures, return_exceptions=True)
-            failed = []
-            for out, result in zip(pending, results, strict=True):
-                if isinstance(result, MessageSizeTooLargeError) and out.oversize_fallback:
-                    log.error("output_too_large", loop=self.name, topic=out.topic, kind=out.kind)
-                    failed.append(out.oversize_fallback)  # the broker refused it: fall back
-                elif isinstance(result, BaseException):
-                    failed.append(out)
-                elif out.on_ack is not None:
-                    out.on_ack(result.offset)
-            if not failed:
-                return True
-            errors = {type(r).__name__ for r in results if isinstance(r, BaseException)}
-            log.warning("publish_failed", loop=self.name, failed=len(failed), errors=sorted(errors))
-            if self._stopping.is_set():
-                return False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay)
-            delay = min(delay * 2, 5.0)
-            pending = failed
-        return True
-
-    async def _send(self, out: OutRecord) -> asyncio.Future[Any]:
-        assert self.producer is not None
-        future: asyncio.Future[Any] = await self.producer.send(
-            out.topic, out.value, key=out.key, headers=out.headers, partition=out.partition
-        )
-        return future
+        """Publish every output and await every acknowledgement (``service.kafka.publish``)."""
+        if self._publisher is None:
+            assert self.producer is not None
+            self._publisher = BatchPublisher(
+                self.producer,
+                name=self.name,
+                stopping=self._stopping,
+                max_batch_bytes=self._max_batch_bytes,
+            )
+        return await self._publisher.publish(outputs)
 
     async def publish_exclusive(self, make_outputs: Callable[[], list[OutRecord]]) -> int:
         """Run ``make_outputs`` under the processing lock and publish what it returns.
