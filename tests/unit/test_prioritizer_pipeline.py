@@ -64,13 +64,13 @@ def test_redelivery_yields_the_same_ticket_id() -> None:
 
 
 @pytest.fixture
-def info_logs() -> Iterator[None]:
-    configure_logging("INFO", "json")
+def debug_logs() -> Iterator[None]:
+    configure_logging("DEBUG", "json")
     yield
     configure_logging("WARNING", "console")
 
 
-@pytest.mark.usefixtures("info_logs")
+@pytest.mark.usefixtures("debug_logs")
 def test_logs_carry_ids_but_never_the_customers_words() -> None:
     with capture_logs() as logs:
         pipeline().process(
@@ -100,3 +100,13 @@ def test_a_rule_failure_becomes_a_processing_error_dead_letter(
     assert out[0].topic == "dlq"
     assert out[0].label == "processing_error"
     assert out[0].value == event("z")
+
+
+def test_nothing_is_logged_per_ticket_at_info() -> None:
+    configure_logging("INFO", "json")
+    try:
+        with capture_logs() as logs:
+            pipeline().process(records(*(event(f"quiet-{i}") for i in range(20))))
+    finally:
+        configure_logging("WARNING", "console")
+    assert [e for e in logs if e["event"] == "ticket_created"] == []

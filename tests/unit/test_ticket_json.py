@@ -1,0 +1,98 @@
+"""The prioritizer's ticket JSON is exactly what the ``Ticket`` model writes.
+
+``service.prioritizer.ticket_json`` skips building the model on the hot path; this test
+holds it to byte equality with ``build_ticket(...).model_dump_json()`` on every event of
+the labelled set and every demo sample (all channels, tiers, stages, scores, subjects,
+repeat contacts, languages), plus the odd fields (names, ratings, no text).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from schemas.common import rfc3339
+from schemas.feedback import FeedbackEvent
+from service import cloudevents
+from service.demo.runner import load_samples, sample_to_event
+from service.prioritizer.ticket_json import ticket_headers, ticket_json
+from service.rules import RuleEngine, load_default_rules
+from service.rules.engine import build_ticket, ticket_id_for
+from service.rules.evaluate import load_labelled
+
+DATA = Path(__file__).parents[1] / "data"
+NOW = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+def events() -> list[tuple[dict[str, Any], list[str]]]:
+    out = [
+        (obj["event"], [str(r) for r in obj.get("related_ticket_ids", [])])
+        for obj in load_labelled(DATA / "labelled_events.jsonl")
+    ]
+    out += [(sample_to_event(sample, NOW), []) for sample in load_samples()]
+    out.append(
+        (
+            {
+                "event_id": "odd-1",
+                "occurred_at": "2026-02-28T23:59:59.999999-11:00",
+                "channel": "phone",
+                "customer": {"id": "c-ø", "name": 'Zoë "Z" O\'Neil', "tier": "premium"},
+                "rating": 2,
+                "subject": "Re: \u2028line\tbreak",
+                "text": "",
+            },
+            ["t-1", "t-2"],
+        )
+    )
+    return out
+
+
+CASES = events()
+
+
+@pytest.mark.parametrize(("data", "related"), CASES, ids=[c[0]["event_id"] for c in CASES])
+def test_ticket_json_is_byte_identical_to_the_model(
+    data: dict[str, Any], related: list[str]
+) -> None:
+    engine = _engine()
+    event = FeedbackEvent.model_validate(data)
+    assessment = engine.assess(event, related)
+    reference = build_ticket(event, assessment, NOW, engine.rules.version).model_dump_json()
+    fast = ticket_json(
+        event, assessment, ticket_id_for(event.event_id), rfc3339(NOW), engine.rules.version
+    )
+    assert fast == reference.encode()
+
+
+def test_ticket_headers_match_the_cloudevents_writer() -> None:
+    created = datetime(2026, 3, 1, 14, 0, tzinfo=timezone(timedelta(hours=2)))
+    reference = cloudevents.output_headers(
+        id="t-1",
+        type=cloudevents.TYPE_TICKET_CREATED,
+        source=cloudevents.SOURCE_PRIORITIZER,
+        time=created,
+        subject="t-1",
+        dataschema=cloudevents.schema_url("ticket"),
+    )
+    assert ticket_headers("t-1", created) == reference
+    assert ticket_headers("t-1", rfc3339(created)) == reference
+
+
+_ENGINE: list[RuleEngine] = []
+
+
+def _engine() -> RuleEngine:
+    if not _ENGINE:
+        _ENGINE.append(RuleEngine(load_default_rules()))
+    return _ENGINE[0]
+
+
+@pytest.mark.parametrize("event_id", ["", "e-1", "ευχαριστώ", "x" * 300, "客服-42", "a\u2028b"])
+def test_ticket_id_is_the_uuid5_of_the_event_id(event_id: str) -> None:
+    from service.rules.engine import TICKET_NAMESPACE
+
+    assert ticket_id_for(event_id) == str(uuid.uuid5(TICKET_NAMESPACE, event_id))
