@@ -1,38 +1,46 @@
-"""Throughput of the prioritizer against a no-work passthrough, in the same run.
+"""Throughput of the prioritizer against passthroughs and peers, all in the same run.
 
 Usage:  .venv/bin/python bench/throughput.py [--events N] [--runs R] [--partitions P]
+                                            [--peers] [--peer-events M] [--only a,b]
 
-Each run preloads N realistic multilingual feedback events into a fresh topic, then
-starts a consumer-group member and measures the rate at which outputs arrive (from the
-first output to the last, so start-up and the group join are excluded). The
-passthrough uses the same Kafka loop with a handler that copies each record to the
-output topic; the ratio prioritizer / passthrough says what the rules and the
-validation cost. Prints the median of R runs; the last line is ``ratio=…``.
+Every candidate (``bench/candidates.py``; with ``--peers`` also ``bench/peers/``) runs as
+its own process, as it would in production. Each run of a candidate gets fresh topics;
+N realistic multilingual feedback events are preloaded; then the candidate starts and the
+rate is taken from the arrival of its outputs on the output topic, first to last, so
+start-up and the consumer-group join are excluded. Candidates:
+
+- ``send``            aiokafka passthrough, one ``send()`` per record (the reference);
+- ``batch``           aiokafka passthrough with the batch API (the ceiling of the stack);
+- ``triage``          the prioritizer with its full rules and production defaults;
+- ``triage-norules``  the same pipeline with rule evaluation replaced by a constant;
+- ``quix``, ``faststream`` (``--peers``): the same scoring function in Quix Streams and
+  FastStream (FastStream is slow: it gets ``--peer-events`` events).
+
+Prints each run, the medians of R runs and the ratios; the last line is
+``ratio=<triage / send>``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from service.app import TriageApp
-from service.config import Settings
 from service.kafka.admin import ensure_topics
 from service.kafka.embedded import EmbeddedBroker
-from service.kafka.loop import ConsumeLoop
-from service.observability.logging import configure_logging
-from service.observability.metrics import Metrics
-from service.records import InRecord, OutRecord
 
 TEXTS = [
     "I have been waiting three days for an answer. If nobody calls me today I will cancel my subscription.",
@@ -52,9 +60,20 @@ CHANNELS = ["nps_survey", "review", "email", "chat", "social_media", "in_app", "
 TIERS = ["free", "standard", "premium", "enterprise"]
 
 
+def text_mix() -> list[str]:
+    """The everyday mix of ``bench/rules_bench.py`` (hand-written messages of 20–300
+    characters in nine languages, 371 of them) plus ``TEXTS``."""
+    from rules_bench import events as rule_events  # a sibling script
+
+    return TEXTS + [e.text for e in rule_events("short")]
+
+
 def make_events(n: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
+    """``n`` feedback events (key: customer id) of about 0.4–1 KB: texts of the mix,
+    every channel and tier, an NPS score on every third."""
     rnd = random.Random(seed)
     now = datetime.now(UTC).isoformat()
+    texts = text_mix()
     out = []
     for i in range(n):
         cid = f"cust-{rnd.randrange(50_000)}"
@@ -63,7 +82,7 @@ def make_events(n: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
             "occurred_at": now,
             "channel": rnd.choice(CHANNELS),
             "customer": {"id": cid, "tier": rnd.choice(TIERS)},
-            "text": rnd.choice(TEXTS),
+            "text": rnd.choice(texts),
         }
         if i % 3 == 0:
             event["nps_score"] = rnd.randrange(11)
@@ -71,18 +90,10 @@ def make_events(n: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
     return out
 
 
-class Passthrough:
-    def __init__(self, topic: str) -> None:
-        self.topic = topic
-
-    def process(self, batch: Sequence[InRecord]) -> list[OutRecord]:
-        return [
-            OutRecord(self.topic, r.key, r.value or b"", kind="ticket", label="P4") for r in batch
-        ]
-
-
 async def preload(bootstrap: str, topic: str, events: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=1_048_576
+    )
     await producer.start()
     try:
         futures = [await producer.send(topic, v, key=k) for k, v in events]
@@ -94,7 +105,11 @@ async def preload(bootstrap: str, topic: str, events: list[tuple[bytes, bytes]])
 async def rate_of_arrivals(bootstrap: str, topic: str, n: int, timeout: float) -> float:
     """Events/s between the first and the last of ``n`` records arriving on ``topic``."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=50,
     )
     await consumer.start()
     try:
@@ -116,59 +131,82 @@ async def rate_of_arrivals(bootstrap: str, topic: str, n: int, timeout: float) -
         await consumer.stop()
 
 
-async def one_run(bootstrap: str, n: int, partitions: int, passthrough: bool) -> float:
-    tag = uuid.uuid4().hex[:8]
-    settings = Settings(
-        kafka_bootstrap_servers=bootstrap,
-        topic_feedback=f"bench.in.{tag}",
-        topic_tickets=f"bench.out.{tag}",
-        topic_dlq=f"bench.dlq.{tag}",
-        topic_activity=f"bench.act.{tag}",
-        topic_escalations=f"bench.esc.{tag}",
-        topic_customer_changelog=f"bench.customers.{tag}",
-        group_id=f"bench-{tag}",
-        topic_partitions=partitions,
-        http_host="127.0.0.1",
-        http_port=0,
+BENCH = Path(__file__).resolve().parent
+CANDIDATES = ("send", "batch", "triage-norules", "triage")
+PEERS = {
+    "quix": BENCH / "peers" / "quix_host.py",
+    "faststream": BENCH / "peers" / "faststream_host.py",
+}
+
+
+def command(
+    name: str, bootstrap: str, inp: str, out: str, group: str, partitions: int
+) -> list[str]:
+    """The command line of a candidate process (all share one interface)."""
+    script = PEERS.get(name)
+    head = (
+        [sys.executable, str(script)]
+        if script
+        else [sys.executable, str(BENCH / "candidates.py"), name]
     )
-    conn = {"bootstrap_servers": bootstrap}
-    await ensure_topics(
-        conn, dict.fromkeys([settings.topic_feedback, settings.topic_tickets], partitions)
-    )
-    await preload(bootstrap, settings.topic_feedback, make_events(n))
-    watcher = asyncio.create_task(rate_of_arrivals(bootstrap, settings.topic_tickets, n, 300))
-    if passthrough:
-        loop = ConsumeLoop(
-            name="passthrough",
-            conn=conn,
-            topics=[settings.topic_feedback],
-            group_id=settings.group_id,
-            handler=Passthrough(settings.topic_tickets),
-            metrics=Metrics(),
-        )
-        await loop.start()
-        runner = asyncio.create_task(loop.run())
+    tail = ["--bootstrap", bootstrap, "--input", inp, "--output", out, "--group", group]
+    return head + tail + ([] if script else ["--partitions", str(partitions)])
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, a bounded wait, then SIGKILL: no process outlives a run."""
+    if proc.poll() is None:
+        proc.terminate()
         try:
-            return await watcher
-        finally:
-            loop.request_stop()
-            await runner
-            await loop.stop()
-    app = TriageApp(settings, role="prioritizer")
-    await app.start()
-    try:
-        return await watcher
-    finally:
-        await app.stop()
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def one_run(bootstrap: str, name: str, n: int, partitions: int, instances: int = 1) -> float:
+    """Preload ``n`` events, start ``instances`` processes of candidate ``name``, return
+    the arrival rate of their outputs."""
+    tag = uuid.uuid4().hex[:8]
+    inp, out, group = f"bench.in.{tag}", f"bench.out.{tag}", f"bench-{name}-{tag}"
+    await ensure_topics({"bootstrap_servers": bootstrap}, {inp: partitions, out: partitions})
+    await preload(bootstrap, inp, make_events(n))
+    watcher = asyncio.create_task(rate_of_arrivals(bootstrap, out, n, 60 + n / 200))
+    with contextlib.ExitStack() as stack:
+        logs = [stack.enter_context(tempfile.TemporaryFile()) for _ in range(instances)]
+        procs = [
+            subprocess.Popen(
+                command(name, bootstrap, inp, out, group, partitions),
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+            for log in logs
+        ]
+        stack.callback(lambda: [stop_process(p) for p in procs])
+        while not watcher.done():
+            await asyncio.wait({watcher}, timeout=0.5)
+            dead = [p for p in procs if p.poll() is not None]
+            if dead and not watcher.done():
+                watcher.cancel()
+                log = logs[procs.index(dead[0])]
+                log.seek(0)
+                tail = log.read().decode(errors="replace")[-3000:]
+                raise RuntimeError(f"{name} exited with {dead[0].returncode}:\n{tail}")
+        return watcher.result()
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--peers", action="store_true", help="also Quix Streams and FastStream")
+    parser.add_argument("--peer-events", type=int, default=5_000, help="events for FastStream")
+    parser.add_argument("--only", default="", help="comma-separated candidates to run")
     args = parser.parse_args()
-    configure_logging("ERROR", "console")
+    names = list(CANDIDATES) + (list(PEERS) if args.peers else [])
+    if args.only:
+        names = [n for n in args.only.split(",") if n]
     broker: EmbeddedBroker | None = None
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if not bootstrap:
@@ -176,16 +214,32 @@ async def main() -> None:
         await broker.start()
         bootstrap = broker.bootstrap
     try:
-        results: dict[str, list[float]] = {"passthrough": [], "prioritizer": []}
+        results: dict[str, list[float]] = {name: [] for name in names}
         for run in range(args.runs):
-            for name in ("passthrough", "prioritizer"):
-                rate = await one_run(bootstrap, args.events, args.partitions, name == "passthrough")
+            for name in names:
+                n = min(args.events, args.peer_events) if name == "faststream" else args.events
+                rate = await one_run(bootstrap, name, n, args.partitions)
                 results[name].append(rate)
-                print(f"run {run + 1} {name:12s} {rate:10,.0f} events/s", flush=True)
+                print(
+                    f"run {run + 1} {name:15s} {rate:10,.0f} events/s  ({n:,} events)", flush=True
+                )
         med = {k: statistics.median(v) for k, v in results.items()}
-        print(f"median passthrough  {med['passthrough']:10,.0f} events/s")
-        print(f"median prioritizer  {med['prioritizer']:10,.0f} events/s")
-        print(f"ratio={med['prioritizer'] / med['passthrough']:.2f}")
+        for name in names:
+            print(f"median {name:15s} {med[name]:10,.0f} events/s")
+        ratios = [
+            ("triage / send", "triage", "send"),
+            ("triage-norules / batch", "triage-norules", "batch"),
+            ("triage / quix", "triage", "quix"),
+            ("triage / faststream", "triage", "faststream"),
+        ]
+        for label, a, b in ratios:
+            if a in med and b in med:
+                print(f"{label:24s} {med[a] / med[b]:8.2f}")
+        if "triage" in med and "send" in med:
+            print(f"ratio={med['triage'] / med['send']:.2f}")
+        else:
+            first = names[0]
+            print(f"ratio={med[first] / med[first]:.2f}")
     finally:
         if broker is not None:
             broker.stop()

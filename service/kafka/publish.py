@@ -186,8 +186,11 @@ class BatchPublisher:
         builder = producer.create_batch()
         members: list[OutRecord] = []
         for out in records:
+            headers = out.headers
+            if type(headers) is not list:  # the record batch builder takes only a list
+                headers = list(headers)
             if (
-                builder.append(key=out.key, value=out.value, timestamp=None, headers=out.headers)
+                builder.append(key=out.key, value=out.value, timestamp=None, headers=headers)
                 is not None
             ):
                 members.append(out)
@@ -195,7 +198,7 @@ class BatchPublisher:
             # full: send it and start the next (a record always fits an empty batch)
             sent.append((await producer.send_batch(builder, topic, partition=partition), members))
             builder = producer.create_batch()
-            builder.append(key=out.key, value=out.value, timestamp=None, headers=out.headers)
+            builder.append(key=out.key, value=out.value, timestamp=None, headers=headers)
             members = [out]
         if members:
             sent.append((await producer.send_batch(builder, topic, partition=partition), members))

@@ -105,7 +105,10 @@ class CustomerHistory:
                 return
         insort(
             tickets,
-            PastTicket(ticket_id=ticket_id, occurred_at=occurred_at, negative=negative),
+            # trusted values (a validated event's): built without re-validation
+            PastTicket.model_construct(
+                ticket_id=ticket_id, occurred_at=occurred_at, negative=negative
+            ),
             key=_sort_key,
         )
         if len(tickets) > self.max_per_customer:
@@ -117,18 +120,12 @@ class CustomerHistory:
         out: list[Change] = []
         for cid in sorted(self._dirty):
             tickets = self._tickets.get(cid)
-            out.append(
-                (cid, CustomerRecord(customer_id=cid, tickets=list(tickets)) if tickets else None)
-            )
+            out.append((cid, _record(cid, tickets) if tickets else None))
         self._dirty.clear()
         return out
 
     def snapshot(self) -> list[CustomerRecord]:
-        return [
-            CustomerRecord(customer_id=cid, tickets=list(tickets))
-            for cid, tickets in self._tickets.items()
-            if tickets
-        ]
+        return [_record(cid, tickets) for cid, tickets in self._tickets.items() if tickets]
 
     def restore(self, record: CustomerRecord) -> None:
         tickets = sorted(record.tickets, key=_sort_key)[-self.max_per_customer :]
@@ -160,3 +157,8 @@ class CustomerHistory:
 
     def __len__(self) -> int:
         return len(self._tickets)
+
+
+def _record(customer_id: str, tickets: list[PastTicket]) -> CustomerRecord:
+    """A changelog record of state this class holds (already valid: no re-validation)."""
+    return CustomerRecord.model_construct(customer_id=customer_id, tickets=list(tickets))
