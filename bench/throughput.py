@@ -182,7 +182,8 @@ async def one_run(bootstrap: str, name: str, n: int, partitions: int, instances:
             )
             for log in logs
         ]
-        stack.callback(lambda: [stop_process(p) for p in procs])
+        for proc in procs:
+            stack.callback(stop_process, proc)
         while not watcher.done():
             await asyncio.wait({watcher}, timeout=0.5)
             dead = [p for p in procs if p.poll() is not None]
