@@ -150,13 +150,19 @@ async def triage(args: argparse.Namespace, stop: asyncio.Event, *, rules: bool) 
     app = TriageApp(settings, role="prioritizer")
     await app.start()
     try:
-        while not stop.is_set() and not app.ready:
+        # ready: in the group with at least one partition (as the passthroughs announce)
+        while not stop.is_set() and not (app.ready and _owns_partitions(app)):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.05)
         print("ready", flush=True)
         await stop.wait()
     finally:
         await app.stop()
+
+
+def _owns_partitions(app: Any) -> bool:
+    consumer = app.prioritizer.loop.consumer if app.prioritizer else None
+    return consumer is not None and bool(consumer.assignment())
 
 
 async def main() -> None:

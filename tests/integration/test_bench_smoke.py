@@ -28,6 +28,11 @@ CASES = [
         id="sla_timer_lag",
     ),
     pytest.param(["bench/sla_memory.py", "--tickets", "2000"], "bytes_per_ticket", id="sla_memory"),
+    pytest.param(
+        ["bench/scaleout.py", "--events", "300", "--runs", "1", "--quick"],
+        "speedup",
+        id="scaleout",
+    ),
 ]
 TIMEOUT = 90.0  # per script; all three together take well under a minute
 
