@@ -54,8 +54,8 @@ def murmur2(data: bytes) -> int:
     for k in struct.unpack_from(f"<{n4}I", data):
         k = (k * m) & 0xFFFFFFFF
         k ^= k >> 24
-        k = (k * m) & 0xFFFFFFFF
-        h = ((h * m) & 0xFFFFFFFF) ^ k
+        # the low 32 bits of an XOR are the XOR of the low 32 bits: one mask for both
+        h = ((h * m) ^ (k * m)) & 0xFFFFFFFF
     tail = length & 3
     i = n4 * 4
     if tail == 3:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from service.prioritizer.history import CustomerHistory, CustomerRecord
+from service.prioritizer.history import CustomerHistory, CustomerRecord, PastTicket
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -116,3 +116,20 @@ def test_prioritizer_links_earlier_complaints_across_channels() -> None:
     assert again[2].related_ticket_ids == [first]
     assert again[0].related_ticket_ids == []
     assert [cid for cid, _ in history.changed()] == ["cust-7"]
+
+
+def test_the_changelog_json_reads_back_to_an_equal_record() -> None:
+    from datetime import timezone
+
+    tickets = [
+        PastTicket(
+            ticket_id=f"t-{i}",
+            occurred_at=datetime(2026, 3, 1, 9, i, 30, 123456, tzinfo=timezone(timedelta(hours=h))),
+            negative=i % 2 == 0,
+        )
+        for i, h in enumerate((0, 2, -5, 14))
+    ]
+    record = CustomerRecord(customer_id='c-ø "1"', tickets=tickets)
+    again = CustomerRecord.from_json(record.to_json())
+    assert again == record
+    assert again.model_dump_json() == record.model_dump_json()
