@@ -19,10 +19,12 @@ from service.rules.language import _LATIN, _NON_LATIN, _script, script_language
 from service.rules.text import (
     _ANGRY_PUNCT,
     _CAPS_RUN,
+    _CJK,
     _CLAUSE_CHARS,
     _COMBINING,
     _NONWORD,
     CLAUSE,
+    _may_have_cjk,
     angry_punctuation,
     normalize,
     shouting_ratio,
@@ -164,3 +166,28 @@ def test_plans_are_shared_but_evidence_is_each_events_own() -> None:
     first.reasons[-1].evidence.append("x")
     third = engine.assess(_event("I want a refund for this order"))
     assert "x" not in third.reasons[-1].evidence
+
+
+def _labelled_texts() -> list[str]:
+    from tests.data.labelled_source import DEEP, HELDOUT, OTHER
+
+    return [row[0] for rows in [*DEEP.values(), *OTHER.values(), *HELDOUT.values()] for row in rows]
+
+
+def test_word_terms_automaton_finds_what_the_full_one_finds() -> None:
+    """Text without CJK characters is scanned with the word terms alone: on such text the
+    full automaton (word and CJK terms) must report exactly the same hits."""
+    matcher = RuleEngine(load_default_rules()).matcher
+    rng = random.Random(7)
+    labelled = _labelled_texts()
+    mixed = [" ".join(rng.sample(labelled, 3)) for _ in range(300)]
+    checked = 0
+    for text in [*labelled, *mixed, *random_texts(5_000, 11)]:
+        s = spaced(normalize(text))
+        cjk = _CJK.search(s) is not None
+        assert not cjk or _may_have_cjk(s), repr(s)
+        if not _may_have_cjk(s):
+            expected = [(end, entries) for end, entries in matcher._words.iter(s)]
+            assert list(matcher._word_terms.iter(s)) == expected, repr(s)
+            checked += 1
+    assert checked > 1000
