@@ -27,23 +27,41 @@ def compile_condition(cond: Condition, window: str) -> tuple[Holds, Explain]:
     if len(compiled) == 1:
         return compiled[0]
     preds = tuple(c[0] for c in compiled)
-    explains = tuple(c[1] for c in compiled)
-    if len(preds) == 2:
+    # a ``not`` has no evidence: leave it out of the concatenation
+    explains = tuple(c[1] for key, c in zip(keys, compiled, strict=True) if key != "not_")
+    return _all(preds), _concat(explains)
+
+
+def _all(preds: tuple[Holds, ...]) -> Holds:
+    if len(preds) == 2:  # the common case, without a loop
         p0, p1 = preds
 
         def holds2(f: Facts) -> bool:
             return p0(f) and p1(f)
 
-        holds: Holds = holds2
-    else:
+        return holds2
 
-        def holds(f: Facts) -> bool:
-            return all(pred(f) for pred in preds)
+    def holds(f: Facts) -> bool:
+        # a plain loop: ``all()`` would build a generator for every candidate rule
+        for pred in preds:  # noqa: SIM110
+            if not pred(f):
+                return False
+        return True
 
-    return holds, _concat(explains)
+    return holds
 
 
 def _concat(explains: tuple[Explain, ...]) -> Explain:
+    if len(explains) == 1:
+        return explains[0]
+    if len(explains) == 2:  # the common case, without a loop
+        e0, e1 = explains
+
+        def evidence2(f: Facts) -> Evidence:
+            return e0(f) + e1(f)
+
+        return evidence2
+
     def evidence(f: Facts) -> Evidence:
         found: Evidence = []
         for explain in explains:
@@ -249,17 +267,29 @@ def compile_key(key: str, cond: Condition, window: str) -> tuple[Holds, Explain]
         explains = tuple(sub[1] for sub in subs)
         single = [single_fired(c) for c in cond.any or ()]
         if all(ref is not None for ref in single):
-            # the common "any of these rules fired": one set test
+            # the common "any of these rules fired": one set test, and the evidence of
+            # the first that fired
             ref_set = frozenset(ref for ref in single if ref is not None)
+            afters = tuple((ref, f"after {ref}") for ref in single if ref is not None)
 
             def any_fired(f: Facts) -> bool:
                 return not ref_set.isdisjoint(f.fired)
 
-            holds: Holds = any_fired
-        else:
+            def first_fired(f: Facts) -> Evidence:
+                fired = f.fired
+                for ref, after in afters:
+                    if ref in fired:
+                        return [after]
+                raise AssertionError("explained an 'any' that does not hold")  # pragma: no cover
 
-            def holds(f: Facts) -> bool:
-                return any(pred(f) for pred in preds)
+            return any_fired, first_fired
+
+        def holds(f: Facts) -> bool:
+            # a plain loop: ``any()`` would build a generator for every candidate rule
+            for pred in preds:  # noqa: SIM110
+                if pred(f):
+                    return True
+            return False
 
         def first(f: Facts) -> Evidence:
             for pred, explain in zip(preds, explains, strict=True):
@@ -270,14 +300,16 @@ def compile_key(key: str, cond: Condition, window: str) -> tuple[Holds, Explain]
         return holds, first
     if key == "all":
         subs = [compile_condition(c, window) for c in cond.all or ()]
-        preds = tuple(sub[0] for sub in subs)
-
-        def all_of(f: Facts) -> bool:
-            return all(pred(f) for pred in preds)
-
-        return all_of, _concat(tuple(sub[1] for sub in subs))
+        return _all(tuple(sub[0] for sub in subs)), _concat(tuple(sub[1] for sub in subs))
     if key == "not_":
         assert cond.not_ is not None
+        unless = single_fired(cond.not_)
+        if unless is not None:  # the common "not after that rule"
+
+            def not_fired(f: Facts) -> bool:
+                return unless not in f.fired
+
+            return not_fired, _static([])
         inner = compile_condition(cond.not_, window)[0]
 
         def not_(f: Facts) -> bool:
@@ -318,6 +350,31 @@ def single_fired(cond: Condition) -> str | None:
 
 def guard(cond: Condition) -> frozenset[str] | None:
     """Atoms of which at least one must be present for ``cond`` to hold, or None."""
+    options = _options(cond)
+    if not options:
+        return None
+    return min(options, key=len)  # any one is necessary; the smallest is the sharpest
+
+
+def guards(cond: Condition) -> tuple[frozenset[str] | None, frozenset[str] | None]:
+    """Two necessary conditions of ``cond``, both known before its ``holds`` runs: atoms of
+    the event's facts of which one must be present, and atoms of which one must be present
+    or, for ``rule:<id>``, have fired before (None: no such guard). The first is known once
+    the facts are; the second as the rules fire (a rule guarded by ``fired: [negative]``
+    and ``tier: [enterprise]`` is tried only for an enterprise customer, only once
+    ``negative`` fired)."""
+    options = _options(cond)
+    on_facts = [o for o in options if not any(a.startswith("rule:") for a in o)]
+    on_rules = [o for o in options if all(a.startswith("rule:") for a in o)]
+    mixed = [o for o in options if o not in on_facts and o not in on_rules]
+    return (
+        min(on_facts, key=len) if on_facts else None,
+        min(on_rules or mixed, key=len) if on_rules or mixed else None,
+    )
+
+
+def _options(cond: Condition) -> list[frozenset[str]]:
+    """Sets of atoms, each necessary for ``cond``: one of its atoms must be present."""
     options: list[frozenset[str]] = []
     for key in cond.model_fields_set:
         g: frozenset[str] | None = None
@@ -357,6 +414,4 @@ def guard(cond: Condition) -> frozenset[str] | None:
                     options.append(sub)
         if g is not None:
             options.append(g)
-    if not options:
-        return None
-    return min(options, key=len)  # any one is necessary; the smallest is the sharpest
+    return options

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from schemas.common import Priority
 from schemas.feedback import FeedbackEvent
 from schemas.ticket import Reason, SlaInfo, Ticket
-from service.rules.conditions import Evidence, Explain, Holds, compile_condition, guard, is_pure
+from service.rules.conditions import Evidence, Explain, Holds, compile_condition, guards, is_pure
 from service.rules.facts import SHOUTING_THRESHOLD, Facts, atoms, signature
 from service.rules.language import decide
 from service.rules.model import RuleSet, load_default_rules
@@ -70,25 +70,26 @@ _Plan = tuple[tuple[tuple[int, Evidence | None], ...], int, Priority, str, tuple
 @dataclass(frozen=True, slots=True)
 class _CompiledRule:
     id: str
-    #: A necessary condition: the rule can only hold when one of these atoms is present
-    #: (None: no cheap guard). Lets most rules be skipped with one set test.
-    guard: frozenset[str] | None
     holds: Holds
     explain: Explain
-    #: indices of later rules whose guard is "this rule fired"
-    dependents: tuple[int, ...]
+    #: later rules whose guard on rules (see ``guards``) is met once this rule fired, as
+    #: bits by file position
+    dependents: int
     weight: int
     category: str | None
     actions: tuple[str, ...]
     min_priority: Priority | None
     max_priority: Priority | None
     management_attention: bool
-    #: the evidence depends only on the facts' signature (see ``_pure``)
+    #: the evidence depends only on the facts' signature (see ``is_pure``)
     pure: bool
     #: precomputed: ranks of the priority bounds (0: none) and of the category
     min_rank: int
     max_rank: int
     category_rank: int
+    #: the rule does more than weigh: bounds the priority, has a category, actions or
+    #: asks for management attention
+    bounds: bool
 
 
 @lru_cache(maxsize=1)
@@ -118,22 +119,40 @@ class RuleEngine:
         self._precedence = {name: i for i, name in enumerate(rules.category_precedence)}
         self._window_days = rules.repeat_contact_window_days
         self._window = _days(rules.repeat_contact_window_days)
-        guards = [guard(r.when) for r in rules.rules]
         window = self.describe_window()
-        by_atom: dict[str, list[int]] = {}
-        for i, rule_guard in enumerate(guards):
-            for atom in rule_guard or ():
-                by_atom.setdefault(atom, []).append(i)
-        self._by_atom = {a: tuple(ix) for a, ix in by_atom.items() if not a.startswith("rule:")}
-        self._unguarded_flags = bytes(1 if g is None else 0 for g in guards)
+        # Candidates: a rule's condition runs only when both its guards (see ``guards``)
+        # are met. Sets of rules are ints, one bit per rule by file position, so that
+        # meeting an atom or firing a rule is one ``|``.
+        guarded = [guards(r.when) for r in rules.rules]
+        bit = {r.id: 1 << i for i, r in enumerate(rules.rules)}
+        #: fact atom → (rules whose guard on facts it meets, rules whose guard on rules
+        #: it meets: a guard mixing both, such as "angry fired, or nps")
+        self._atom_bits: dict[str, tuple[int, int]] = {}
+        #: rules without a guard on facts, without a guard on rules
+        self._unguarded = (0, 0)
+        dependents = dict.fromkeys(bit, 0)
+        for r, (on_facts, on_rules) in zip(rules.rules, guarded, strict=True):
+            no_facts, no_rules = self._unguarded
+            self._unguarded = (
+                no_facts | (bit[r.id] if on_facts is None else 0),
+                no_rules | (bit[r.id] if on_rules is None else 0),
+            )
+            for atom in on_facts or ():
+                met = self._atom_bits.get(atom, (0, 0))
+                self._atom_bits[atom] = (met[0] | bit[r.id], met[1])
+            for atom in on_rules or ():
+                if atom.startswith("rule:"):
+                    dependents[atom[5:]] |= bit[r.id]
+                else:
+                    met = self._atom_bits.get(atom, (0, 0))
+                    self._atom_bits[atom] = (met[0], met[1] | bit[r.id])
         self._compiled = [
             _CompiledRule(
                 id=r.id,
-                guard=guards[i],
                 holds=(compiled := compile_condition(r.when, window))[0],
                 explain=compiled[1],
                 pure=is_pure(r.when),
-                dependents=tuple(by_atom.get("rule:" + r.id, ())),
+                dependents=dependents[r.id],
                 weight=r.weight,
                 category=r.category,
                 actions=tuple(r.actions),
@@ -145,8 +164,15 @@ class RuleEngine:
                 category_rank=self._precedence.get(r.category, len(self._precedence))
                 if r.category
                 else _NO_RANK,
+                bounds=bool(
+                    r.min_priority
+                    or r.max_priority
+                    or r.category
+                    or r.actions
+                    or r.management_attention
+                ),
             )
-            for i, r in enumerate(rules.rules)
+            for r in rules.rules
         ]
         #: each rule's ``Reason`` fields but the evidence, by file position
         self._reason_fields: list[dict[str, object]] = [
@@ -160,7 +186,7 @@ class RuleEngine:
         self._plans: dict[tuple[object, ...], _Plan] = {}
         # the rules guarded by "this rule fired" come later (the rule-file validation
         # guarantees it), so one pass in file order sees them
-        assert all(j > i for i, c in enumerate(self._compiled) for j in c.dependents)
+        assert all(c.dependents & ((2 << i) - 1) == 0 for i, c in enumerate(self._compiled))
         self._base = rules.base_severity
         self._sla = dict(rules.sla_seconds)
         self._actions_by_priority = {p: list(a) for p, a in rules.actions_by_priority.items()}
@@ -199,30 +225,27 @@ class RuleEngine:
         key = signature(facts)
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._plan(facts)
+            # planning explains every rule it fires: that evidence is this event's
+            plan, evidence = self._plan(facts)
             if len(self._plans) >= PLAN_CACHE_SIZE:
                 self._plans.clear()
             self._plans[key] = plan
-            facts.fired.clear()
+        else:
+            evidence = self._explain(plan[0], facts)
         fired_ids, severity, priority, category, actions, manager = plan
-        compiled = self._compiled
         templates = self._reason_fields
-        fired = facts.fired
         reasons: list[Reason] = []
         # each reason as ``_reason`` builds it, inlined (a dozen per event)
         new, set_dict, set_fields_set, set_extra, set_private = _REASON_SETTERS
-        for i, known in fired_ids:
-            rule = compiled[i]
-            # explained in file order, with exactly the earlier rules marked fired
+        for (i, _), found in zip(fired_ids, evidence, strict=True):
             fields = templates[i].copy()
-            fields["evidence"] = rule.explain(facts) if known is None else known.copy()
+            fields["evidence"] = found
             reason = new(Reason)
             set_dict(reason, fields)
             set_fields_set(reason, set(_REASON_FIELDS))
             set_extra(reason, None)
             set_private(reason, None)
             reasons.append(reason)
-            fired.add(rule.id)
         if debug:
             reasons.extend(_debug_reasons(facts))
         return Assessment(
@@ -237,8 +260,61 @@ class RuleEngine:
             related_ticket_ids=list(related),
         )
 
-    def _plan(self, facts: Facts) -> _Plan:
-        """Run the rules' conditions: which fire (in file order) and what follows."""
+    def _explain(
+        self, fired_ids: tuple[tuple[int, Evidence | None], ...], facts: Facts
+    ) -> list[Evidence]:
+        """The evidence of the rules a plan fires, for this event."""
+        compiled = self._compiled
+        fired = facts.fired
+        evidence: list[Evidence] = []
+        for i, known in fired_ids:
+            rule = compiled[i]
+            # explained in file order, with exactly the earlier rules marked fired
+            evidence.append(rule.explain(facts) if known is None else known.copy())
+            fired.add(rule.id)
+        return evidence
+
+    def _plan(self, facts: Facts) -> tuple[_Plan, list[Evidence]]:
+        """Run the rules' conditions: which fire (in file order) and what follows, with
+        the evidence of each fired rule (the plan keeps a copy of the signature-only
+        evidence, see ``is_pure``)."""
+        fired = facts.fired
+        compiled = self._compiled
+        # Candidates: the rules whose guard on facts and guard on rules are both met,
+        # visited in file order (lowest bit first); a rule that fires meets the guards
+        # of its dependents, always later in the file.
+        on_facts, on_rules = self._unguarded
+        atom_bits = self._atom_bits
+        for atom in atoms(facts):
+            met = atom_bits.get(atom)
+            if met is not None:
+                on_facts |= met[0]
+                on_rules |= met[1]
+        pending = on_facts & on_rules
+        fired_rules: list[_CompiledRule] = []
+        fired_ids: list[tuple[int, Evidence | None]] = []
+        evidence: list[Evidence] = []
+        holds = self._holds
+        while pending:
+            low = pending & -pending
+            pending ^= low
+            i = low.bit_length() - 1
+            if holds[i](facts):
+                rule = compiled[i]
+                found = rule.explain(facts)
+                evidence.append(found)
+                fired_ids.append((i, found.copy() if rule.pure else None))
+                fired_rules.append(rule)
+                fired.add(rule.id)
+                if rule.dependents:
+                    pending |= rule.dependents & on_facts
+        return (tuple(fired_ids), *self._outcome(fired_rules)), evidence
+
+    def _outcome(
+        self, fired: list[_CompiledRule]
+    ) -> tuple[int, Priority, str, tuple[str, ...], bool]:
+        """Severity, priority, category, actions and management attention of the fired
+        rules (in file order)."""
         severity = self._base
         floor = 0  # most urgent min_priority rank of the fired rules (0: none)
         cap = 0  # least urgent max_priority rank (0: none)
@@ -246,42 +322,20 @@ class RuleEngine:
         category_rank = _NO_RANK
         actions: list[str] = []
         manager = False
-        fired = facts.fired
-        fired_ids: list[tuple[int, Evidence | None]] = []
-        compiled = self._compiled
-        by_atom = self._by_atom
-        # Candidate rules (flags by file position): those whose guard meets an atom of
-        # this event, plus unguarded ones, visited in file order; a rule that fires adds
-        # the rules guarded by it (always later in the file, which the rule-file validation
-        # guarantees).
-        candidate = bytearray(self._unguarded_flags)
-        for atom in atoms(facts):
-            idx = by_atom.get(atom)
-            if idx:
-                for j in idx:
-                    candidate[j] = 1
-        holds = self._holds
-        find = candidate.find
-        i = find(1)
-        while i != -1:
-            if holds[i](facts):
-                rule = compiled[i]
-                fired_ids.append((i, rule.explain(facts) if rule.pure else None))
-                fired.add(rule.id)
-                for j in rule.dependents:
-                    candidate[j] = 1
-                severity += rule.weight
-                if rule.min_rank and (not floor or rule.min_rank < floor):
-                    floor = rule.min_rank
-                if rule.max_rank > cap:
-                    cap = rule.max_rank
-                if rule.category_rank < category_rank:
-                    category, category_rank = rule.category, rule.category_rank
-                if rule.actions:
-                    actions.extend(rule.actions)
-                if rule.management_attention:
-                    manager = True
-            i = find(1, i + 1)
+        for rule in fired:
+            severity += rule.weight
+            if not rule.bounds:  # most rules only weigh
+                continue
+            if rule.min_rank and (not floor or rule.min_rank < floor):
+                floor = rule.min_rank
+            if rule.max_rank > cap:
+                cap = rule.max_rank
+            if rule.category_rank < category_rank:
+                category, category_rank = rule.category, rule.category_rank
+            if rule.actions:
+                actions.extend(rule.actions)
+            if rule.management_attention:
+                manager = True
         severity = 0 if severity < 0 else 100 if severity > 100 else severity
         rank = 4
         for min_severity, band_rank in self._bands:
@@ -295,14 +349,7 @@ class RuleEngine:
         priority = self._by_rank[rank]
         defaults = self._actions_by_priority.get(priority, [])
         all_actions = tuple(dict.fromkeys([*defaults, *actions])) if actions else tuple(defaults)
-        return (
-            tuple(fired_ids),
-            severity,
-            priority,
-            category or self.rules.default_category,
-            all_actions,
-            manager,
-        )
+        return severity, priority, category or self.rules.default_category, all_actions, manager
 
     def describe_window(self) -> str:
         days = self._window_days
