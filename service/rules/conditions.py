@@ -13,8 +13,8 @@ from collections.abc import Callable
 from operator import attrgetter
 
 from service.rules.facts import SHOUTING_THRESHOLD, Facts
+from service.rules.matcher import TextSignals
 from service.rules.model import Condition, Range
-from service.rules.text import TextSignals
 
 Evidence = list[str]
 Holds = Callable[[Facts], bool]

@@ -28,15 +28,9 @@ from schemas.ticket import Reason, SlaInfo, Ticket
 from service.rules.conditions import Evidence, Explain, Holds, compile_condition, guards, is_pure
 from service.rules.facts import SHOUTING_THRESHOLD, Facts, atoms, signature
 from service.rules.language import decide
+from service.rules.matcher import LexiconMatcher, TextSignals
 from service.rules.model import RuleSet, load_default_rules
-from service.rules.text import (
-    MAX_ANALYSED_CHARS,
-    LexiconMatcher,
-    TextSignals,
-    angry_punctuation,
-    normalize,
-    shouting_ratio,
-)
+from service.rules.text import MAX_ANALYSED_CHARS, angry_punctuation, normalize, shouting_ratio
 
 #: Namespace of ticket ids: uuid5(TICKET_NAMESPACE, event_id). Never change it, or
 #: redelivered events would get new ticket ids.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from schemas.feedback import FeedbackEvent
-from service.rules.text import TextSignals
+from service.rules.matcher import TextSignals
 
 SHOUTING_THRESHOLD = 0.7
 

@@ -16,6 +16,7 @@ import pytest
 from schemas.feedback import FeedbackEvent
 from service.rules import RuleEngine, load_default_rules
 from service.rules.language import _LATIN, _NON_LATIN, _script, script_language
+from service.rules.matcher import _may_have_cjk
 from service.rules.text import (
     _ANGRY_PUNCT,
     _CAPS_RUN,
@@ -24,7 +25,6 @@ from service.rules.text import (
     _COMBINING,
     _NONWORD,
     CLAUSE,
-    _may_have_cjk,
     angry_punctuation,
     normalize,
     shouting_ratio,
