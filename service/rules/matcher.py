@@ -114,6 +114,9 @@ class LexiconMatcher:
         intensifier_window: int = 1,
     ) -> None:
         self._negatable = None if negatable is None else frozenset(negatable)
+        #: hits no modifier reaches skip the modifier tests (False: every hit takes them,
+        #: which the unit tests compare against)
+        self.stated_shortcut = True
         self.negation_window = negation_window
         self.hedge_window = hedge_window
         self.intensifier_window = intensifier_window
@@ -237,6 +240,10 @@ class LexiconMatcher:
         last_int: dict[str, tuple[int, int]] = {}
         negated_at: set[tuple[str, int]] = set()
         nwin, hwin, iwin = self.negation_window, self.hedge_window, self.intensifier_window
+        # The last start of a word hit that a modifier seen so far may change (-1: none
+        # yet). Modifiers are rare and reach a few words: most hits start past it and are
+        # plainly stated, which needs none of the per-language tests below.
+        reached = -1 if self.stated_shortcut else len(text)
         auto = self._words if _may_have_cjk(text) else self._word_terms
         if auto is not None:
             cjk_negators = _CJK_NEGATORS
@@ -260,6 +267,10 @@ class LexiconMatcher:
                                 cjk,
                                 -1 if cjk else _reach(text, hit_stop, nwin),
                             )
+                            # a CJK negator: no bound known (yet), every later hit is tested
+                            reach = len(text) if cjk else neg[3]
+                            if reach > reached:
+                                reached = reach
                             if (
                                 not cjk
                                 and text[start + 1 : hit_stop - 1] not in _AMBIGUOUS_NEGATORS
@@ -267,10 +278,15 @@ class LexiconMatcher:
                                 last_neg["*"] = neg
                         elif kind == PSEUDO:
                             last_pseudo[lang] = last_pseudo["*"] = (start, hit_stop)
-                        elif kind == HEDGE:
-                            last_hedge[lang] = (start, hit_stop)
                         else:
-                            last_int[lang] = (start, hit_stop)
+                            if kind == HEDGE:
+                                last_hedge[lang] = (start, hit_stop)
+                                reach = _window_end(text, hit_stop, hwin)
+                            else:
+                                last_int[lang] = (start, hit_stop)
+                                reach = _window_end(text, hit_stop, iwin)
+                            if reach > reached:
+                                reached = reach
                         continue
                     # a lexicon term
                     if phrase is None:  # a stem or a verified term: the words it spans
@@ -286,6 +302,15 @@ class LexiconMatcher:
                             if CLAUSE in phrase:
                                 phrase = phrase.replace(CLAUSE, ",")
                     votes[lang] += 1
+                    if start > reached and not cjk:
+                        # no modifier reaches this hit (see ``reached``): it is stated
+                        found = hits.get(name)
+                        if found is None:
+                            hits[name] = [phrase]
+                        elif phrase not in found:
+                            found.append(phrase)
+                        stated.add(name)
+                        continue
                     if negatable:
                         if negated_at and (name, start) in negated_at:
                             is_negated = True
@@ -406,14 +431,21 @@ def _reach(text: str, n_end: int, window: int) -> int:
     negation ends at the next clause break, and at most ``window`` spaces (words) may lie
     from ``n_end - 1`` to the hit. Found once per negator instead of once per hit, looking
     no further than the window (so the work stays linear in the text)."""
+    pos = _window_end(text, n_end, window)
+    clause = text.find(CLAUSE, n_end, pos)
+    return pos if clause == -1 else clause
+
+
+def _window_end(text: str, n_end: int, window: int) -> int:
+    """The last start of a (non-CJK) hit with at most ``window`` spaces (words) from
+    ``n_end - 1`` to it: ``text.count(" ", n_end - 1, start) <= window`` exactly when
+    ``start <= _window_end(text, n_end, window)``."""
     pos = n_end - 2
     for _ in range(window + 1):
         pos = text.find(" ", pos + 1)
         if pos == -1:
-            pos = len(text)
-            break
-    clause = text.find(CLAUSE, n_end, pos)
-    return pos if clause == -1 else clause
+            return len(text)
+    return pos
 
 
 def _negates(

@@ -16,7 +16,7 @@ import pytest
 from schemas.feedback import FeedbackEvent
 from service.rules import RuleEngine, load_default_rules
 from service.rules.language import _LATIN, _NON_LATIN, _script, script_language
-from service.rules.matcher import _may_have_cjk
+from service.rules.matcher import LexiconMatcher, _may_have_cjk
 from service.rules.text import (
     _ANGRY_PUNCT,
     _CAPS_RUN,
@@ -191,3 +191,48 @@ def test_word_terms_automaton_finds_what_the_full_one_finds() -> None:
             assert list(matcher._word_terms.iter(s)) == expected, repr(s)
             checked += 1
     assert checked > 1000
+
+
+def _modifier_heavy_texts(n: int, seed: int) -> list[str]:
+    """Lexicon terms, modifiers and stopwords of one or two languages, shuffled, with
+    clause punctuation: many hits within a modifier's reach, many just past it."""
+    rules = load_default_rules()
+    by_lang: dict[str, list[str]] = {}
+    for by_language in rules.lexicons.values():
+        for lang, terms in by_language.items():
+            words = [t.replace(" * ", " x ").replace("*", "ing").replace(" ,", ",") for t in terms]
+            by_lang.setdefault(lang, []).extend(words)
+    langs = sorted(by_lang)
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(n):
+        pool = [w for lang in rng.sample(langs, rng.choice((1, 1, 2))) for w in by_lang[lang]]
+        parts = [rng.choice(pool) for _ in range(rng.randint(2, 14))]
+        texts.append(
+            " ".join(p + rng.choice(("", "", "", ",", ".", " and", " the day")) for p in parts)
+        )
+    return texts
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_stated_shortcut_gives_what_testing_every_hit_gives(seed: int) -> None:
+    """A hit that no negator, hedge or intensifier reaches skips their tests: the signals
+    must be those of testing every hit."""
+    rules = load_default_rules()
+    ta = rules.text_analysis
+    fast = RuleEngine(rules).matcher
+    full = LexiconMatcher(
+        rules.lexicons,
+        negatable=ta.negatable,
+        negation_window=ta.negation_window,
+        hedge_window=ta.hedge_window,
+        intensifier_window=ta.intensifier_window,
+    )
+    full.stated_shortcut = False
+    changed = 0
+    for text in [*_modifier_heavy_texts(3_000, seed), *_labelled_texts()]:
+        norm = normalize(text)
+        got, expected = fast.scan(norm), full.scan(norm)
+        assert got == expected, repr(text)
+        changed += bool(expected.negated or expected.hedged or expected.intensified)
+    assert changed > 500
