@@ -66,6 +66,8 @@ def script_language(sample: str) -> str | None:
     """The language a non-Latin script decides, or None for Latin (or no) letters."""
     if sample.isascii():  # a flag of the string: no non-Latin letter, without a search
         return None
+    if len(sample.encode("latin-1", "ignore")) == len(sample):
+        return None  # Latin-1 text: one encoding instead of a search through it
     first = _NON_LATIN.search(sample)
     if first is None:
         return None

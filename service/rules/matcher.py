@@ -149,7 +149,7 @@ class LexiconMatcher:
         #: every symbol term starts with one of these (its first two characters): a text
         #: without any skips the symbol pass (``in`` on a narrower string is immediate)
         self._symbol_heads = tuple(sorted({key[:2] for key in symbols}))
-        self._ascii_symbol_heads = tuple(h for h in self._symbol_heads if h.isascii())
+        self._latin1_symbol_heads = tuple(h for h in self._symbol_heads if max(h) <= "\xff")
         #: their first characters: a one-character ``in`` is a fast scan, so a text
         #: without any of them is ruled out before the (slower) substring tests
         self._symbol_firsts = tuple(sorted({h[0] for h in self._symbol_heads}))
@@ -244,7 +244,12 @@ class LexiconMatcher:
         # yet). Modifiers are rare and reach a few words: most hits start past it and are
         # plainly stated, which needs none of the per-language tests below.
         reached = -1 if self.stated_shortcut else len(text)
-        auto = self._words if _may_have_cjk(text) else self._word_terms
+        # Latin-1 text (English and the other Western European languages; one encoding
+        # to tell) has no CJK character and no emoji
+        latin1 = normalized.isascii() or len(normalized.encode("latin-1", "ignore")) == len(
+            normalized
+        )
+        auto = self._word_terms if latin1 or not _may_have_cjk(text) else self._words
         if auto is not None:
             cjk_negators = _CJK_NEGATORS
             for end, entries in auto.iter(text):
@@ -381,16 +386,16 @@ class LexiconMatcher:
                         _add(sig.intensified, name, phrase)
         if votes:
             sig.votes = dict(votes)
-        if self._symbols is not None and self._may_have_symbols(normalized):
+        if self._symbols is not None and self._may_have_symbols(normalized, latin1):
             for end, entries in self._symbols.iter(normalized):
                 for entry in entries:
                     _add(hits, entry[1], normalized[end + 1 - entry[6] : end + 1])
                     stated.add(entry[1])
         return sig
 
-    def _may_have_symbols(self, normalized: str) -> bool:
-        if normalized.isascii():
-            heads = self._ascii_symbol_heads
+    def _may_have_symbols(self, normalized: str, latin1: bool) -> bool:
+        if latin1:
+            heads = self._latin1_symbol_heads
         elif any(map(normalized.__contains__, self._symbol_firsts)):
             heads = self._symbol_heads
         else:

@@ -117,9 +117,10 @@ def normalize(text: str) -> str:
     Unicode route (``test_text_fast_paths.py`` holds the three to one reference)."""
     if text.isascii():  # NFKC is the identity; casefold is lower()
         return text.lower()
-    try:
-        raw = text.encode("latin-1")
-    except UnicodeEncodeError:
+    # (errors ignored and the lengths compared: raising and catching the error for Greek,
+    # Cyrillic or CJK text costs several times the encoding)
+    raw = text.encode("latin-1", "ignore")
+    if len(raw) != len(text):
         return _full_normalize(text)
     # Latin-1 text (Finnish, Spanish, German, French, Portuguese…): one bytes translation
     if len(raw.translate(None, _LATIN1_OTHER)) == len(raw):
