@@ -16,7 +16,7 @@ import pytest
 from schemas.feedback import FeedbackEvent
 from service.rules import RuleEngine, load_default_rules
 from service.rules.language import _LATIN, _NON_LATIN, _script, script_language
-from service.rules.matcher import LexiconMatcher, _may_have_cjk
+from service.rules.matcher import LexiconMatcher, _may_have_cjk, _window_end
 from service.rules.text import (
     _ANGRY_PUNCT,
     _CAPS_RUN,
@@ -236,3 +236,16 @@ def test_stated_shortcut_gives_what_testing_every_hit_gives(seed: int) -> None:
         assert got == expected, repr(text)
         changed += bool(expected.negated or expected.hedged or expected.intensified)
     assert changed > 500
+
+
+@pytest.mark.parametrize("window", [0, 1, 3, 5])
+def test_window_end_is_the_last_start_within_the_window(window: int) -> None:
+    """``_window_end`` (one expression match) against its definition, counted."""
+    rng = random.Random(window)
+    for _ in range(300):
+        text = (
+            " " + " ".join("ab"[: rng.randint(1, 2)] * rng.randint(1, 3) for _ in range(12)) + " "
+        )
+        for n_end in range(1, len(text) + 1):
+            within = [s for s in range(len(text) + 1) if text.count(" ", n_end - 1, s) <= window]
+            assert _window_end(text, n_end, window) == max(within), (text, n_end)
