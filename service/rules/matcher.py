@@ -138,7 +138,8 @@ class LexiconMatcher:
         for lang, stop in self.stopwords.items():
             for word in stop:
                 self._stopword_langs[word] = (*self._stopword_langs.get(word, ()), lang)
-        self._all_stopwords = frozenset(self._stopword_langs)
+        #: every stopword as a whole word (" the "), its value the word
+        self._stopword_auto = self._automaton({f" {w} ": [w] for w in self._stopword_langs})
         #: every term: CJK terms match anywhere, word terms after a space
         self._words = self._automaton(keyed)
         #: the word terms alone, for text without CJK characters (most text): the CJK
@@ -155,7 +156,7 @@ class LexiconMatcher:
         self._symbol_firsts = tuple(sorted({h[0] for h in self._symbol_heads}))
 
     @staticmethod
-    def _automaton(keyed: dict[str, list[_Entry]]) -> Any:
+    def _automaton(keyed: Mapping[str, Iterable[object]]) -> Any:
         if not keyed:
             return None
         auto = ahocorasick.Automaton()
@@ -403,8 +404,14 @@ class LexiconMatcher:
         return any(map(normalized.__contains__, heads))
 
     def stopword_votes(self, spaced_text: str, limit: int = 300) -> dict[str, int]:
-        """language → how many distinct stopwords of it the start of the text has."""
-        found = self._all_stopwords.intersection(spaced_text[:limit].split())
+        """language → how many distinct stopwords of it the first ``limit`` characters of
+        a text (as ``spaced`` gives it) have, counted as whole words."""
+        if self._stopword_auto is None:
+            return {}
+        # the automaton finds the stopwords among the words in C (splitting the text and
+        # hashing every word costs about twice as much); padded, so the first and the last
+        # word count
+        found = {entries[0] for _, entries in self._stopword_auto.iter(f" {spaced_text[:limit]} ")}
         if not found:
             return {}
         counts: dict[str, int] = {}

@@ -131,11 +131,18 @@ def test_script_language_random_text(seed: int) -> None:
 
 def test_stopword_votes_count_distinct_stopwords() -> None:
     matcher = RuleEngine(load_default_rules()).matcher
+    stopwords = " ".join(w for stop in matcher.stopwords.values() for w in stop)
+    rng = random.Random(5)
+    salad = [
+        " ".join(rng.choices([*stopwords.split(), "x", "yy,", "the."], k=80)) for _ in range(50)
+    ]
     for text in [
         "the order and the refund is not here",
         "der Kunde und die Rechnung ist nicht da, und das ist es",
         "el pedido y la factura no llegan y no",
         "",
+        *salad,  # the 300th character falls anywhere in a word, or between words
+        *_labelled_texts(),
     ]:
         s = spaced(normalize(text))
         words = set(s[:300].split())
