@@ -40,7 +40,7 @@ from typing import Any
 
 import ahocorasick
 
-from service.rules.text import _NONWORD, CLAUSE, has_cjk, normalize, spaced
+from service.rules.text import _NONWORD, CLAUSE, has_cjk, latin1, normalize, spaced
 
 #: A CJK term preceded (within ``CJK_NEGATION_CHARS``) by one of these is negated.
 _CJK_NEGATORS = frozenset("不没沒别別未无無")
@@ -247,10 +247,8 @@ class LexiconMatcher:
         reached = -1 if self.stated_shortcut else len(text)
         # Latin-1 text (English and the other Western European languages; one encoding
         # to tell) has no CJK character and no emoji
-        latin1 = normalized.isascii() or len(normalized.encode("latin-1", "ignore")) == len(
-            normalized
-        )
-        auto = self._word_terms if latin1 or not _may_have_cjk(text) else self._words
+        in_latin1 = normalized.isascii() or latin1(normalized) is not None
+        auto = self._word_terms if in_latin1 or not _may_have_cjk(text) else self._words
         if auto is not None:
             cjk_negators = _CJK_NEGATORS
             for end, entries in auto.iter(text):
@@ -387,15 +385,15 @@ class LexiconMatcher:
                         _add(sig.intensified, name, phrase)
         if votes:
             sig.votes = dict(votes)
-        if self._symbols is not None and self._may_have_symbols(normalized, latin1):
+        if self._symbols is not None and self._may_have_symbols(normalized, in_latin1):
             for end, entries in self._symbols.iter(normalized):
                 for entry in entries:
                     _add(hits, entry[1], normalized[end + 1 - entry[6] : end + 1])
                     stated.add(entry[1])
         return sig
 
-    def _may_have_symbols(self, normalized: str, latin1: bool) -> bool:
-        if latin1:
+    def _may_have_symbols(self, normalized: str, in_latin1: bool) -> bool:
+        if in_latin1:
             heads = self._latin1_symbol_heads
         elif any(map(normalized.__contains__, self._symbol_firsts)):
             heads = self._symbol_heads

@@ -117,15 +117,21 @@ def normalize(text: str) -> str:
     Unicode route (``test_text_fast_paths.py`` holds the three to one reference)."""
     if text.isascii():  # NFKC is the identity; casefold is lower()
         return text.lower()
-    # (errors ignored and the lengths compared: raising and catching the error for Greek,
-    # Cyrillic or CJK text costs several times the encoding)
-    raw = text.encode("latin-1", "ignore")
-    if len(raw) != len(text):
+    raw = latin1(text)
+    if raw is None:
         return _full_normalize(text)
     # Latin-1 text (Finnish, Spanish, German, French, Portuguese…): one bytes translation
     if len(raw.translate(None, _LATIN1_OTHER)) == len(raw):
         return raw.translate(_LATIN1_FOLD).decode("latin-1")
     return _full_normalize(text)
+
+
+def latin1(text: str) -> bytes | None:
+    """``text`` encoded in Latin-1, or None when it has other characters. (Encoded with
+    errors ignored and the lengths compared: raising and catching the error for Greek,
+    Cyrillic or CJK text costs several times the encoding.)"""
+    raw = text.encode("latin-1", "ignore")
+    return raw if len(raw) == len(text) else None
 
 
 def has_cjk(text: str) -> bool:
@@ -199,10 +205,7 @@ def shouting_ratio(text: str, min_letters: int = 12, at_least: float = 0.0) -> f
     With ``at_least``, a share below it may be reported as 0 (the small letters are then
     counted only until the share is known to be below it)."""
     sample = text[:MAX_ANALYSED_CHARS]
-    try:
-        raw = sample.encode("latin-1")
-    except UnicodeEncodeError:
-        raw = None
+    raw = latin1(sample)
     if raw is not None:
         # Latin-1 text (English, most of Finnish, Spanish, German, French, Portuguese):
         # the same counts with bytes operations instead of regular expressions
