@@ -256,3 +256,10 @@ def test_window_end_is_the_last_start_within_the_window(window: int) -> None:
         for n_end in range(1, len(text) + 1):
             within = [s for s in range(len(text) + 1) if text.count(" ", n_end - 1, s) <= window]
             assert _window_end(text, n_end, window) == max(within), (text, n_end)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_spaced_random_ascii_text(seed: int) -> None:
+    runs = [f"{' ' * n}a{'-' * n}b,{' ' * n}.c" for n in range(40)]
+    for text in [*random_texts(20_000, seed, "ab Z,.;:!?'-_()\t\n\x01\x1c#  "), *runs]:
+        assert spaced(text) == ref_spaced(text), repr(text)
