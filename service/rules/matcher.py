@@ -285,12 +285,14 @@ class LexiconMatcher:
                         else:
                             if kind == HEDGE:
                                 last_hedge[lang] = (start, hit_stop)
-                                reach = _window_end(text, hit_stop, hwin)
                             else:
                                 last_int[lang] = (start, hit_stop)
-                                reach = _window_end(text, hit_stop, iwin)
-                            if reach > reached:
-                                reached = reach
+                            if cjk:  # in CJK text, where most hits take the full tests
+                                reached = len(text)
+                            elif reached < len(text):
+                                reach = _window_end(text, hit_stop, hwin if kind == HEDGE else iwin)
+                                if reach > reached:
+                                    reached = reach
                         continue
                     # a lexicon term
                     if phrase is None:  # a stem or a verified term: the words it spans
