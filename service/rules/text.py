@@ -158,8 +158,9 @@ def spaced(normalized: str) -> str:
     """Clause punctuation becomes a ``ǂ`` token, every other run of non-word characters
     one space, with a space at each end: ``"great, another outage!"`` → ``" great ǂ another
     outage ǂ "``. (``str.replace`` per clause character and per common non-word
-    character, then ``str.split``; the regular expression runs only when other non-word
-    characters remain: the cheapest way through CPython's string machinery.)"""
+    character; then, when only words and spaces remain, ``str.replace`` on runs of spaces,
+    else ``str.split``, and the regular expression only on chunks with other non-word
+    characters: the cheapest way through CPython's string machinery.)"""
     if normalized.isascii():
         # one bytes translation: clause punctuation → \x01, other non-word → space
         # (split and join on bytes: ASCII only until the clause marks go in)
@@ -184,6 +185,15 @@ def spaced(normalized: str) -> str:
     for ch in _COMMON_NONWORD:
         if ch in text:
             text = text.replace(ch, " ")
+    if text.replace(" ", "").isalnum():
+        # only words and spaces are left (most text): runs of spaces are halved by
+        # replace until none is left, cheaper than split and join
+        while "  " in text:
+            text = text.replace("  ", " ")
+        text = text.strip(" ")
+        while _CLAUSE_RUN in text:
+            text = text.replace(_CLAUSE_RUN, CLAUSE)
+        return f" {text} "
     words = text.split()
     # str.isalnum is exactly "no [\W_] character" (both are Py_UNICODE_ISALNUM); the rare
     # chunks with other non-word characters (emoji…) are split by the regular expression

@@ -259,6 +259,15 @@ def test_window_end_is_the_last_start_within_the_window(window: int) -> None:
 
 
 @pytest.mark.parametrize("seed", range(2))
+def test_spaced_random_text_of_words_and_punctuation(seed: int) -> None:
+    """Greek, Cyrillic and CJK words with clause and common punctuation only: the case
+    where spaced() collapses spaces by replace."""
+    alphabet = "αβΣς жЯё 中文 ǂ  .,;:!?。，！？；…'\"-()/’“”«»„¿¡#1"
+    for text in random_texts(20_000, seed, alphabet):
+        assert spaced(text) == ref_spaced(text), repr(text)
+
+
+@pytest.mark.parametrize("seed", range(2))
 def test_spaced_random_ascii_text(seed: int) -> None:
     runs = [f"{' ' * n}a{'-' * n}b,{' ' * n}.c" for n in range(40)]
     for text in [*random_texts(20_000, seed, "ab Z,.;:!?'-_()\t\n\x01\x1c#  "), *runs]:
