@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
+from service.rules.text import latin1
+
 #: Latin-script languages the model may answer (the ones the lexicons cover).
 LATIN_LANGUAGES = ("en", "fi", "es", "de", "fr", "pt")
 MODEL_CHARS = 300
@@ -66,6 +68,8 @@ def script_language(sample: str) -> str | None:
     """The language a non-Latin script decides, or None for Latin (or no) letters."""
     if sample.isascii():  # a flag of the string: no non-Latin letter, without a search
         return None
+    if latin1(sample) is not None:
+        return None  # Latin-1 text: one encoding instead of a search through it
     first = _NON_LATIN.search(sample)
     if first is None:
         return None

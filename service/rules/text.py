@@ -1,65 +1,24 @@
-"""Text normalisation and lexicon matching in one linear pass (Aho–Corasick).
+"""Text normalisation, and the tone of a text (capitals, punctuation).
 
 Normalisation: NFKC, case folding (Greek final sigma becomes σ), and removal of
 combining marks (Greek tonos, Finnish/German umlauts, Russian й/ё) — applied alike to
-lexicon terms and to text, so "ΑΚΥΡΩΣΗ", "ακύρωση" and "ακυρωση" all match.
-
-Lexicon term syntax (one string per term):
-- words separated by spaces must appear in that order, separated by non-letters;
-  a lone ``,`` stands for clause punctuation (``great , another`` matches "Great, another");
-- a word ending in ``*`` matches any word starting with it (a stem: ``отмен*``), which is
-  how inflection is handled (Russian, Finnish and Greek endings);
-- a lone ``*`` matches any one word (``cancel * subscription``);
-- a term containing CJK characters matches as a substring (CJK has no word breaks);
-- a term without letters or digits (emoji, emoticons such as ``:(``) matches as a
-  substring of the normalised text.
-
-Matching: the text is normalised, every run of non-word characters becomes one space,
-and a single Aho–Corasick automaton (pyahocorasick, C) finds every term's literal head
-at word starts. A term that continues after a stem or a wildcard is confirmed by a
-small anchored regular expression with bounded repetitions. The cost is linear in the
-length of the text; only the first ``MAX_ANALYSED_CHARS`` are analysed.
-
-Modifiers, found in the same pass, change what a hit means (per language of the term):
-- a *negator* ("not", "don't want", "δεν", "не", "ei", 不/没/别 …) within
-  ``negation_window`` words before a hit of a negatable lexicon, in the same clause, cancels
-  it ("I don't want a refund"); a *pseudo-negator* ("did not", "still not") containing it
-  does not negate;
-- a *hedge* ("maybe", "thinking about", "ίσως", "может", "ehkä", 考虑 …) within
-  ``hedge_window`` words before marks the hit as hedged;
-- an *intensifier* ("very", "πολύ", "очень", "todella", 非常 …) right before marks it
-  as intensified.
-Stopwords vote for the language of Latin-script text in the same pass.
+lexicon terms and to text, so "ΑΚΥΡΩΣΗ", "ακύρωση" and "ακυρωση" all match. ``spaced``
+then turns the normalised text into the form the lexicon matcher reads (see
+``service/rules/matcher.py``): one space between words, ``ǂ`` for clause breaks.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 import unicodedata
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
-
-import ahocorasick
 
 #: Only the first this-many characters are analysed; longer texts keep their ticket
 #: but a novel-length message says no more about severity than its first pages.
 MAX_ANALYSED_CHARS = 20_000
 
-#: A CJK term preceded (within ``CJK_NEGATION_CHARS``) by one of these is negated.
-_CJK_NEGATORS = frozenset("不没沒别別未无無")
-CJK_NEGATION_CHARS = 3
-#: Negators that are ordinary words in another supported language (Finnish "en"/"et" are
-#: French "in"/"and", Spanish "no" is English "no"…) negate only terms of their own
-#: language; every other negator negates a term of any language ("não" + "reembolso").
-_AMBIGUOUS_NEGATORS = frozenset({"en", "et", "ala", "no", "nie", "nem", "ni", "sin", "se"})
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 _ANGRY_PUNCT = re.compile(r"[!！]{2,}|？{2,}|[?？!！]{3,}|[?？][!！]|[!！][?？]")
 _NONWORD = re.compile(r"[\W_]+")
-_TERM_TOKEN = re.compile(r"[\w*]+|,")
-_HAS_WORD = re.compile(r"[^\W_]")
 _UPPER = re.compile(r"[A-Z\u00c0-\u00d6\u00d8-\u00de\u0386-\u038f\u0391-\u03ab\u0400-\u042f]")
 #: Runs of small letters (counted by run lengths: one string per word, not per letter).
 _LOWER = re.compile(r"[a-z\u00df-\u00f6\u00f8-\u00ff\u03ac-\u03ce\u0430-\u045f]+")
@@ -82,17 +41,6 @@ _CAPS_RUN = re.compile(
     r"[A-Z\u00c0-\u00d6\u00d8-\u00de\u0386-\u038f\u0391-\u03ab\u0400-\u042f]{2}"
 )
 _PUNCT_RUN = re.compile(r"[!?！？]{2,}")
-
-# Entry kinds in the automaton.
-LEX, NEG, PSEUDO, HEDGE, INTENS, STOP = range(6)
-#: Reserved lexicon names: modifiers, not signals.
-MODIFIER_LEXICONS = {
-    "negators": NEG,
-    "pseudo_negators": PSEUDO,
-    "hedges": HEDGE,
-    "intensifiers": INTENS,
-    "stopwords": STOP,
-}
 
 
 #: Fullwidth punctuation common in CJK text, with its NFKC form. Replacing these first
@@ -169,14 +117,21 @@ def normalize(text: str) -> str:
     Unicode route (``test_text_fast_paths.py`` holds the three to one reference)."""
     if text.isascii():  # NFKC is the identity; casefold is lower()
         return text.lower()
-    try:
-        raw = text.encode("latin-1")
-    except UnicodeEncodeError:
+    raw = latin1(text)
+    if raw is None:
         return _full_normalize(text)
     # Latin-1 text (Finnish, Spanish, German, French, Portuguese…): one bytes translation
     if len(raw.translate(None, _LATIN1_OTHER)) == len(raw):
         return raw.translate(_LATIN1_FOLD).decode("latin-1")
     return _full_normalize(text)
+
+
+def latin1(text: str) -> bytes | None:
+    """``text`` encoded in Latin-1, or None when it has other characters. (Encoded with
+    errors ignored and the lengths compared: raising and catching the error for Greek,
+    Cyrillic or CJK text costs several times the encoding.)"""
+    raw = text.encode("latin-1", "ignore")
+    return raw if len(raw) == len(text) else None
 
 
 def has_cjk(text: str) -> bool:
@@ -203,18 +158,26 @@ def spaced(normalized: str) -> str:
     """Clause punctuation becomes a ``ǂ`` token, every other run of non-word characters
     one space, with a space at each end: ``"great, another outage!"`` → ``" great ǂ another
     outage ǂ "``. (``str.replace`` per clause character and per common non-word
-    character, then ``str.split``; the regular expression runs only when other non-word
-    characters remain: the cheapest way through CPython's string machinery.)"""
+    character; then, when only words and spaces remain, ``str.replace`` on runs of spaces,
+    else ``str.split``, and the regular expression only on chunks with other non-word
+    characters: the cheapest way through CPython's string machinery.)"""
     if normalized.isascii():
         # one bytes translation: clause punctuation → \x01, other non-word → space
         # (split and join on bytes: ASCII only until the clause marks go in)
+        # (runs of spaces are halved by replace until none is left: most runs are of two
+        # or three, so that is two or three passes in C, cheaper than split and join)
         raw = normalized.encode("ascii").translate(_SPACED_ASCII)
-        if b"\x01" in raw:
-            raw = b" ".join(raw.replace(b"\x01", b" \x01 ").split())
+        clauses = b"\x01" in raw
+        if clauses:
+            raw = raw.replace(b"\x01", b" \x01 ")
+        while b"  " in raw:
+            raw = raw.replace(b"  ", b" ")
+        raw = raw.strip(b" ")
+        if clauses:
             while b"\x01 \x01" in raw:
                 raw = raw.replace(b"\x01 \x01", b"\x01")
             return f" {raw.decode('ascii').replace(chr(1), CLAUSE)} "
-        return f" {b' '.join(raw.split()).decode('ascii')} "
+        return f" {raw.decode('ascii')} "
     text = normalized
     for ch in _CLAUSE_CHARS:
         if ch in text:
@@ -222,6 +185,15 @@ def spaced(normalized: str) -> str:
     for ch in _COMMON_NONWORD:
         if ch in text:
             text = text.replace(ch, " ")
+    if text.replace(" ", "").isalnum():
+        # only words and spaces are left (most text): runs of spaces are halved by
+        # replace until none is left, cheaper than split and join
+        while "  " in text:
+            text = text.replace("  ", " ")
+        text = text.strip(" ")
+        while _CLAUSE_RUN in text:
+            text = text.replace(_CLAUSE_RUN, CLAUSE)
+        return f" {text} "
     words = text.split()
     # str.isalnum is exactly "no [\W_] character" (both are Py_UNICODE_ISALNUM); the rare
     # chunks with other non-word characters (emoji…) are split by the regular expression
@@ -231,358 +203,6 @@ def spaced(normalized: str) -> str:
     while _CLAUSE_RUN in text:
         text = text.replace(_CLAUSE_RUN, CLAUSE)
     return f" {text} "
-
-
-@dataclass(slots=True)
-class TextSignals:
-    """What one text says, found in one pass."""
-
-    #: lexicon → matched phrases (not negated), in order of appearance, deduplicated
-    hits: dict[str, list[str]] = field(default_factory=dict)
-    #: lexicon → phrases that a negator cancelled (shown only when debugging)
-    negated: dict[str, list[str]] = field(default_factory=dict)
-    #: lexicons with at least one hit that was not hedged
-    stated: set[str] = field(default_factory=set)
-    #: lexicon → hedged phrases ("maybe I'll cancel")
-    hedged: dict[str, list[str]] = field(default_factory=dict)
-    #: lexicon → intensified phrases ("very disappointed")
-    intensified: dict[str, list[str]] = field(default_factory=dict)
-    #: language → votes (lexicon terms of that language; stopwords are counted apart)
-    votes: dict[str, int] = field(default_factory=dict)
-    #: the text as matched: normalised, one space between words, "," for clause breaks
-    spaced: str = ""
-
-
-_Entry = tuple[Any, ...]
-
-
-def _add(bucket: dict[str, list[str]], name: str, phrase: str) -> None:
-    found = bucket.get(name)
-    if found is None:
-        bucket[name] = [phrase]
-    elif phrase not in found:
-        found.append(phrase)
-
-
-class LexiconMatcher:
-    """Finds which lexicons a text mentions, and the words that matched.
-
-    ``lexicons`` maps lexicon name → language → terms. The reserved names in
-    ``MODIFIER_LEXICONS`` (negators, pseudo_negators, hedges, intensifiers, stopwords)
-    are modifiers; every other name is a signal. ``negatable`` names the signal
-    lexicons a negator can cancel (all of them when None).
-    """
-
-    def __init__(
-        self,
-        lexicons: Mapping[str, Mapping[str, Iterable[str]]],
-        *,
-        negatable: Iterable[str] | None = None,
-        negation_window: int = 3,
-        hedge_window: int = 5,
-        intensifier_window: int = 1,
-    ) -> None:
-        self._negatable = None if negatable is None else frozenset(negatable)
-        self.negation_window = negation_window
-        self.hedge_window = hedge_window
-        self.intensifier_window = intensifier_window
-        keyed: dict[str, list[_Entry]] = {}
-        symbols: dict[str, list[_Entry]] = {}
-        #: language → its stopwords (single normalised words), to guess Latin-script text
-        self.stopwords: dict[str, frozenset[str]] = {}
-        for name, by_lang in lexicons.items():
-            kind = MODIFIER_LEXICONS.get(name, LEX)
-            for lang, terms in by_lang.items():
-                if kind == STOP:
-                    words = {spaced(normalize(t)).strip() for t in terms}
-                    self.stopwords[lang] = frozenset(w for w in words if w and " " not in w)
-                    continue
-                for raw in terms:
-                    self._compile(name, kind, lang, raw, keyed, symbols)
-        #: every stopword → the languages it is a stopword of
-        self._stopword_langs: dict[str, tuple[str, ...]] = {}
-        for lang, stop in self.stopwords.items():
-            for word in stop:
-                self._stopword_langs[word] = (*self._stopword_langs.get(word, ()), lang)
-        self._all_stopwords = frozenset(self._stopword_langs)
-        self._words = self._automaton(keyed)
-        self._symbols = self._automaton(symbols)
-        #: every symbol term starts with one of these (its first two characters): a text
-        #: without any skips the symbol pass (``in`` on a narrower string is immediate)
-        self._symbol_heads = tuple(sorted({key[:2] for key in symbols}))
-        self._ascii_symbol_heads = tuple(h for h in self._symbol_heads if h.isascii())
-        #: their first characters: a one-character ``in`` is a fast scan, so a text
-        #: without any of them is ruled out before the (slower) substring tests
-        self._symbol_firsts = tuple(sorted({h[0] for h in self._symbol_heads}))
-
-    @staticmethod
-    def _automaton(keyed: dict[str, list[_Entry]]) -> Any:
-        if not keyed:
-            return None
-        auto = ahocorasick.Automaton()
-        for key, entries in keyed.items():
-            auto.add_word(key, tuple(entries))
-        auto.make_automaton()
-        return auto
-
-    def _compile(
-        self,
-        name: str,
-        kind: int,
-        lang: str,
-        raw: str,
-        keyed: dict[str, list[_Entry]],
-        symbols: dict[str, list[_Entry]],
-    ) -> None:
-        norm = normalize(raw.strip())
-        negatable = self._negatable is None or name in self._negatable
-        if not _HAS_WORD.search(norm):  # emoji, emoticons
-            if norm.strip() and kind == LEX:
-                key = sys.intern(norm.strip())
-                symbols.setdefault(key, []).append((LEX, name, lang, None, 2, False, len(key), key))
-            return
-        if has_cjk(norm):
-            key = _NONWORD.sub("", norm)
-            keyed.setdefault(key, []).append((kind, name, lang, None, 1, negatable, len(key), key))
-            return
-        words = [w for w in (w.replace("_", "") for w in _TERM_TOKEN.findall(norm)) if w]
-        words = [CLAUSE if w == "," else w for w in words]
-        if not words or all(w.strip("*") == "" for w in words):
-            return
-        # The literal head: up to (and including the stem of) the first word with a '*'.
-        head = " "
-        rest_at = len(words)
-        stem_open = False
-        for i, word in enumerate(words):
-            if word == "*":
-                rest_at = i
-                break
-            if word.endswith("*"):
-                head += word.rstrip("*")
-                stem_open = True
-                rest_at = i + 1
-                break
-            head += word + " "
-        if head == " ":  # starts with a wildcard: key on the first literal word
-            return self._compile(name, kind, lang, " ".join(words[1:]), keyed, symbols)
-        verify = None
-        if rest_at < len(words):
-            parts = [r"[^ ]{0,40}" if stem_open else ""]
-            first = True
-            for word in words[rest_at:]:
-                sep = "" if (first and not stem_open) else " "
-                first = False
-                if word == "*":
-                    parts.append(sep + r"[^ ]{1,40}")
-                elif word.endswith("*"):
-                    parts.append(sep + re.escape(word.rstrip("*")) + r"[^ ]{0,40}")
-                else:
-                    parts.append(sep + re.escape(word) + "(?= )")
-            verify = re.compile("".join(parts))
-        # a term of whole words (no stem, nothing to verify) is its own phrase
-        phrase = head.strip().replace(CLAUSE, ",") if verify is None and not stem_open else None
-        keyed.setdefault(sys.intern(head), []).append(
-            (kind, name, lang, verify, 0, negatable, len(head), phrase)
-        )
-
-    def scan(self, normalized: str) -> TextSignals:
-        """All signals of a normalised text (see ``normalize``)."""
-        sig = TextSignals()
-        if not normalized:
-            return sig
-        text = sig.spaced = spaced(normalized)
-        hits, negated, stated = sig.hits, sig.negated, sig.stated
-        votes: defaultdict[str, int] = defaultdict(int)
-        # lang → (start, end, is_cjk, reach): a hit starting after ``reach`` is past the
-        # clause or the window (see ``_reach``)
-        last_neg: dict[str, tuple[int, int, int, int]] = {}
-        last_pseudo: dict[str, tuple[int, int]] = {}
-        last_hedge: dict[str, tuple[int, int]] = {}
-        last_int: dict[str, tuple[int, int]] = {}
-        negated_at: set[tuple[str, int]] = set()
-        nwin, hwin, iwin = self.negation_window, self.hedge_window, self.intensifier_window
-        auto = self._words
-        if auto is not None:
-            cjk_negators = _CJK_NEGATORS
-            for end, entries in auto.iter(text):
-                stop = end + 1
-                for kind, name, lang, verify, cjk, negatable, key_len, phrase in entries:
-                    start = stop - key_len
-                    if verify is not None:
-                        m = verify.match(text, stop)
-                        if m is None:
-                            continue
-                        hit_stop = m.end()
-                    else:
-                        hit_stop = stop
-                    if kind:  # a modifier
-                        if kind == NEG:
-                            # (a CJK negator's reach, rarely needed, is found when it is)
-                            neg = last_neg[lang] = (
-                                start,
-                                hit_stop,
-                                cjk,
-                                -1 if cjk else _reach(text, hit_stop, nwin),
-                            )
-                            if (
-                                not cjk
-                                and text[start + 1 : hit_stop - 1] not in _AMBIGUOUS_NEGATORS
-                            ):
-                                last_neg["*"] = neg
-                        elif kind == PSEUDO:
-                            last_pseudo[lang] = last_pseudo["*"] = (start, hit_stop)
-                        elif kind == HEDGE:
-                            last_hedge[lang] = (start, hit_stop)
-                        else:
-                            last_int[lang] = (start, hit_stop)
-                        continue
-                    # a lexicon term
-                    if phrase is None:  # a stem or a verified term: the words it spans
-                        if cjk:
-                            phrase = text[start:hit_stop]
-                        else:
-                            # the term starts at a space; extend a stem to the end of its word
-                            if text[hit_stop - 1] == " ":
-                                phrase = text[start + 1 : hit_stop - 1]
-                            else:
-                                nxt = text.find(" ", hit_stop)
-                                phrase = text[start + 1 : nxt if nxt != -1 else len(text)]
-                            if CLAUSE in phrase:
-                                phrase = phrase.replace(CLAUSE, ",")
-                    votes[lang] += 1
-                    if negatable:
-                        if negated_at and (name, start) in negated_at:
-                            is_negated = True
-                        elif cjk:
-                            # 不/没/别… within CJK_NEGATION_CHARS before (unless the term
-                            # itself starts with one), or a language-neutral negator
-                            is_negated = (
-                                text[start] not in cjk_negators
-                                and not cjk_negators.isdisjoint(
-                                    text[max(0, start - CJK_NEGATION_CHARS) : start]
-                                )
-                            ) or _negates(
-                                last_neg.get("*"), last_pseudo.get("*"), start, text, nwin
-                            )
-                        elif last_neg:
-                            # most hits are out of the last negators' reach: that test
-                            # inline, ``_negates`` (which repeats it) only for the others
-                            near = last_neg.get(lang)
-                            is_negated = (
-                                near is not None
-                                and near[1] <= start + 1
-                                and (near[3] < 0 or start <= near[3])
-                                and _negates(near, last_pseudo.get(lang), start, text, nwin)
-                            )
-                            if not is_negated:
-                                near = last_neg.get("*")
-                                is_negated = (
-                                    near is not None
-                                    and near[1] <= start + 1
-                                    and (near[3] < 0 or start <= near[3])
-                                    and _negates(near, last_pseudo.get("*"), start, text, nwin)
-                                )
-                        else:
-                            is_negated = False
-                        if is_negated:
-                            # the same words as a term of another language are negated too
-                            negated_at.add((name, start))
-                            _add(negated, name, phrase)
-                            continue
-                    found = hits.get(name)
-                    if found is None:
-                        hits[name] = [phrase]
-                    elif phrase not in found:
-                        found.append(phrase)
-                    # hedged / intensified: the modifier ends at most a window of words
-                    # before the hit (CJK: three characters a word)
-                    hedge = last_hedge.get(lang) if last_hedge else None
-                    if hedge is not None and (
-                        hedge[1] <= start + 1
-                        and (
-                            start - hedge[1] <= hwin * 3
-                            if cjk
-                            else text.count(" ", hedge[1] - 1, start) <= hwin
-                        )
-                    ):
-                        _add(sig.hedged, name, phrase)
-                    else:
-                        stated.add(name)
-                    inten = last_int.get(lang) if last_int else None
-                    if inten is not None and (
-                        inten[1] <= start + 1
-                        and (
-                            start - inten[1] <= iwin * 3
-                            if cjk
-                            else text.count(" ", inten[1] - 1, start) <= iwin
-                        )
-                    ):
-                        _add(sig.intensified, name, phrase)
-        if votes:
-            sig.votes = dict(votes)
-        if self._symbols is not None and self._may_have_symbols(normalized):
-            for end, entries in self._symbols.iter(normalized):
-                for entry in entries:
-                    _add(hits, entry[1], normalized[end + 1 - entry[6] : end + 1])
-                    stated.add(entry[1])
-        return sig
-
-    def _may_have_symbols(self, normalized: str) -> bool:
-        if normalized.isascii():
-            heads = self._ascii_symbol_heads
-        elif any(map(normalized.__contains__, self._symbol_firsts)):
-            heads = self._symbol_heads
-        else:
-            return False
-        return any(map(normalized.__contains__, heads))
-
-    def stopword_votes(self, spaced_text: str, limit: int = 300) -> dict[str, int]:
-        """language → how many distinct stopwords of it the start of the text has."""
-        found = self._all_stopwords.intersection(spaced_text[:limit].split())
-        if not found:
-            return {}
-        counts: dict[str, int] = {}
-        for word in found:
-            for lang in self._stopword_langs[word]:
-                counts[lang] = counts.get(lang, 0) + 1
-        return {lang: counts[lang] for lang in self.stopwords if lang in counts}
-
-    def match(self, normalized: str) -> dict[str, list[str]]:
-        """Map lexicon name → matched phrases (in order of appearance, deduplicated)."""
-        return self.scan(normalized).hits
-
-
-def _reach(text: str, n_end: int, window: int) -> int:
-    """The last start of a hit that a (non-CJK) negator ending at ``n_end`` reaches: the
-    negation ends at the next clause break, and at most ``window`` spaces (words) may lie
-    from ``n_end - 1`` to the hit. Found once per negator instead of once per hit, looking
-    no further than the window (so the work stays linear in the text)."""
-    pos = n_end - 2
-    for _ in range(window + 1):
-        pos = text.find(" ", pos + 1)
-        if pos == -1:
-            pos = len(text)
-            break
-    clause = text.find(CLAUSE, n_end, pos)
-    return pos if clause == -1 else clause
-
-
-def _negates(
-    neg: tuple[int, int, int, int] | None,
-    pseudo: tuple[int, int] | None,
-    start: int,
-    text: str,
-    window: int,
-) -> bool:
-    """Whether ``neg`` negates a (non-CJK) hit at ``start``: it ends before the hit (a
-    negator overlapping the hit, as in "not working", is part of its own term), the hit is
-    within its reach (-1: not computed yet), and no pseudo-negator ("did not") contains it."""
-    if neg is None or neg[1] > start + 1:
-        return False
-    reach = neg[3] if neg[3] >= 0 else _reach(text, neg[1], window)
-    if start > reach:
-        return False
-    return pseudo is None or not (pseudo[0] <= neg[0] and neg[1] <= pseudo[1])
 
 
 def _latin1_class(pattern: re.Pattern[str]) -> bytes:
@@ -602,10 +222,7 @@ def shouting_ratio(text: str, min_letters: int = 12, at_least: float = 0.0) -> f
     With ``at_least``, a share below it may be reported as 0 (the small letters are then
     counted only until the share is known to be below it)."""
     sample = text[:MAX_ANALYSED_CHARS]
-    try:
-        raw = sample.encode("latin-1")
-    except UnicodeEncodeError:
-        raw = None
+    raw = latin1(sample)
     if raw is not None:
         # Latin-1 text (English, most of Finnish, Spanish, German, French, Portuguese):
         # the same counts with bytes operations instead of regular expressions

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from schemas.common import Priority
+from service.rules.matcher import LexiconMatcher
 from service.rules.model import (
     Condition,
     Range,
@@ -19,7 +20,7 @@ from service.rules.model import (
     load_rules,
     parse_rules,
 )
-from service.rules.text import LexiconMatcher, normalize
+from service.rules.text import normalize
 
 
 def minimal(**overrides: Any) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from schemas.common import Priority
 from schemas.feedback import FeedbackEvent
 from service.rules import RuleEngine, load_default_rules
 from service.rules.engine import default_matcher
-from service.rules.text import LexiconMatcher, normalize
+from service.rules.matcher import LexiconMatcher
+from service.rules.text import normalize
 
 ENGINE = RuleEngine(load_default_rules())
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from service.rules.matcher import LexiconMatcher
 from service.rules.text import (
     MAX_ANALYSED_CHARS,
-    LexiconMatcher,
     angry_punctuation,
     has_cjk,
     normalize,

@@ -16,9 +16,11 @@ import pytest
 from schemas.feedback import FeedbackEvent
 from service.rules import RuleEngine, load_default_rules
 from service.rules.language import _LATIN, _NON_LATIN, _script, script_language
+from service.rules.matcher import LexiconMatcher, _may_have_cjk, _window_end
 from service.rules.text import (
     _ANGRY_PUNCT,
     _CAPS_RUN,
+    _CJK,
     _CLAUSE_CHARS,
     _COMBINING,
     _NONWORD,
@@ -129,11 +131,18 @@ def test_script_language_random_text(seed: int) -> None:
 
 def test_stopword_votes_count_distinct_stopwords() -> None:
     matcher = RuleEngine(load_default_rules()).matcher
+    stopwords = " ".join(w for stop in matcher.stopwords.values() for w in stop)
+    rng = random.Random(5)
+    salad = [
+        " ".join(rng.choices([*stopwords.split(), "x", "yy,", "the."], k=80)) for _ in range(50)
+    ]
     for text in [
         "the order and the refund is not here",
         "der Kunde und die Rechnung ist nicht da, und das ist es",
         "el pedido y la factura no llegan y no",
         "",
+        *salad,  # the 300th character falls anywhere in a word, or between words
+        *_labelled_texts(),
     ]:
         s = spaced(normalize(text))
         words = set(s[:300].split())
@@ -164,3 +173,102 @@ def test_plans_are_shared_but_evidence_is_each_events_own() -> None:
     first.reasons[-1].evidence.append("x")
     third = engine.assess(_event("I want a refund for this order"))
     assert "x" not in third.reasons[-1].evidence
+
+
+def _labelled_texts() -> list[str]:
+    from tests.data.labelled_source import DEEP, HELDOUT, OTHER
+
+    return [row[0] for rows in [*DEEP.values(), *OTHER.values(), *HELDOUT.values()] for row in rows]
+
+
+def test_word_terms_automaton_finds_what_the_full_one_finds() -> None:
+    """Text without CJK characters is scanned with the word terms alone: on such text the
+    full automaton (word and CJK terms) must report exactly the same hits."""
+    matcher = RuleEngine(load_default_rules()).matcher
+    rng = random.Random(7)
+    labelled = _labelled_texts()
+    mixed = [" ".join(rng.sample(labelled, 3)) for _ in range(300)]
+    checked = 0
+    for text in [*labelled, *mixed, *random_texts(5_000, 11)]:
+        s = spaced(normalize(text))
+        cjk = _CJK.search(s) is not None
+        assert not cjk or _may_have_cjk(s), repr(s)
+        if not _may_have_cjk(s):
+            expected = [(end, entries) for end, entries in matcher._words.iter(s)]
+            assert list(matcher._word_terms.iter(s)) == expected, repr(s)
+            checked += 1
+    assert checked > 1000
+
+
+def _modifier_heavy_texts(n: int, seed: int) -> list[str]:
+    """Lexicon terms, modifiers and stopwords of one or two languages, shuffled, with
+    clause punctuation: many hits within a modifier's reach, many just past it."""
+    rules = load_default_rules()
+    by_lang: dict[str, list[str]] = {}
+    for by_language in rules.lexicons.values():
+        for lang, terms in by_language.items():
+            words = [t.replace(" * ", " x ").replace("*", "ing").replace(" ,", ",") for t in terms]
+            by_lang.setdefault(lang, []).extend(words)
+    langs = sorted(by_lang)
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(n):
+        pool = [w for lang in rng.sample(langs, rng.choice((1, 1, 2))) for w in by_lang[lang]]
+        parts = [rng.choice(pool) for _ in range(rng.randint(2, 14))]
+        texts.append(
+            " ".join(p + rng.choice(("", "", "", ",", ".", " and", " the day")) for p in parts)
+        )
+    return texts
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_stated_shortcut_gives_what_testing_every_hit_gives(seed: int) -> None:
+    """A hit that no negator, hedge or intensifier reaches skips their tests: the signals
+    must be those of testing every hit."""
+    rules = load_default_rules()
+    ta = rules.text_analysis
+    fast = RuleEngine(rules).matcher
+    full = LexiconMatcher(
+        rules.lexicons,
+        negatable=ta.negatable,
+        negation_window=ta.negation_window,
+        hedge_window=ta.hedge_window,
+        intensifier_window=ta.intensifier_window,
+    )
+    full.stated_shortcut = False
+    changed = 0
+    for text in [*_modifier_heavy_texts(3_000, seed), *_labelled_texts()]:
+        norm = normalize(text)
+        got, expected = fast.scan(norm), full.scan(norm)
+        assert got == expected, repr(text)
+        changed += bool(expected.negated or expected.hedged or expected.intensified)
+    assert changed > 500
+
+
+@pytest.mark.parametrize("window", [0, 1, 3, 5])
+def test_window_end_is_the_last_start_within_the_window(window: int) -> None:
+    """``_window_end`` (one expression match) against its definition, counted."""
+    rng = random.Random(window)
+    for _ in range(300):
+        text = (
+            " " + " ".join("ab"[: rng.randint(1, 2)] * rng.randint(1, 3) for _ in range(12)) + " "
+        )
+        for n_end in range(1, len(text) + 1):
+            within = [s for s in range(len(text) + 1) if text.count(" ", n_end - 1, s) <= window]
+            assert _window_end(text, n_end, window) == max(within), (text, n_end)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_spaced_random_text_of_words_and_punctuation(seed: int) -> None:
+    """Greek, Cyrillic and CJK words with clause and common punctuation only: the case
+    where spaced() collapses spaces by replace."""
+    alphabet = "αβΣς жЯё 中文 ǂ  .,;:!?。，！？；…'\"-()/’“”«»„¿¡#1"
+    for text in random_texts(20_000, seed, alphabet):
+        assert spaced(text) == ref_spaced(text), repr(text)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_spaced_random_ascii_text(seed: int) -> None:
+    runs = [f"{' ' * n}a{'-' * n}b,{' ' * n}.c" for n in range(40)]
+    for text in [*random_texts(20_000, seed, "ab Z,.;:!?'-_()\t\n\x01\x1c#  "), *runs]:
+        assert spaced(text) == ref_spaced(text), repr(text)

@@ -1,0 +1,114 @@
+"""Planning takes shortcuts: a rule's condition runs only when its guards are met (see
+``conditions.guards``), and common condition shapes compile to specialised closures. This
+checks the rules that fire against a plain interpreter of the rule file that tries every
+rule, in file order, on events of every language with every kind of score and customer."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from schemas.feedback import FeedbackEvent
+from service.rules import RuleEngine, load_default_rules
+from service.rules.facts import SHOUTING_THRESHOLD, Facts
+from service.rules.model import Condition, Range
+from tests.data.labelled_source import DEEP, HELDOUT, OTHER
+
+
+def _in(rng: Range, value: float | None) -> bool:
+    if value is None:
+        return False
+    lo = rng.min if rng.min is not None else float("-inf")
+    hi = rng.max if rng.max is not None else float("inf")
+    return lo <= value <= hi
+
+
+def ref_holds(cond: Condition, f: Facts) -> bool:
+    """Every key of ``cond`` holds, read straight from the rule-file model."""
+    sig = f.signals
+    for key in cond.model_fields_set:
+        value = getattr(cond, key)
+        if key in ("nps", "rating"):
+            ok = _in(value, f.nps if key == "nps" else f.rating)
+        elif key in ("channel", "tier", "language"):
+            ok = getattr(f, key) in value
+        elif key == "lifecycle_stage":
+            ok = f.stage in value
+        elif key == "text":
+            ok = any(sig.hits.get(name) for name in value)
+        elif key == "stated":
+            ok = any(name in sig.stated for name in value)
+        elif key == "hedged":
+            ok = any(name in sig.hedged and name not in sig.stated for name in value)
+        elif key == "intensified":
+            ok = any(sig.intensified.get(name) for name in value)
+        elif key == "text_empty":
+            ok = f.text_empty == value
+        elif key == "has_score":
+            ok = (f.nps is not None or f.rating is not None) == value
+        elif key == "shouting":
+            ok = (f.shouting >= SHOUTING_THRESHOLD) == value
+        elif key == "angry_punctuation":
+            ok = bool(f.punctuation) == value
+        elif key == "repeat_contact":
+            ok = bool(f.related) == value
+        elif key == "fired":
+            ok = all(ref in f.fired for ref in value)
+        elif key == "any":
+            ok = any(ref_holds(c, f) for c in value)
+        elif key == "all":
+            ok = all(ref_holds(c, f) for c in value)
+        elif key == "not_":
+            ok = not ref_holds(value, f)
+        else:  # pragma: no cover
+            raise AssertionError(key)
+        if not ok:
+            return False
+    return True
+
+
+def events() -> list[tuple[FeedbackEvent, list[str]]]:
+    texts = [
+        row[0] for rows in [*DEEP.values(), *OTHER.values(), *HELDOUT.values()] for row in rows
+    ]
+    scores: list[dict[str, Any]] = [
+        *({"nps_score": n} for n in (2, 8, 10)),
+        {},
+        *({"rating": n} for n in (1, 3, 5)),
+    ]
+    customers = [
+        {"tier": "enterprise", "lifecycle_stage": "renewal"},
+        {"tier": "premium", "lifecycle_stage": "trial"},
+        {"tier": "standard"},
+    ]
+    channels = ["email", "review", "app_store"]
+    out = []
+    combos = itertools.cycle(itertools.product(scores, customers, channels, [[], ["t-1"]]))
+    for i, (text, (score, customer, channel, related)) in enumerate(
+        zip([*texts, *[""] * 7, *(t.upper() for t in texts[::7])], combos, strict=False)
+    ):
+        data: dict[str, Any] = {
+            "event_id": f"e-{i}",
+            "occurred_at": "2026-03-02T09:15:00+02:00",
+            "channel": channel,
+            "customer": {"id": "c-1", **customer},
+            "text": text,
+            **score,
+        }
+        out.append((FeedbackEvent.model_validate(data), related))
+    return out
+
+
+def test_planned_rules_are_those_every_rule_tried_in_order_gives() -> None:
+    engine = RuleEngine(load_default_rules())
+    rules = engine.rules.rules
+    for event, related in events():
+        engine._plans.clear()
+        fired = [r.rule_id for r in engine.assess(event, related).reasons]
+        facts = engine.facts(event, related)
+        expected = []
+        for rule in rules:
+            if ref_holds(rule.when, facts):
+                expected.append(rule.id)
+                facts.fired.add(rule.id)
+        assert fired == expected, event.text
