@@ -27,7 +27,7 @@ from schemas.common import Priority
 from schemas.feedback import FeedbackEvent
 from schemas.ticket import Reason, SlaInfo, Ticket
 from service.rules.conditions import Evidence, Explain, Holds, compile_condition, guards, is_pure
-from service.rules.facts import SHOUTING_THRESHOLD, Facts, atoms, signature
+from service.rules.facts import SHOUTING_THRESHOLD, Facts, atoms, signature_for
 from service.rules.language import decide
 from service.rules.matcher import LexiconMatcher, TextSignals
 from service.rules.model import RuleSet, load_default_rules
@@ -188,6 +188,7 @@ class RuleEngine:
         self._by_rank = {p.rank: p for p in Priority}
         #: signature of the facts → plan (see ``assess``)
         self._plans: dict[tuple[object, ...], _Plan] = {}
+        self._signature = signature_for(rules)
         # the rules guarded by "this rule fired" come later (the rule-file validation
         # guarantees it), so one pass in file order sees them
         assert all(c.dependents & ((2 << i) - 1) == 0 for i, c in enumerate(self._compiled))
@@ -226,7 +227,7 @@ class RuleEngine:
         # Which rules fire, and so severity, priority, category and actions, depend only on
         # the facts' signature; the plan for a signature is computed once and then only
         # the evidence of the fired rules is gathered (the words differ event to event).
-        key = signature(facts)
+        key = self._signature(facts)
         plan = self._plans.get(key)
         if plan is None:
             # planning explains every rule it fires: that evidence is this event's

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from schemas.feedback import FeedbackEvent
 from service.rules.matcher import TextSignals
+from service.rules.model import Condition, RuleSet
 
 SHOUTING_THRESHOLD = 0.7
 
@@ -58,26 +59,64 @@ class Facts:
         self.fired: set[str] = set()
 
 
-def signature(f: Facts) -> tuple[object, ...]:
-    """Everything a rule's ``holds`` can read (see ``conditions.compile_key``): two events
-    with the same signature fire the same rules. Keep in step with the condition keys."""
-    sig = f.signals
-    return (
-        f.nps,
-        f.rating,
-        f.channel,
-        f.tier,
-        f.stage,
-        f.language,
-        frozenset(sig.hits),
-        frozenset(sig.stated),
-        frozenset(sig.hedged),
-        frozenset(sig.intensified),
-        f.shouting >= SHOUTING_THRESHOLD,
-        bool(f.punctuation),
-        f.text_empty,
-        bool(f.related),
-    )
+Signature = Callable[[Facts], tuple[object, ...]]
+
+
+def signature_for(rules: RuleSet) -> Signature:
+    """The signature function of a rule set: two events with the same signature fire the
+    same rules. It holds everything a rule's ``holds`` can read (see
+    ``conditions.compile_key``; keep the two in step), coarsened to what this rule set
+    tells apart: a channel, tier, lifecycle stage or language that no condition names
+    is, to every condition, the same as none at all (a membership test fails for both,
+    its negation holds for both, and evidence names a value only when it is a member).
+    So a stream of many channels, tiers and languages reuses far fewer, far more often
+    used plans — the shipped rules name no language at all."""
+    named: dict[str, set[str]] = {
+        "channel": set(),
+        "tier": set(),
+        "stage": set(),
+        "language": set(),
+    }
+    for cond in _conditions(rule.when for rule in rules.rules):
+        named["channel"].update(cond.channel or ())
+        named["tier"].update(cond.tier or ())
+        named["stage"].update(cond.lifecycle_stage or ())
+        named["language"].update(cond.language or ())
+    channels, tiers = frozenset(named["channel"]), frozenset(named["tier"])
+    stages, languages = frozenset(named["stage"]), frozenset(named["language"])
+
+    def signature(f: Facts) -> tuple[object, ...]:
+        sig = f.signals
+        return (
+            f.nps,
+            f.rating,
+            f.channel if f.channel in channels else None,
+            f.tier if f.tier in tiers else None,
+            f.stage if f.stage in stages else None,
+            f.language if f.language in languages else None,
+            frozenset(sig.hits),
+            frozenset(sig.stated),
+            frozenset(sig.hedged),
+            frozenset(sig.intensified),
+            f.shouting >= SHOUTING_THRESHOLD,
+            bool(f.punctuation),
+            f.text_empty,
+            bool(f.related),
+        )
+
+    return signature
+
+
+def _conditions(roots: Iterable[Condition]) -> Iterator[Condition]:
+    """Every condition, nested ones (``any``, ``all``, ``not``) included."""
+    stack = list(roots)
+    while stack:
+        cond = stack.pop()
+        yield cond
+        stack.extend(cond.any or ())
+        stack.extend(cond.all or ())
+        if cond.not_ is not None:
+            stack.append(cond.not_)
 
 
 def atoms(f: Facts) -> set[str]:

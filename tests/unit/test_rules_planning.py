@@ -112,3 +112,40 @@ def test_planned_rules_are_those_every_rule_tried_in_order_gives() -> None:
                 expected.append(rule.id)
                 facts.fired.add(rule.id)
         assert fired == expected, event.text
+
+
+def test_a_reused_plan_decides_as_a_fresh_one() -> None:
+    """Plans are keyed by a signature coarsened to what the rule set names (a channel,
+    tier, stage or language no condition names counts as none): an engine that reuses
+    its plans across channels, tiers and languages decides every event exactly as one
+    that plans each event afresh."""
+    reusing = RuleEngine(load_default_rules())
+    fresh = RuleEngine(load_default_rules())
+    channels = ["email", "chat", "phone", "review", "social_media", "in_app", "app_store"]
+    languages = [None, "en", "el", "fi", "zh", "pt-BR"]
+    for i, (event, related) in enumerate(events()):
+        variant = event.model_copy(
+            update={"channel": channels[i % len(channels)], "language": languages[i % 6]}
+        )
+        fresh._plans.clear()
+        got, want = reusing.assess(variant, related), fresh.assess(variant, related)
+        assert got == want, variant.text
+
+
+def test_channels_and_languages_no_rule_names_share_a_plan() -> None:
+    engine = RuleEngine(load_default_rules())
+    named = {c for rule in engine.rules.rules for c in _named_channels(rule.when)}
+    unnamed = [c for c in ("email", "chat", "phone", "sms", "in_app", "forum") if c not in named]
+    assert len(unnamed) >= 3
+    base = events()[0][0]
+    for channel in unnamed:
+        for language in (None, "en", "el", "fi", "zh"):
+            engine.assess(base.model_copy(update={"channel": channel, "language": language}))
+    assert len(engine._plans) == 1
+
+
+def _named_channels(cond: Condition) -> set[str]:
+    found = set(cond.channel or ())
+    for sub in [*(cond.any or ()), *(cond.all or ()), *([cond.not_] if cond.not_ else [])]:
+        found |= _named_channels(sub)
+    return found
