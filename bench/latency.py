@@ -19,7 +19,7 @@ broker named by ``KAFKA_BOOTSTRAP_SERVERS`` (else an embedded one on loopback):
    passed, so a late wake-up is caught up and the offered rate stays exact on average.
    The achieved offered rate (measured events over their send span) is printed too;
 5. after the last send, the reader waits until every measured ticket arrived or D s
-   (default 60) passed; then the service gets SIGTERM (killed if it does not exit).
+   (default 120) passed; then the service gets SIGTERM (killed if it does not exit).
 
 Latency of an event = the moment its ticket was returned by the reader's fetch − the
 moment the event was handed to the producer (``send()``), both ``time.perf_counter()``
@@ -254,7 +254,7 @@ async def main() -> int:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument(
-        "--drain", type=float, default=60.0, help="s to wait for tickets after the last send"
+        "--drain", type=float, default=120.0, help="s to wait for tickets after the last send"
     )
     args = parser.parse_args()
     if min(args.rate) <= 0 or args.seconds <= 0 or args.warmup < 0 or args.runs < 1:
