@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import signal
 import statistics
 import sys
 import time
@@ -293,6 +294,9 @@ async def main() -> int:
                 medians[rate] = med
                 if args.runs > 1:
                     print(_line(f"{rate:,.0f}/s median", med), flush=True)
+    except asyncio.CancelledError:  # SIGTERM: the children and the broker are stopped
+        print("interrupted", file=sys.stderr)
+        return 128 + signal.SIGTERM
     finally:
         restore()
     for rate, med in medians.items():

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import statistics
 import sys
 import time
@@ -158,6 +159,9 @@ async def main() -> int:
             print(f"median {args.peer:10s} {median:10,.0f} events/s ({args.events:,} events)")
             print(f"events_per_s={median:.0f}")
             return 0
+    except asyncio.CancelledError:  # SIGTERM: the children and the broker are stopped
+        print("interrupted", file=sys.stderr)
+        return 128 + signal.SIGTERM
     finally:
         restore()
 
