@@ -3,6 +3,12 @@
 Not a performance test: it only checks that a script exits 0 and prints its last
 ``key=value`` line. The broker is the session's (``KAFKA_BOOTSTRAP_SERVERS`` when set,
 else the embedded one the fixture started), handed to the scripts in their environment.
+
+The peer hosts (``bench/peers/``) run through their driver, ``run_peer.py``, which fails
+unless every ticket of its handful of events arrives, keyed by its ticket id, and the
+host exits 0 on SIGTERM. A peer whose framework is not installed is skipped: FastStream
+comes with the ``bench`` extra (part of the dev install), Quix Streams only with
+``bench-quix``.
 """
 
 from __future__ import annotations
@@ -33,8 +39,19 @@ CASES = [
         "speedup",
         id="scaleout",
     ),
+    pytest.param(
+        ["bench/latency.py", "--rate", "200", "--seconds", "2", "--warmup", "1", "--runs", "1"],
+        "p99_ms",
+        id="latency",
+    ),
 ]
-TIMEOUT = 90.0  # per script; all three together take well under a minute
+#: peer name for run_peer.py, and the framework it needs (None: nothing beyond triage)
+PEERS = [
+    pytest.param("faststream", "faststream", id="faststream"),
+    pytest.param("quix", "quixstreams", id="quix"),
+    pytest.param("triage", None, id="triage"),
+]
+TIMEOUT = 90.0  # per script; each takes 5–30 s (a service or a peer's start-up dominates)
 
 
 async def run_script(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
@@ -60,8 +77,8 @@ async def run_script(argv: list[str], env: dict[str, str]) -> tuple[int, str, st
     return proc.returncode, out.decode(), err.decode()
 
 
-@pytest.mark.parametrize(("argv", "key"), CASES)
-async def test_bench_script_runs(argv: list[str], key: str, bootstrap: str) -> None:
+async def run_to_last_value(argv: list[str], key: str, bootstrap: str) -> float:
+    """Run a script; it must exit 0 with ``key=<number>`` as its last line."""
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
     code, out, err = await run_script(argv, env)
     assert code == 0, f"exit {code}\n--- stdout\n{out}\n--- stderr\n{err[-4000:]}"
@@ -69,4 +86,18 @@ async def test_bench_script_runs(argv: list[str], key: str, bootstrap: str) -> N
     assert lines, f"no output; stderr:\n{err[-4000:]}"
     name, sep, value = lines[-1].partition("=")
     assert (name, sep) == (key, "="), f"last line {lines[-1]!r}, expected {key}=…"
-    float(value)  # a number
+    return float(value)  # a number
+
+
+@pytest.mark.parametrize(("argv", "key"), CASES)
+async def test_bench_script_runs(argv: list[str], key: str, bootstrap: str) -> None:
+    await run_to_last_value(argv, key, bootstrap)
+
+
+@pytest.mark.parametrize(("peer", "framework"), PEERS)
+async def test_peer_host_delivers_tickets(peer: str, framework: str | None, bootstrap: str) -> None:
+    if framework is not None:
+        pytest.importorskip(framework)
+    argv = ["bench/peers/run_peer.py", "--peer", peer, "--events", "40", "--timeout", "60"]
+    rate = await run_to_last_value(argv, "events_per_s", bootstrap)
+    assert rate > 0

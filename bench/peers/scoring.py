@@ -1,0 +1,57 @@
+"""The prioritizer's per-event work as one plain function, for the peer-framework hosts.
+
+``score`` does for one feedback record exactly what ``service.prioritizer.pipeline``
+does for it on the happy path: decode and validate the event (``decode_feedback``, same
+default limits), assess it with the shipped rules (one ``RuleEngine`` per process, built
+on first use, so its plan cache warms up as the service's does), build the ticket and
+serialize it. It returns the record to publish: (ticket id, ticket JSON), both bytes.
+
+What the peers do *not* do, on purpose (so the comparison is about the hosting, not
+about features):
+
+* Dead letters: a record that fails to decode (or to score) returns ``None`` and the
+  host drops it; triage would publish a dead letter carrying the original bytes. The
+  benchmark input (``bench/throughput.py``'s ``make_events``) has no bad records, so
+  this changes nothing on the measured path.
+* Repeat contacts: no customer history and no changelog (``related`` is always empty);
+  the service keeps them by default (``TRIAGE_REPEAT_CONTACTS``).
+* CloudEvents headers on the ticket, metrics, logs of urgent tickets.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+
+from service.prioritizer.decode import DecodeFailure, DecodeLimits, decode_feedback
+from service.rules.engine import RuleEngine, build_ticket
+from service.rules.model import load_default_rules
+
+_LIMITS = DecodeLimits()
+
+
+@cache
+def _engine() -> tuple[RuleEngine, str]:
+    """The shipped rules, compiled once per process, and their version."""
+    rules = load_default_rules()
+    return RuleEngine(rules), rules.version
+
+
+def score(value: bytes | None) -> tuple[bytes, bytes] | None:
+    """One feedback record's value → (ticket id, ticket JSON), or None for a bad record.
+
+    ``None`` stands for what triage would dead-letter (undecodable or invalid event, or
+    a rule failure); the peer hosts skip those records rather than publish them.
+    """
+    engine, version = _engine()
+    now = datetime.now(UTC)
+    try:
+        event = decode_feedback(value, _LIMITS, now)
+    except DecodeFailure:
+        return None
+    try:
+        assessment = engine.assess(event)
+        ticket = build_ticket(event, assessment, now, version)
+        return ticket.ticket_id.encode(), ticket.model_dump_json().encode()
+    except Exception:  # as in the pipeline: a rule bug must not stop the stream
+        return None
