@@ -99,9 +99,11 @@ async def _send_batches(
     for m in messages:
         headers = list(m.headers)  # the record batch builder takes a list
         if builder.append(key=m.key, value=m.value, timestamp=None, headers=headers) is None:
+            builder.close()
             futures.append(await producer.send_batch(builder, topic, partition=tp.partition))
             builder = producer.create_batch()
             builder.append(key=m.key, value=m.value, timestamp=None, headers=headers)
+    builder.close()  # complete: no lingering
     futures.append(await producer.send_batch(builder, topic, partition=tp.partition))
     return futures
 

@@ -196,11 +196,15 @@ class BatchPublisher:
                 members.append(out)
                 continue
             # full: send it and start the next (a record always fits an empty batch)
+            builder.close()
             sent.append((await producer.send_batch(builder, topic, partition=partition), members))
             builder = producer.create_batch()
             builder.append(key=out.key, value=out.value, timestamp=None, headers=headers)
             members = [out]
         if members:
+            # a closed batch goes out at once: lingering (``producer_linger_ms``) is for
+            # collecting single sends, and this batch is already complete
+            builder.close()
             sent.append((await producer.send_batch(builder, topic, partition=partition), members))
         return sent
 

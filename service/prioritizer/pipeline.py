@@ -6,9 +6,16 @@ Kafka loop commit an offset once its output is acknowledged.
 
 Repeat contacts: with ``Topics.customer_changelog`` set, the prioritizer keeps one
 ``CustomerHistory`` per input partition (the feedback topic is keyed by customer id) and
-returns, after the tickets and dead letters (phase 0), the customer records the batch
-changed (phase 1), for the changelog partition with the input's number, plus a snapshot
-now and then (phase 2) — the same scheme as the SLA monitor (``service.changelog_state``).
+returns, after the tickets and dead letters, the customer records the batch changed, for
+the changelog partition with the input's number, plus a snapshot now and then — the
+snapshot scheme of the SLA monitor (``service.changelog_state``).
+
+Phases: the changed records go out with the tickets (phase 0, one round trip per batch).
+Unlike the SLA monitor's state, which says an escalation *was sent*, a customer record
+may safely get ahead of its ticket: if the ticket is lost in a crash, its event is
+redelivered (its offset was not committed) and yields the same ticket id, which the
+history already excludes from its own ``related_ticket_ids``. A snapshot (phase 1) goes
+out only once the records before it are acknowledged, so its base never skips one.
 The Kafka side (restore on assignment, expiry timer) is ``service.kafka.prioritizer_runtime``.
 """
 
@@ -222,7 +229,7 @@ class Prioritizer:
                     headers=headers,
                     kind="changelog",
                     partition=number,
-                    phase=1,
+                    phase=0,
                 )
                 for cid, rec in changes
             )
@@ -249,7 +256,7 @@ class Prioritizer:
                 headers=headers,
                 kind="changelog",
                 partition=number,
-                phase=2,
+                phase=1,
                 on_ack=acked,
             )
             for r in records
