@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit integration schemas k8s-config tools promtool validate lock audit clean
+.PHONY: demo test lint typecheck unit integration schemas k8s-config tools promtool validate lock audit clean bench-quix
 
 # Ops tooling for `make validate`: promtool (Debian's prometheus package), the AsyncAPI
 # parser (npm, pinned by package-lock.json into ./node_modules), hadolint and
@@ -35,6 +35,15 @@ demo: $(VENV)/.installed-demo
 # Integration tests mostly wait on the broker and on timers: three workers share them.
 test: $(VENV)/.installed-dev lint typecheck validate
 	$(BIN)/pytest -q -p no:cacheprovider -n 3 --dist worksteal
+
+## bench-quix: a venv of its own for the Quix Streams peer (bench/peers/quix_host.py);
+# Quix Streams caps pydantic below this project's lock, so it cannot share .venv
+bench-quix: .venv-quix/bin/python
+
+.venv-quix/bin/python:
+	$(PYTHON) -m venv .venv-quix
+	.venv-quix/bin/pip install --quiet --upgrade pip
+	.venv-quix/bin/pip install --quiet -e '.[embedded,bench-quix]'
 
 ## tools: install promtool, the AsyncAPI parser and the dev extra when missing
 tools: $(VENV)/.installed-dev promtool node_modules/.installed

@@ -74,14 +74,17 @@ class Child:
         self._final_log: str | None = None
 
     @classmethod
-    async def start(cls, name: str, argv: list[str], env: dict[str, str]) -> Child:
-        """Run ``python argv…`` from the project root; stdout and stderr go to a log file."""
+    async def start(
+        cls, name: str, argv: list[str], env: dict[str, str], python: str | None = None
+    ) -> Child:
+        """Run ``python argv…`` from the project root (``python``: this interpreter unless
+        given); stdout and stderr go to a log file."""
         log = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log")  # noqa: SIM115
         full_env = {**os.environ, **env}
         path = full_env.get("PYTHONPATH")
         full_env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{path}" if path else str(ROOT)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable,
+            python or sys.executable,
             *argv,
             cwd=ROOT,
             env=full_env,

@@ -139,16 +139,25 @@ PEERS = {
 }
 
 
+def peer_python(name: str) -> str:
+    """The interpreter of a peer: Quix Streams caps pydantic below this project's lock, so
+    it lives in a venv of its own (``make bench-quix``: ``.venv-quix``, or ``QUIX_PYTHON``)."""
+    if name == "quix":
+        own = os.environ.get("QUIX_PYTHON") or str(BENCH.parent / ".venv-quix" / "bin" / "python")
+        if Path(own).exists():
+            return own
+    return sys.executable
+
+
 def command(
     name: str, bootstrap: str, inp: str, out: str, group: str, partitions: int
 ) -> list[str]:
     """The command line of a candidate process (all share one interface)."""
     script = PEERS.get(name)
-    head = (
-        [sys.executable, str(script)]
-        if script
-        else [sys.executable, str(BENCH / "candidates.py"), name]
-    )
+    if script is None:
+        head = [sys.executable, str(BENCH / "candidates.py"), name]
+    else:
+        head = [peer_python(name), str(script)]
     tail = ["--bootstrap", bootstrap, "--input", inp, "--output", out, "--group", group]
     return head + tail + ([] if script else ["--partitions", str(partitions)])
 

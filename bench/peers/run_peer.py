@@ -36,7 +36,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: sibling scripts
 
 from harness import Child, broker, preload, start_triage, stop_on_sigterm, tag, ticket_ids
-from throughput import make_events
+from throughput import make_events, peer_python
 
 from service.kafka.admin import ensure_topics
 from service.observability.logging import configure_logging
@@ -63,7 +63,7 @@ async def start_host(peer: str, bootstrap: str, inp: str, out: str, group: str) 
         }
         return await start_triage(bootstrap, topics, group, partitions=4)
     argv = [HOSTS[peer], "--bootstrap", bootstrap, "--input", inp, "--output", out]
-    return await Child.start(peer, [*argv, "--group", group], {})
+    return await Child.start(peer, [*argv, "--group", group], {}, python=peer_python(peer))
 
 
 async def count_tickets(
