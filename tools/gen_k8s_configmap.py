@@ -20,7 +20,7 @@ HEADER = """\
 # The rule file and the SLA policy triage loads (TRIAGE_RULES_PATH, TRIAGE_SLA_POLICY_PATH,
 # mounted at /etc/triage by deployment.yaml). Seeded from the shipped defaults by
 # `make k8s-config` (tools/gen_k8s_configmap.py); edit for your site and check a rule file
-# with `triage rules check FILE`. A test checks both files load.
+# with `triage rules check FILE`. A test checks this copy equals the shipped defaults.
 apiVersion: v1
 kind: ConfigMap
 metadata:

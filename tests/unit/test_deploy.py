@@ -104,6 +104,20 @@ def test_termination_grace_period_exceeds_the_shutdown_bound() -> None:
     assert grace > bound + 5, "SIGKILL must not cut the graceful shutdown short"
 
 
+def test_the_rules_config_map_carries_the_shipped_rules_and_policy() -> None:
+    """The repository's ConfigMap is the shipped defaults (a site edits its own copy):
+    a rule change that forgets ``make k8s-config`` would deploy yesterday's rules."""
+    files = k8s_docs()[("ConfigMap", "triage-rules")]["data"]
+    shipped = {
+        "rules.yaml": ROOT / "service" / "rules" / "default_rules.yaml",
+        "sla-policy.yaml": ROOT / "service" / "sla" / "default_policy.yaml",
+    }
+    for key, path in shipped.items():
+        assert files[key].strip() == path.read_text(encoding="utf-8").strip(), (
+            f"{key} differs from {path.name}: run make k8s-config"
+        )
+
+
 def test_config_map_keys_are_settings_and_the_rules_and_policy_load() -> None:
     docs = k8s_docs()
     fields = {f"TRIAGE_{name.upper()}" for name in Settings.model_fields}
