@@ -134,7 +134,7 @@ async def triage(args: argparse.Namespace, stop: asyncio.Event, *, rules: bool) 
     from service.config import Settings
     from service.observability.logging import configure_logging
 
-    configure_logging("WARNING", "json")
+    configure_logging("INFO", "json")  # the production default (the bench discards stderr)
     if not rules:
         _without_rules()
     tag = args.group

@@ -1,6 +1,7 @@
 """The prioritizer's per-event cost without Kafka: ``Prioritizer.process`` on batches.
 
 Usage:  .venv/bin/python bench/pipeline.py [--events N] [--runs R] [--profile]
+                                          [--log-level INFO] 2>/dev/null
 
 Feeds N events of the throughput mix (``bench/throughput.py``) through the pure
 pipeline in batches of 2,000 — decode and validation, repeat-contact history, rules,
@@ -71,8 +72,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--log-level", default="INFO", help="as in production (TRIAGE_LOG_LEVEL's default)"
+    )
     args = parser.parse_args()
-    configure_logging("WARNING", "json")
+    configure_logging(args.log_level, "json")  # log lines go to stderr
     recs = records(args.events)
     one_pass(prioritizer(), recs[:500])  # warm up: imports, the language model
     if args.profile:
