@@ -90,6 +90,9 @@ def make_events(n: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
     return out
 
 
+PRELOAD_TIMEOUT = 300.0
+
+
 async def preload(bootstrap: str, topic: str, events: list[tuple[bytes, bytes]]) -> None:
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=1_048_576
@@ -97,9 +100,10 @@ async def preload(bootstrap: str, topic: str, events: list[tuple[bytes, bytes]])
     await producer.start()
     try:
         futures = [await producer.send(topic, v, key=k) for k, v in events]
-        await asyncio.gather(*futures)
+        # bounded: a broker that stops answering fails the run instead of hanging it
+        await asyncio.wait_for(asyncio.gather(*futures), PRELOAD_TIMEOUT)
     finally:
-        await producer.stop()
+        await asyncio.wait_for(producer.stop(), 30)
 
 
 async def rate_of_arrivals(bootstrap: str, topic: str, n: int, timeout: float) -> float:
