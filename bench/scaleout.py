@@ -18,15 +18,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import statistics
 import sys
 import uuid
 
-from throughput import command, make_events, preload, rate_of_arrivals  # a sibling script
+from harness import broker  # sibling scripts
+from throughput import command, make_events, preload, rate_of_arrivals
 
 from service.kafka.admin import ensure_topics
-from service.kafka.embedded import EmbeddedBroker
 
 READY_TIMEOUT = 60.0
 
@@ -69,16 +68,10 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="only 4 partitions, 1 and 2")
     args = parser.parse_args()
-    broker: EmbeddedBroker | None = None
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if not bootstrap:
-        broker = EmbeddedBroker()
-        await broker.start()
-        bootstrap = broker.bootstrap
-    try:
-        setups = [(4, 1), (4, 2), (1, 1), (2, 1), (8, 1), (8, 2)]
-        if args.quick:
-            setups = [(4, 1), (4, 2)]
+    setups = [(4, 1), (4, 2), (1, 1), (2, 1), (8, 1), (8, 2)]
+    if args.quick:
+        setups = [(4, 1), (4, 2)]
+    async with broker() as bootstrap:
         rates: dict[tuple[int, int], list[float]] = {s: [] for s in setups}
         for r in range(args.runs):
             for partitions, instances in setups:
@@ -89,13 +82,10 @@ async def main() -> None:
                     f"{rate:10,.0f} events/s",
                     flush=True,
                 )
-        med = {s: statistics.median(v) for s, v in rates.items()}
-        for (partitions, instances), rate in med.items():
-            print(f"median partitions={partitions} instances={instances} {rate:10,.0f} events/s")
-        print(f"speedup={med[(4, 2)] / med[(4, 1)]:.2f}")
-    finally:
-        if broker is not None:
-            broker.stop()
+    med = {s: statistics.median(v) for s, v in rates.items()}
+    for (partitions, instances), rate in med.items():
+        print(f"median partitions={partitions} instances={instances} {rate:10,.0f} events/s")
+    print(f"speedup={med[(4, 2)] / med[(4, 1)]:.2f}")
 
 
 if __name__ == "__main__":

@@ -38,9 +38,9 @@ from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from harness import broker  # a sibling script
 
 from service.kafka.admin import ensure_topics
-from service.kafka.embedded import EmbeddedBroker
 
 TEXTS = [
     "I have been waiting three days for an answer. If nobody calls me today I will cancel my subscription.",
@@ -221,42 +221,33 @@ async def main() -> None:
     names = list(CANDIDATES) + (list(PEERS) if args.peers else [])
     if args.only:
         names = [n for n in args.only.split(",") if n]
-    broker: EmbeddedBroker | None = None
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if not bootstrap:
-        broker = EmbeddedBroker()
-        await broker.start()
-        bootstrap = broker.bootstrap
-    try:
-        results: dict[str, list[float]] = {name: [] for name in names}
-        for run in range(args.runs):
-            for name in names:
-                n = min(args.events, args.peer_events) if name == "faststream" else args.events
-                rate = await one_run(bootstrap, name, n, args.partitions)
-                results[name].append(rate)
-                print(
-                    f"run {run + 1} {name:15s} {rate:10,.0f} events/s  ({n:,} events)", flush=True
-                )
-        med = {k: statistics.median(v) for k, v in results.items()}
+    async with broker() as bootstrap:
+        await measure(bootstrap, args, names)
+
+
+async def measure(bootstrap: str, args: argparse.Namespace, names: list[str]) -> None:
+    results: dict[str, list[float]] = {name: [] for name in names}
+    for run in range(args.runs):
         for name in names:
-            print(f"median {name:15s} {med[name]:10,.0f} events/s")
-        ratios = [
-            ("triage / send", "triage", "send"),
-            ("triage-norules / batch", "triage-norules", "batch"),
-            ("triage / quix", "triage", "quix"),
-            ("triage / faststream", "triage", "faststream"),
-        ]
-        for label, a, b in ratios:
-            if a in med and b in med:
-                print(f"{label:24s} {med[a] / med[b]:8.2f}")
-        if "triage" in med and "send" in med:
-            print(f"ratio={med['triage'] / med['send']:.2f}")
-        else:
-            first = names[0]
-            print(f"ratio={med[first] / med[first]:.2f}")
-    finally:
-        if broker is not None:
-            broker.stop()
+            n = min(args.events, args.peer_events) if name == "faststream" else args.events
+            rate = await one_run(bootstrap, name, n, args.partitions)
+            results[name].append(rate)
+            print(f"run {run + 1} {name:15s} {rate:10,.0f} events/s  ({n:,} events)", flush=True)
+    med = {k: statistics.median(v) for k, v in results.items()}
+    for name in names:
+        print(f"median {name:15s} {med[name]:10,.0f} events/s")
+    ratios = [
+        ("triage / send", "triage", "send"),
+        ("triage-norules / batch", "triage-norules", "batch"),
+        ("triage / quix", "triage", "quix"),
+        ("triage / faststream", "triage", "faststream"),
+    ]
+    for label, num, den in ratios:
+        if num in med and den in med:
+            print(f"{label:24s} {med[num] / med[den]:8.2f}")
+    # without both (``--only``) there is no ratio to give
+    ratio = med["triage"] / med["send"] if "triage" in med and "send" in med else float("nan")
+    print(f"ratio={ratio:.2f}")
 
 
 if __name__ == "__main__":
