@@ -7,7 +7,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -104,6 +104,23 @@ async def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 60
         return out
     finally:
         await consumer.stop()
+
+
+async def read_until(
+    bootstrap: str, topic: str, done: Callable[[list[Any]], bool], timeout: float = 120
+) -> list[Any]:
+    """Read ``topic`` from the start, again and again, until ``done(records)`` holds (or
+    the timeout; the caller's assertion then says what is missing). For at-least-once
+    outputs, where a count reached early may still include duplicates and lack a record."""
+    deadline = time.monotonic() + timeout
+    records: list[Any] = []
+    while True:
+        left = deadline - time.monotonic()
+        records = await read_topic(
+            bootstrap, topic, len(records) + 1, timeout=max(1.0, min(5, left))
+        )
+        if done(records) or time.monotonic() >= deadline:
+            return records
 
 
 async def committed_offsets(bootstrap: str, group_id: str, topic: str) -> dict[int, int | None]:
