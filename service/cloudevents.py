@@ -192,3 +192,28 @@ def output_headers(
 def schema_url(stem: str) -> str:
     """The ``$id`` of a committed JSON Schema (``schemas/json/<stem>.schema.json``)."""
     return f"{SCHEMA_BASE}/{stem}.schema.json"
+
+
+def ticket_headers(ticket_id: str, created_at: datetime | str) -> list[tuple[str, bytes]]:
+    """``output_headers`` of a ticket (``ce_id`` and ``ce_subject``: the ticket id), with
+    the constant ones encoded once: the prioritizer writes one per event
+    (``test_ticket_json.py`` holds the two equal)."""
+    ce_time = created_at if isinstance(created_at, str) else rfc3339(created_at)
+    tid = ticket_id.encode()
+    return [
+        ("ce_specversion", _SPECVERSION),
+        ("ce_id", tid),
+        ("ce_type", _TICKET_TYPE),
+        ("ce_source", _PRIORITIZER),
+        ("ce_time", ce_time.encode()),
+        ("ce_subject", tid),
+        ("ce_dataschema", _TICKET_SCHEMA),
+        (CONTENT_TYPE, _JSON),
+    ]
+
+
+_SPECVERSION = SPECVERSION.encode()
+_TICKET_TYPE = TYPE_TICKET_CREATED.encode()
+_PRIORITIZER = SOURCE_PRIORITIZER.encode()
+_TICKET_SCHEMA = schema_url("ticket").encode()
+_JSON = JSON.encode()

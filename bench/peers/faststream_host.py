@@ -33,7 +33,7 @@ import logging
 from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaResponse
 from faststream.kafka.message import KafkaMessage
-from scoring import score  # a sibling module
+from scoring import host_args, score  # a sibling module
 
 
 def raw_body(message: KafkaMessage) -> bytes:
@@ -60,18 +60,9 @@ def build(args: argparse.Namespace) -> FastStream:
     return FastStream(broker)
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bootstrap", required=True, help="broker host:port")
-    parser.add_argument("--input", required=True, help="feedback topic (must exist)")
-    parser.add_argument("--output", required=True, help="tickets topic (must exist)")
-    parser.add_argument("--group", required=True, help="consumer group id")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
-    app = build(parse_args(argv))
+    app = build(host_args(argv))
     asyncio.run(app.run(log_level=logging.DEBUG))
     return 0
 

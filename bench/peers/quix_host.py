@@ -30,7 +30,7 @@ from typing import Any
 
 from quixstreams import Application
 from quixstreams.models.serializers import SerializationContext, Serializer
-from scoring import score  # a sibling module
+from scoring import host_args, score  # a sibling module
 
 
 class TicketValue(Serializer):
@@ -68,17 +68,8 @@ def build(args: argparse.Namespace) -> Application:
     return app
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bootstrap", required=True, help="broker host:port")
-    parser.add_argument("--input", required=True, help="feedback topic (must exist)")
-    parser.add_argument("--output", required=True, help="tickets topic (must exist)")
-    parser.add_argument("--group", required=True, help="consumer group id")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> int:
-    build(parse_args(argv)).run()
+    build(host_args(argv)).run()
     return 0
 
 

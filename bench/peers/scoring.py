@@ -3,8 +3,8 @@
 ``score`` does for one feedback record exactly what ``service.prioritizer.pipeline``
 does for it on the happy path: decode and validate the event (``decode_feedback``, same
 default limits), assess it with the shipped rules (one ``RuleEngine`` per process, built
-on first use, so its plan cache warms up as the service's does), build the ticket and
-serialize it. It returns the record to publish: (ticket id, ticket JSON), both bytes.
+on first use, so its plan cache warms up as the service's does), write the ticket's
+JSON (``ticket_json``, as the pipeline does). It returns the record to publish: (ticket id, ticket JSON), both bytes.
 
 What the peers do *not* do, on purpose (so the comparison is about the hosting, not
 about features):
@@ -20,11 +20,14 @@ about features):
 
 from __future__ import annotations
 
+import argparse
 from datetime import UTC, datetime
 from functools import cache
 
+from schemas.common import rfc3339
 from service.prioritizer.decode import DecodeFailure, DecodeLimits, decode_feedback
-from service.rules.engine import RuleEngine, build_ticket
+from service.prioritizer.ticket_json import ticket_json
+from service.rules.engine import RuleEngine, ticket_id_for
 from service.rules.model import load_default_rules
 
 _LIMITS = DecodeLimits()
@@ -51,7 +54,19 @@ def score(value: bytes | None) -> tuple[bytes, bytes] | None:
         return None
     try:
         assessment = engine.assess(event)
-        ticket = build_ticket(event, assessment, now, version)
-        return ticket.ticket_id.encode(), ticket.model_dump_json().encode()
+        ticket_id = ticket_id_for(event.event_id)
+        # the pipeline's own ticket writer, so the hosts differ only in the hosting
+        value = ticket_json(event, assessment, ticket_id, rfc3339(now), version)
+        return ticket_id.encode(), value
     except Exception:  # as in the pipeline: a rule bug must not stop the stream
         return None
+
+
+def host_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line every peer host shares (``bench/throughput.py`` runs them so)."""
+    parser = argparse.ArgumentParser(description="a peer host of the prioritizer's scoring")
+    parser.add_argument("--bootstrap", required=True, help="broker host:port")
+    parser.add_argument("--input", required=True, help="feedback topic (must exist)")
+    parser.add_argument("--output", required=True, help="tickets topic (must exist)")
+    parser.add_argument("--group", required=True, help="consumer group id")
+    return parser.parse_args(argv)

@@ -112,10 +112,10 @@ class BatchPublisher:
         pending = outputs
         delay = 0.2
         while pending:
-            failed = await self._attempt(pending)
+            failed, errors = await self._attempt(pending)
             if not failed:
                 return True
-            log.warning("publish_failed", loop=self._name, failed=len(failed))
+            log.warning("publish_failed", loop=self._name, failed=len(failed), errors=errors)
             if self._stopping.is_set():
                 return False
             with contextlib.suppress(TimeoutError):
@@ -124,8 +124,9 @@ class BatchPublisher:
             pending = failed
         return True
 
-    async def _attempt(self, outputs: list[OutRecord]) -> list[OutRecord]:
-        """Send every record once and await every acknowledgement; the records to retry."""
+    async def _attempt(self, outputs: list[OutRecord]) -> tuple[list[OutRecord], list[str]]:
+        """Send every record once and await every acknowledgement; the records to retry
+        and the kinds of error that made them fail."""
         groups: dict[tuple[str, int], list[OutRecord]] = {}
         singles: list[OutRecord] = []
         partitions: dict[str, list[int]] = {}
@@ -173,9 +174,7 @@ class BatchPublisher:
             for i, out in enumerate(members):
                 if out.on_ack is not None:
                     out.on_ack(base + i)
-        if errors:
-            log.warning("publish_errors", loop=self._name, errors=sorted(errors))
-        return failed
+        return failed, sorted(errors)
 
     async def _send_batches(
         self, topic: str, partition: int, records: list[OutRecord]

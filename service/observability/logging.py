@@ -20,19 +20,8 @@ def _dumps(obj: Any, default: Any = None) -> str:
     return orjson.dumps(obj, default=default).decode()
 
 
-#: The configured level; hot paths test ``log_is_debug()`` instead of building DEBUG
-#: lines that the filtering logger would drop anyway.
-_level = logging.INFO
-
-
-def log_is_debug() -> bool:
-    return _level <= logging.DEBUG
-
-
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    global _level
     numeric = logging.getLevelName(level.upper())
-    _level = numeric
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,

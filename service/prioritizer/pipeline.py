@@ -21,6 +21,7 @@ The Kafka side (restore on assignment, expiry timer) is ``service.kafka.prioriti
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,11 +32,12 @@ from schemas.common import rfc3339
 from schemas.dead_letter import DeadLetterReason
 from service.changelog_state import ChangelogCursor
 from service.clock import Clock
+from service.cloudevents import ticket_headers
 from service.dead_letters import dead_letter_record
-from service.observability.logging import get_logger, log_is_debug
+from service.observability.logging import get_logger
 from service.prioritizer.decode import DecodeFailure, DecodeLimits, decode_feedback
 from service.prioritizer.history import CustomerHistory, CustomerRecord
-from service.prioritizer.ticket_json import ticket_headers, ticket_json
+from service.prioritizer.ticket_json import ticket_json
 from service.records import InRecord, OutRecord
 from service.rules.engine import RuleEngine, ticket_id_for
 
@@ -153,7 +155,8 @@ class Prioritizer:
         engine = self.engine
         window = engine.repeat_window
         rules_version = self._rules_version
-        debug = log_is_debug()
+        # asked once per batch: the DEBUG line is not even built otherwise
+        debug = log.is_enabled_for(logging.DEBUG)
         for record in batch:
             try:
                 event = decode_feedback(record.value, self.limits, now, record.headers)

@@ -1,6 +1,6 @@
 """A ticket's JSON and headers, written straight from the event and its assessment.
 
-The ``Ticket`` model (``schemas/ticket.py``) is the contract and
+(Its CloudEvents headers come from ``cloudevents.ticket_headers``.) The ``Ticket`` model (``schemas/ticket.py``) is the contract and
 ``Ticket.model_dump_json()`` its reference serialisation. On the hot path the
 prioritizer writes the same bytes with orjson from a dict in the model's field order,
 without constructing the model: building and serialising the model cost about a fifth of
@@ -10,16 +10,13 @@ equality on every labelled event.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import orjson
 
 from schemas.common import SCHEMA_VERSION, rfc3339
 from schemas.feedback import FeedbackEvent
-from service import cloudevents
 from service.rules.engine import Assessment
-
-_TICKET_SCHEMA = cloudevents.schema_url("ticket").encode()
 
 
 def ticket_json(
@@ -76,26 +73,3 @@ def ticket_json(
             "related_ticket_ids": assessment.related_ticket_ids,
         }
     )
-
-
-def ticket_headers(ticket_id: str, created_at: datetime | str) -> list[tuple[str, bytes]]:
-    """CloudEvents binary-mode headers of a ticket (``ce_id`` and ``ce_subject``: the
-    ticket id), in the order ``cloudevents.output_headers`` writes them."""
-    ce_time = created_at if isinstance(created_at, str) else rfc3339(created_at)
-    tid = ticket_id.encode()
-    return [
-        ("ce_specversion", _SPECVERSION),
-        ("ce_id", tid),
-        ("ce_type", _TYPE),
-        ("ce_source", _SOURCE),
-        ("ce_time", ce_time.encode()),
-        ("ce_subject", tid),
-        ("ce_dataschema", _TICKET_SCHEMA),
-        (cloudevents.CONTENT_TYPE, _JSON),
-    ]
-
-
-_SPECVERSION = cloudevents.SPECVERSION.encode()
-_TYPE = cloudevents.TYPE_TICKET_CREATED.encode()
-_SOURCE = cloudevents.SOURCE_PRIORITIZER.encode()
-_JSON = cloudevents.JSON.encode()

@@ -18,8 +18,9 @@ import pytest
 from schemas.common import rfc3339
 from schemas.feedback import FeedbackEvent
 from service import cloudevents
+from service.cloudevents import ticket_headers
 from service.demo.runner import load_samples, sample_to_event
-from service.prioritizer.ticket_json import ticket_headers, ticket_json
+from service.prioritizer.ticket_json import ticket_json
 from service.rules import RuleEngine, load_default_rules
 from service.rules.engine import build_ticket, ticket_id_for
 from service.rules.evaluate import load_labelled
