@@ -192,15 +192,22 @@ async def start_triage(
         raise
 
 
+#: A preload that takes longer has met a broker that stopped answering.
+PRELOAD_TIMEOUT = 300.0
+
+
 async def preload(bootstrap: str, topic: str, events: list[tuple[bytes, bytes]]) -> None:
-    """Publish ``events`` (key, value) to ``topic`` and wait for every acknowledgement."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    """Publish ``events`` (key, value) to ``topic`` and wait for every acknowledgement;
+    bounded in time, so a broker that stops answering fails the run instead of hanging it."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=1_048_576
+    )
     await producer.start()
     try:
         futures = [await producer.send(topic, v, key=k) for k, v in events]
-        await asyncio.gather(*futures)
+        await asyncio.wait_for(asyncio.gather(*futures), PRELOAD_TIMEOUT)
     finally:
-        await producer.stop()
+        await asyncio.wait_for(producer.stop(), 30)
 
 
 def ticket_ids(events: list[tuple[bytes, bytes]]) -> list[bytes]:

@@ -22,8 +22,8 @@ import statistics
 import sys
 import uuid
 
-from harness import broker  # sibling scripts
-from throughput import command, make_events, preload, rate_of_arrivals
+from harness import broker, preload  # sibling scripts
+from throughput import command, make_events, rate_of_arrivals
 
 from service.kafka.admin import ensure_topics
 

@@ -37,8 +37,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from harness import broker  # a sibling script
+from aiokafka import AIOKafkaConsumer
+from harness import broker, preload  # a sibling script
 
 from service.kafka.admin import ensure_topics
 
@@ -88,22 +88,6 @@ def make_events(n: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
             event["nps_score"] = rnd.randrange(11)
         out.append((cid.encode(), orjson.dumps(event)))
     return out
-
-
-PRELOAD_TIMEOUT = 300.0
-
-
-async def preload(bootstrap: str, topic: str, events: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=1_048_576
-    )
-    await producer.start()
-    try:
-        futures = [await producer.send(topic, v, key=k) for k, v in events]
-        # bounded: a broker that stops answering fails the run instead of hanging it
-        await asyncio.wait_for(asyncio.gather(*futures), PRELOAD_TIMEOUT)
-    finally:
-        await asyncio.wait_for(producer.stop(), 30)
 
 
 async def rate_of_arrivals(bootstrap: str, topic: str, n: int, timeout: float) -> float:
