@@ -1,13 +1,18 @@
 """Latency from a feedback event's produce to its ticket's arrival, at steady rates.
 
 Usage:  .venv/bin/python bench/latency.py [--rate R ...] [--seconds S] [--warmup W]
-            [--runs N] [--partitions P] [--drain D]
+            [--runs N] [--partitions P] [--drain D] [--candidates batch,triage]
 
-For each rate (default 2,000 and 10,000 events/s) and each of N runs (default 1), on the
-broker named by ``KAFKA_BOOTSTRAP_SERVERS`` (else an embedded one on loopback):
+For each rate (default 2,000 and 10,000 events/s), each of N runs (default 1) and each
+candidate (default: ``batch``, the no-work passthrough of ``bench/candidates.py``, then
+triage), on the broker named by ``KAFKA_BOOTSTRAP_SERVERS`` (else an embedded one on
+loopback):
 
 1. fresh topics (P partitions, default 4) and a fresh consumer group;
-2. triage as a separate process, ``triage run --role prioritizer`` with its defaults
+2. the candidate as a separate process. The passthroughs (``batch``, ``send``) copy each
+   event to the output topic and commit, doing no work: their latency is what the broker,
+   the clients and this machine cost a consume → produce hop, the floor under any
+   service's figure. Triage: ``triage run --role prioritizer`` with its defaults
    (repeat contacts on), configured by ``TRIAGE_*`` variables (``bench/harness.py``); the
    run starts once its ``/readyz`` answers 200, which it only does when its consumer has
    joined the group and holds an assignment. ``TRIAGE_*`` variables set for the benchmark
@@ -21,9 +26,10 @@ broker named by ``KAFKA_BOOTSTRAP_SERVERS`` (else an embedded one on loopback):
 5. after the last send, the reader waits until every measured ticket arrived or D s
    (default 120) passed; then the service gets SIGTERM (killed if it does not exit).
 
-Latency of an event = the moment its ticket was returned by the reader's fetch − the
-moment the event was handed to the producer (``send()``), both ``time.perf_counter()``
-in this process. Tickets are matched to events by key: the ticket id is
+Latency of an event = the moment its ticket (or copy) was returned by the reader's fetch
+− the moment the event was handed to the producer (``send()``), both
+``time.perf_counter()`` in this process. A passthrough's copies are matched to events by
+value (each event's bytes are unique). Tickets are matched to events by key: the ticket id is
 ``uuid5(namespace, event_id)``, computed for every event beforehand, so a map
 ticket id → send time needs neither a parse of the ticket nor timestamps carried
 through the service (the service does not copy the input record's timestamp onto the
@@ -37,8 +43,9 @@ The input is the realistic multilingual mix of ``bench/throughput.py`` (``make_e
 keyed by customer id. An event whose ticket never came counts as infinitely late, so a
 p99 of ``inf`` means more than 1 % were missing. When the service cannot keep up with the
 offered rate the latencies are mostly queueing: the tickets' arrival rate is printed so
-this shows. Prints p50/p90/p99/max per run and, per rate, the median over the runs; the
-last line is ``p99_ms=…`` at the highest rate.
+this shows. Prints p50/p90/p99/max per run and, per rate and candidate, the median over
+the runs, and triage's p99 over the passthrough's; the last line is ``p99_ms=…``, triage's
+at the highest rate.
 """
 
 from __future__ import annotations
@@ -51,9 +58,10 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from harness import broker, start_triage, stop_on_sigterm, tag, ticket_ids
+from harness import Child, broker, start_triage, stop_on_sigterm, tag, ticket_ids
 from throughput import make_events  # a sibling script: one text mix for every bench
 
 from service.kafka.admin import ensure_topics
@@ -61,10 +69,13 @@ from service.observability.logging import configure_logging
 
 TICK = 0.001  # the pacing grid, seconds
 READER_FETCH_WAIT_MS = 10
+PASSTHROUGHS = ("batch", "send")
+BENCH = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True, slots=True)
 class RunResult:
+    candidate: str
     rate: float
     offered: float  # achieved offered rate of the measured events, events/s
     ticket_rate: float  # measured tickets' arrival rate (first → last), events/s
@@ -86,11 +97,15 @@ def percentile(ordered: list[float], q: float) -> float:
 
 
 class Reader:
-    """Records, per event index, when its ticket first arrived."""
+    """Records, per event index, when its output first arrived; outputs are matched by
+    key (``by_value`` False: tickets, keyed by ticket id) or by value (passthrough copies)."""
 
-    def __init__(self, bootstrap: str, topic: str, keys: list[bytes]) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, keys: list[bytes], by_value: bool = False
+    ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
+        self.by_value = by_value
         self.index = {k: i for i, k in enumerate(keys)}
         self.arrived = [math.nan] * len(keys)
         self.duplicates = 0
@@ -117,14 +132,15 @@ class Reader:
     async def run(self, wanted: range, stop_at: list[float]) -> None:
         """Until every index in ``wanted`` arrived or ``stop_at[0]`` (monotonic) passed."""
         assert self.consumer is not None
-        arrived, index = self.arrived, self.index
+        arrived, index, by_value = self.arrived, self.index, self.by_value
         outstanding = len(wanted)
         while outstanding and time.perf_counter() < stop_at[0]:
             batch = await self.consumer.getmany(timeout_ms=100, max_records=10_000)
             now = time.perf_counter()
             for records in batch.values():
                 for record in records:
-                    i = index.get(record.key) if record.key is not None else None
+                    match = record.value if by_value else record.key
+                    i = index.get(match) if match is not None else None
                     if i is None:
                         self.unknown += 1
                     elif arrived[i] == arrived[i]:  # not NaN: seen already
@@ -166,8 +182,23 @@ async def paced_send(
     return sent
 
 
+async def start_passthrough(name: str, bootstrap: str, topics: dict[str, str], group: str) -> Child:
+    """A passthrough of ``bench/candidates.py`` as a child, once it holds partitions."""
+    argv = [str(BENCH / "candidates.py"), name, "--bootstrap", bootstrap, "--group", group]
+    argv += ["--input", topics["topic_feedback"], "--output", topics["topic_tickets"]]
+    child = await Child.start(name, argv, {})
+    deadline = time.monotonic() + 90
+    while "ready" not in child.log_tail():
+        if not child.running or time.monotonic() > deadline:
+            await child.stop()
+            raise RuntimeError(f"{name} did not start:\n{child.log_tail()}")
+        await asyncio.sleep(0.1)
+    return child
+
+
 async def one_run(
     bootstrap: str,
+    candidate: str,
     rate: float,
     seconds: float,
     warmup: float,
@@ -189,11 +220,15 @@ async def one_run(
     n_warm = round(warmup * rate)
     n = n_warm + round(seconds * rate)
     events = make_events(n, seed=seed)
-    keys = ticket_ids(events)
+    passthrough = candidate in PASSTHROUGHS
+    keys = [value for _, value in events] if passthrough else ticket_ids(events)
     measured = range(n_warm, n)
 
-    service = await start_triage(bootstrap, topics, f"lat-{run}", partitions)
-    reader = Reader(bootstrap, out, keys)
+    if passthrough:
+        service = await start_passthrough(candidate, bootstrap, topics, f"lat-{run}")
+    else:
+        service = await start_triage(bootstrap, topics, f"lat-{run}", partitions)
+    reader = Reader(bootstrap, out, keys, by_value=passthrough)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     try:
         await reader.start()
@@ -216,7 +251,7 @@ async def one_run(
         await reader.stop()
         code = await service.stop()
     if code != 0:
-        print(f"warning: triage exited with code {code} after SIGTERM", file=sys.stderr)
+        print(f"warning: {candidate} exited with code {code} after SIGTERM", file=sys.stderr)
 
     lat = [(reader.arrived[i] - sent[i]) * 1000 for i in measured]
     got = sorted(x for x in lat if x == x)
@@ -226,6 +261,7 @@ async def one_run(
     arrivals = [reader.arrived[i] for i in measured if reader.arrived[i] == reader.arrived[i]]
     arrival_span = max(arrivals) - min(arrivals) if len(arrivals) > 1 else 0.0
     return RunResult(
+        candidate=candidate,
         rate=rate,
         offered=(len(measured) - 1) / span if span > 0 else math.inf,
         ticket_rate=(len(arrivals) - 1) / arrival_span if arrival_span > 0 else math.inf,
@@ -241,9 +277,26 @@ async def one_run(
 
 def _line(label: str, r: RunResult) -> str:
     return (
-        f"{label:>14s}  offered {r.offered:8,.0f}/s  tickets {r.ticket_rate:8,.0f}/s  "
+        f"{label:>22s}  offered {r.offered:8,.0f}/s  out {r.ticket_rate:8,.0f}/s  "
         f"p50 {r.p50:8.1f}  p90 {r.p90:8.1f}  p99 {r.p99:8.1f}  max {r.max:8.1f} ms  "
         f"({r.measured:,} events, {r.missing} missing, {r.duplicates} duplicates)"
+    )
+
+
+def median_of(results: list[RunResult]) -> RunResult:
+    first = results[0]
+    return RunResult(
+        candidate=first.candidate,
+        rate=first.rate,
+        offered=statistics.median(r.offered for r in results),
+        ticket_rate=statistics.median(r.ticket_rate for r in results),
+        measured=round(statistics.median(r.measured for r in results)),
+        missing=round(statistics.median(r.missing for r in results)),
+        duplicates=round(statistics.median(r.duplicates for r in results)),
+        p50=statistics.median(r.p50 for r in results),
+        p90=statistics.median(r.p90 for r in results),
+        p99=statistics.median(r.p99 for r in results),
+        max=statistics.median(r.max for r in results),
     )
 
 
@@ -257,56 +310,62 @@ async def main() -> int:
     parser.add_argument(
         "--drain", type=float, default=120.0, help="s to wait for tickets after the last send"
     )
+    parser.add_argument(
+        "--candidates",
+        default="batch,triage",
+        help=f"comma-separated, from triage and the passthroughs {', '.join(PASSTHROUGHS)}",
+    )
     args = parser.parse_args()
     if min(args.rate) <= 0 or args.seconds <= 0 or args.warmup < 0 or args.runs < 1:
         parser.error("rates and --seconds must be positive, --warmup ≥ 0, --runs ≥ 1")
+    candidates = [c for c in args.candidates.split(",") if c]
+    if not candidates or any(c not in ("triage", *PASSTHROUGHS) for c in candidates):
+        parser.error(f"--candidates: triage, {', '.join(PASSTHROUGHS)}")
     configure_logging("ERROR", "console")
     restore = stop_on_sigterm()
-    medians: dict[float, RunResult] = {}
+    medians: dict[tuple[float, str], RunResult] = {}
     try:
         async with broker() as bootstrap:
             for rate in args.rate:
-                results = []
+                results: dict[str, list[RunResult]] = {c: [] for c in candidates}
                 for run in range(args.runs):
-                    r = await one_run(
-                        bootstrap,
-                        rate,
-                        args.seconds,
-                        args.warmup,
-                        args.partitions,
-                        args.drain,
-                        seed=7 + run,
-                    )
-                    results.append(r)
-                    print(_line(f"{rate:,.0f}/s run {run + 1}", r), flush=True)
-                med = RunResult(
-                    rate=rate,
-                    offered=statistics.median(r.offered for r in results),
-                    ticket_rate=statistics.median(r.ticket_rate for r in results),
-                    measured=round(statistics.median(r.measured for r in results)),
-                    missing=round(statistics.median(r.missing for r in results)),
-                    duplicates=round(statistics.median(r.duplicates for r in results)),
-                    p50=statistics.median(r.p50 for r in results),
-                    p90=statistics.median(r.p90 for r in results),
-                    p99=statistics.median(r.p99 for r in results),
-                    max=statistics.median(r.max for r in results),
-                )
-                medians[rate] = med
-                if args.runs > 1:
-                    print(_line(f"{rate:,.0f}/s median", med), flush=True)
+                    for candidate in candidates:  # side by side: each run, every candidate
+                        r = await one_run(
+                            bootstrap,
+                            candidate,
+                            rate,
+                            args.seconds,
+                            args.warmup,
+                            args.partitions,
+                            args.drain,
+                            seed=7 + run,
+                        )
+                        results[candidate].append(r)
+                        print(_line(f"{rate:,.0f}/s {candidate} run {run + 1}", r), flush=True)
+                for candidate in candidates:
+                    medians[(rate, candidate)] = med = median_of(results[candidate])
+                    if args.runs > 1:
+                        print(_line(f"{rate:,.0f}/s {candidate} median", med), flush=True)
     except asyncio.CancelledError:  # SIGTERM: the children and the broker are stopped
         print("interrupted", file=sys.stderr)
         return 128 + signal.SIGTERM
     finally:
         restore()
-    for rate, med in medians.items():
+    for (rate, candidate), med in medians.items():
         if med.ticket_rate < 0.95 * med.offered:
             print(
-                f"note: at {rate:,.0f}/s the service did not keep up "
-                f"(tickets {med.ticket_rate:,.0f}/s < offered {med.offered:,.0f}/s): "
+                f"note: at {rate:,.0f}/s {candidate} did not keep up "
+                f"(out {med.ticket_rate:,.0f}/s < offered {med.offered:,.0f}/s): "
                 "its latencies are mostly queueing"
             )
-    print(f"p99_ms={medians[max(medians)].p99:.1f}")
+    for rate in args.rate:
+        base = [medians[(rate, p)] for p in PASSTHROUGHS if (rate, p) in medians]
+        if "triage" in candidates and base:
+            ratio = medians[(rate, "triage")].p99 / base[0].p99
+            print(f"at {rate:,.0f}/s triage p99 / {base[0].candidate} p99 = {ratio:.2f}")
+    top = max(args.rate)
+    last = medians.get((top, "triage")) or medians[(top, candidates[-1])]
+    print(f"p99_ms={last.p99:.1f}")
     return 0
 
 

@@ -14,10 +14,26 @@ Commit order, for every batch (this is the delivery guarantee; keep it):
 5. If the process dies anywhere before step 4, the batch is redelivered and produces
    the same ids again; consumers of our topics deduplicate on them.
 
-Rebalances: ``on_partitions_revoked`` takes the same lock, so a revocation waits for
-the batch in flight to be published and committed before the partitions move. A
-commit rejected because the group moved on is counted and logged; the new owner will
-redeliver, which is safe.
+Pipelining: steps 3 and 4 of batch N run while batch N+1 is fetched and processed, so
+the broker's round trips (about two thirds of a batch's time at a steady 2,000
+events/s) overlap with work instead of adding to every event's latency. Two rules keep
+the guarantee and the order of outputs:
+
+- batch N+1's outputs are handed to the producer only once **every** output of batch N
+  is acknowledged (its retries included), so outputs reach each partition in input
+  order, exactly as without pipelining;
+- commits run one after another, each after its own batch's acknowledgements, so a
+  committed offset never passes an unacknowledged output.
+
+Batch N+1 is processed before batch N is acknowledged; if batch N then cannot be
+published (the service is stopping), neither is committed, and both are redelivered.
+``_settle`` waits for everything in flight; it runs when the loop is idle, before a
+rebalance moves partitions, before timer work publishes, and when the loop stops.
+
+Rebalances: ``on_partitions_revoked`` takes the same lock and settles, so a revocation
+waits for the batches in flight to be published and committed before the partitions
+move. A commit rejected because the group moved on is counted and logged; the new owner
+will redeliver, which is safe.
 """
 
 from __future__ import annotations
@@ -26,6 +42,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -39,6 +56,16 @@ from service.observability.metrics import Metrics, channel_label
 from service.records import InRecord, OutRecord
 
 log = get_logger(__name__)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """One processed batch on its way: what its commit and its metrics need."""
+
+    records: list[InRecord]
+    outputs: list[OutRecord]
+    offsets: dict[TopicPartition, int]  # the offsets to commit once it is acknowledged
+    started: float  # perf_counter when processing began
 
 
 class BatchHandler(Protocol):
@@ -121,6 +148,11 @@ class ConsumeLoop:
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
         self._committed: dict[TopicPartition, int] = {}
+        #: the last batch's publishing (its acknowledgements not yet awaited), with what
+        #: its commit needs
+        self._publishing: tuple[asyncio.Task[bool], _Batch] | None = None
+        #: the last commit (each awaits the one before it, so commits stay in order)
+        self._committing: asyncio.Task[None] | None = None
         self.assignments_seen = 0
         self.processed = 0
 
@@ -193,28 +225,34 @@ class ConsumeLoop:
     # --- the loop --------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Consume until ``request_stop``; the batch in flight is finished and committed."""
+        """Consume until ``request_stop``; what is in flight is finished and committed."""
         if self.consumer is None:
             return  # stopped before it could connect
         consumer = self.consumer
-        while not self._stopping.is_set():
-            try:
-                batches = await consumer.getmany(
-                    timeout_ms=self._fetch_timeout_ms, max_records=self._max_records
-                )
-            except KafkaError as exc:
-                log.warning("fetch_failed", loop=self.name, error=str(exc))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), 1.0)
-                continue
-            if not batches:
+        try:
+            while not self._stopping.is_set():
+                try:
+                    batches = await consumer.getmany(
+                        timeout_ms=self._fetch_timeout_ms, max_records=self._max_records
+                    )
+                except KafkaError as exc:
+                    log.warning("fetch_failed", loop=self.name, error=str(exc))
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), 1.0)
+                    continue
+                async with self._lock:
+                    if not batches:
+                        await self._settle()  # idle: commit what is acknowledged
+                    elif not await self._process(batches):
+                        break  # stopping before an earlier batch was acknowledged
                 self._update_lag()
-                continue
+        finally:
             async with self._lock:
-                await self._process(batches)
-            self._update_lag()
+                await self._settle()
 
-    async def _process(self, batches: dict[TopicPartition, list[Any]]) -> None:
+    async def _process(self, batches: dict[TopicPartition, list[Any]]) -> bool:
+        """Process a batch and start publishing it, once the batch before is acknowledged
+        (and its commit started). False when that batch could not be published."""
         started = time.perf_counter()
         records: list[InRecord] = []
         last: dict[TopicPartition, int] = {}
@@ -233,13 +271,43 @@ class ConsumeLoop:
                 )
             if messages:
                 last[tp] = messages[-1].offset
-        outputs = self._handler.process(records)
-        delivered = await self._publish(outputs)
-        if not delivered:
-            return  # stopping before every output was acknowledged: do not commit
+        outputs = self._handler.process(records)  # while the batch before is in flight
+        if not await self._acknowledged():
+            return False
+        batch = _Batch(records, outputs, {tp: o + 1 for tp, o in last.items()}, started)
+        self._publishing = (asyncio.create_task(self._publish(outputs)), batch)
+        return True
+
+    async def _acknowledged(self) -> bool:
+        """Wait for the batch in flight to be acknowledged, then start its commit.
+        True when nothing was in flight; False when it could not be published."""
+        if self._publishing is None:
+            return True
+        task, batch = self._publishing
+        self._publishing = None
+        if not await task:
+            return False  # stopping: do not commit it (nor anything after it)
         acked_at = time.time()
-        await self._commit({tp: offset + 1 for tp, offset in last.items()})
-        self._observe(records, outputs, acked_at, started)
+        self._committing = asyncio.create_task(
+            self._commit_after(self._committing, batch, acked_at)
+        )
+        return True
+
+    async def _settle(self) -> None:
+        """Wait until every batch in flight is acknowledged and committed (or abandoned
+        because the service is stopping). Called under the lock."""
+        await self._acknowledged()
+        committing, self._committing = self._committing, None
+        if committing is not None:
+            await committing
+
+    async def _commit_after(
+        self, before: asyncio.Task[None] | None, batch: _Batch, acked_at: float
+    ) -> None:
+        if before is not None:
+            await before
+        await self._commit(batch.offsets)
+        self._observe(batch.records, batch.outputs, acked_at, batch.started)
 
     async def _publish(self, outputs: list[OutRecord]) -> bool:
         """Publish every output and await every acknowledgement (``service.kafka.publish``)."""
@@ -261,6 +329,8 @@ class ConsumeLoop:
         """
         async with self._lock:
             if self.producer is None or self._stopping.is_set():
+                return 0
+            if not await self._acknowledged():  # outputs stay in order
                 return 0
             outputs = make_outputs()
             if outputs and not await self._publish(outputs):
@@ -320,7 +390,8 @@ class ConsumeLoop:
     # --- rebalances -----------------------------------------------------------------------
 
     async def _on_revoked(self, revoked: list[TopicPartition]) -> None:
-        async with self._lock:  # wait for the batch in flight to be published and committed
+        async with self._lock:  # wait for the batches in flight to be published and committed
+            await self._settle()
             for tp in revoked:
                 self._committed.pop(tp, None)
                 with contextlib.suppress(KeyError):
