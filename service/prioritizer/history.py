@@ -10,6 +10,11 @@ whose record changed since the last call (None = tombstone), ``snapshot()`` ever
 record, ``restore(record)`` puts one back, ``expire(now)`` forgets what is older than the
 retention. Records are JSON (``CustomerRecord``), keyed by customer id. Memory is bounded:
 at most ``max_per_customer`` tickets per customer, the most recent ones.
+
+On the hot path (one ``recent`` and one ``record`` per event, one changed record per
+customer per batch) tickets are kept as plain tuples and written straight to JSON
+(``CustomerState.to_json``, byte-equal to ``CustomerRecord.to_json``, tested); the
+pydantic models are the changelog's contract and what ``restore`` reads.
 """
 
 from __future__ import annotations
@@ -63,11 +68,43 @@ class CustomerRecord(BaseModel):
         return cls.model_validate_json(data)
 
 
-Change = tuple[str, CustomerRecord | None]
+#: One remembered ticket: (occurred_at, ticket_id, negative); tuples sort by time, then id.
+_Past = tuple[datetime, str, bool]
 
 
-def _sort_key(t: PastTicket) -> tuple[datetime, str]:
-    return (t.occurred_at, t.ticket_id)
+class CustomerState:
+    """One customer's record as the history holds it (``changed``, ``snapshot``)."""
+
+    __slots__ = ("customer_id", "tickets")
+
+    def __init__(self, customer_id: str, tickets: list[_Past]) -> None:
+        self.customer_id = customer_id
+        self.tickets = tickets
+
+    def to_json(self) -> bytes:
+        """The changelog record's JSON, the bytes ``CustomerRecord.to_json`` writes."""
+        return orjson.dumps(
+            {
+                "record": "customer",
+                "v": 1,
+                "customer_id": self.customer_id,
+                "tickets": [
+                    {"ticket_id": ticket_id, "occurred_at": at, "negative": negative}
+                    for at, ticket_id, negative in self.tickets
+                ],
+            }
+        )
+
+    def to_record(self) -> CustomerRecord:
+        return CustomerRecord(
+            customer_id=self.customer_id,
+            tickets=[
+                PastTicket(ticket_id=t, occurred_at=at, negative=n) for at, t, n in self.tickets
+            ],
+        )
+
+
+Change = tuple[str, CustomerState | None]
 
 
 class CustomerHistory:
@@ -82,7 +119,7 @@ class CustomerHistory:
         self.window = window
         self.max_per_customer = max_per_customer
         self.retention = retention if retention is not None else window
-        self._tickets: dict[str, list[PastTicket]] = {}  # sorted by occurred_at
+        self._tickets: dict[str, list[_Past]] = {}  # sorted by occurred_at, then ticket id
         self._dirty: set[str] = set()
 
     def recent(
@@ -101,11 +138,11 @@ class CustomerHistory:
             return []
         since = occurred_at - (window if window is not None else self.window)
         return [
-            t.ticket_id
-            for t in tickets
-            if since <= t.occurred_at <= occurred_at
-            and t.ticket_id != exclude
-            and (t.negative or not negative_only)
+            ticket_id
+            for at, ticket_id, negative in tickets
+            if since <= at <= occurred_at
+            and ticket_id != exclude
+            and (negative or not negative_only)
         ]
 
     def record(
@@ -114,16 +151,9 @@ class CustomerHistory:
         """Remember a ticket (idempotent: a redelivered ticket changes nothing)."""
         tickets = self._tickets.setdefault(customer_id, [])
         for t in tickets:
-            if t.ticket_id == ticket_id:
+            if t[1] == ticket_id:
                 return
-        insort(
-            tickets,
-            # trusted values (a validated event's): built without re-validation
-            PastTicket.model_construct(
-                ticket_id=ticket_id, occurred_at=occurred_at, negative=negative
-            ),
-            key=_sort_key,
-        )
+        insort(tickets, (occurred_at, ticket_id, negative))
         if len(tickets) > self.max_per_customer:
             del tickets[: len(tickets) - self.max_per_customer]
         self._dirty.add(customer_id)
@@ -133,15 +163,16 @@ class CustomerHistory:
         out: list[Change] = []
         for cid in sorted(self._dirty):
             tickets = self._tickets.get(cid)
-            out.append((cid, _record(cid, tickets) if tickets else None))
+            out.append((cid, CustomerState(cid, list(tickets)) if tickets else None))
         self._dirty.clear()
         return out
 
-    def snapshot(self) -> list[CustomerRecord]:
-        return [_record(cid, tickets) for cid, tickets in self._tickets.items() if tickets]
+    def snapshot(self) -> list[CustomerState]:
+        return [CustomerState(cid, list(t)) for cid, t in self._tickets.items() if t]
 
     def restore(self, record: CustomerRecord) -> None:
-        tickets = sorted(record.tickets, key=_sort_key)[-self.max_per_customer :]
+        tickets = sorted((t.occurred_at, t.ticket_id, t.negative) for t in record.tickets)
+        tickets = tickets[-self.max_per_customer :]
         if tickets:
             self._tickets[record.customer_id] = tickets
         else:
@@ -157,7 +188,7 @@ class CustomerHistory:
         before = now - self.retention
         gone: list[str] = []
         for cid, tickets in list(self._tickets.items()):
-            keep = [t for t in tickets if t.occurred_at >= before]
+            keep = [t for t in tickets if t[0] >= before]
             if len(keep) == len(tickets):
                 continue
             self._dirty.add(cid)
@@ -170,8 +201,3 @@ class CustomerHistory:
 
     def __len__(self) -> int:
         return len(self._tickets)
-
-
-def _record(customer_id: str, tickets: list[PastTicket]) -> CustomerRecord:
-    """A changelog record of state this class holds (already valid: no re-validation)."""
-    return CustomerRecord.model_construct(customer_id=customer_id, tickets=list(tickets))
