@@ -31,6 +31,7 @@ from service.observability.logging import get_logger
 from service.observability.metrics import Metrics
 from service.prioritizer.decode import DecodeLimits
 from service.prioritizer.pipeline import CustomerPartition, Prioritizer, Topics
+from service.rules import language
 from service.rules.engine import RuleEngine
 from service.rules.model import RuleSet
 
@@ -63,6 +64,7 @@ class PrioritizerRuntime:
             ),
             clock,
         )
+        language.preload()  # before the group join, not inside the first batch
         self._parked: dict[int, CustomerPartition] = {}
         self.loop = ConsumeLoop(
             name="prioritizer",

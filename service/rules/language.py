@@ -90,6 +90,12 @@ def _model() -> Any:
     return ident
 
 
+def preload() -> None:
+    """Load the language model now (about 0.7 s) rather than on the first Latin-script
+    text without a language tag, which would stall that event's whole batch."""
+    _model()
+
+
 def model_language(sample: str) -> str:
     lang, _score = _model().classify(sample[:MODEL_CHARS])
     return str(lang)

@@ -830,3 +830,16 @@ def test_detect_language_undetermined(text: str) -> None:
 def test_detect_language_reads_only_the_start_of_long_texts() -> None:
     text = "Отменяю подписку. " * 200 + "I want to cancel " * 10_000
     assert detect_language(text) == "ru"
+
+
+def test_the_prioritizer_loads_the_language_model_before_its_first_batch() -> None:
+    from service.clock import SystemClock
+    from service.config import Settings
+    from service.kafka.prioritizer_runtime import PrioritizerRuntime
+    from service.observability.metrics import Metrics
+    from service.rules import language
+
+    language._model.cache_clear()
+    settings = Settings(kafka_bootstrap_servers="127.0.0.1:9")
+    PrioritizerRuntime(settings, {}, load_default_rules(), SystemClock(), Metrics())
+    assert language._model.cache_info().currsize == 1  # loaded, not on first use
