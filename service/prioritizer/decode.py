@@ -92,12 +92,15 @@ def decode_feedback(
             DeadLetterReason.TOO_LARGE,
             f"{len(value)} bytes exceeds the limit of {limits.max_bytes}",
         )
-    try:
-        cloudevents.parse_binary(headers)
-    except cloudevents.CloudEventError as exc:
-        raise DecodeFailure(DeadLetterReason.SCHEMA_VIOLATION, f"CloudEvents: {exc}") from None
+    structured = False
+    if headers:  # most publishers send none: both checks are about headers
+        try:
+            cloudevents.parse_binary(headers)
+        except cloudevents.CloudEventError as exc:
+            raise DecodeFailure(DeadLetterReason.SCHEMA_VIOLATION, f"CloudEvents: {exc}") from None
+        structured = cloudevents.is_structured(headers)
     obj = _parse_json(value)
-    structured = cloudevents.is_structured(headers)
+    event_id = None
     if isinstance(obj, dict | list):  # depth first: a 1000-deep array is too_deep
         event_id = _safe_id(obj.get("event_id")) if isinstance(obj, dict) else None
         _check_tree(value, obj, limits.max_depth + structured, None if structured else event_id)
@@ -107,7 +110,8 @@ def decode_feedback(
         raise DecodeFailure(
             DeadLetterReason.NOT_AN_OBJECT, f"expected a JSON object, got {type(obj).__name__}"
         )
-    event_id = _safe_id(obj.get("event_id"))
+    if structured:  # the id is the data's, not the envelope's
+        event_id = _safe_id(obj.get("event_id"))
     try:
         event = FeedbackEvent.model_validate(obj)
     except ValidationError as exc:
