@@ -29,8 +29,6 @@ def ticket_json(
     """The ticket of ``event`` as ``Ticket.model_dump_json()`` writes it (``created_at``:
     already formatted with ``rfc3339``, once per batch)."""
     customer = event.customer
-    tier = customer.tier
-    stage = customer.lifecycle_stage
     occurred = event.occurred_at
     return orjson.dumps(
         {
@@ -38,18 +36,11 @@ def ticket_json(
             "ticket_id": ticket_id,
             "event_id": event.event_id,
             "customer_id": customer.id,
-            "priority": assessment.priority.value,
+            "priority": assessment.priority,
             "severity": assessment.severity,
             "category": assessment.category,
-            "reasons": [
-                {
-                    "rule_id": r.rule_id,
-                    "weight": r.weight,
-                    "evidence": r.evidence,
-                    "min_priority": r.min_priority.value if r.min_priority else None,
-                }
-                for r in assessment.reasons
-            ],
+            # a reason's fields, in the model's order (orjson writes an enum as its value)
+            "reasons": [r.__dict__ for r in assessment.reasons],
             "language": assessment.language,
             "sla": {
                 "target_seconds": assessment.sla_seconds,
@@ -62,8 +53,8 @@ def ticket_json(
             "occurred_at": rfc3339(occurred),
             "created_at": created_at,
             "channel": event.channel,
-            "customer_tier": tier.value if tier is not None else None,
-            "customer_lifecycle_stage": stage.value if stage is not None else None,
+            "customer_tier": customer.tier,
+            "customer_lifecycle_stage": customer.lifecycle_stage,
             "customer_name": customer.name,
             "nps_score": event.nps_score,
             "rating": event.rating,
