@@ -144,7 +144,8 @@ def test_the_history_writes_the_same_changelog_bytes_as_the_model() -> None:
         at = datetime(2026, 3, 1, 9, i, 30, 123456, tzinfo=timezone(timedelta(hours=hours)))
         h.record('c-ø "1"', f"t-{i}", at, negative=i % 2 == 0)
     ((cid, state),) = h.changed()
-    assert state is not None and cid == 'c-ø "1"'
+    assert state is not None
+    assert cid == 'c-ø "1"'
     model = state.to_record()
     assert [t.ticket_id for t in model.tickets] == ["t-3", "t-1", "t-0", "t-2"]  # by time
     assert state.to_json() == model.to_json()
