@@ -5,8 +5,9 @@ Usage:  .venv/bin/python bench/backlog.py [--events N] [--rss-ceiling-mb MB]
 Queues N feedback events (default 1,000,000) before the service starts, then runs
 ``triage run --role prioritizer`` as a child process and samples its resident memory
 (VmRSS) until every event has its ticket. Memory stays bounded because nothing is
-queued in memory beyond one fetch buffer and one batch: the service reads a batch,
-publishes it, waits for the acknowledgements, commits, and only then reads on.
+queued in memory beyond one fetch buffer and two batches: the one being processed and
+the one before it, being published (its acknowledgements are awaited, and its commit
+started, before the next batch is handed over; ``service/kafka/loop.py``).
 Exits 1 if the peak RSS passes the ceiling. The last line is ``peak_rss_mb=…``.
 """
 

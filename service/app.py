@@ -206,7 +206,7 @@ class TriageApp:
         await self._stop.wait()
 
     async def stop(self) -> None:
-        """Finish the batch in flight, commit, leave the group, flush; bounded in time."""
+        """Finish the batches in flight, commit, leave the group, flush; bounded in time."""
         self.request_stop()
         budget = self.settings.shutdown_timeout_seconds
         loop_tasks = [t for t in self._tasks if t.get_name().startswith("loop-")]
