@@ -66,6 +66,7 @@ class _Batch:
     outputs: list[OutRecord]
     offsets: dict[TopicPartition, int]  # the offsets to commit once it is acknowledged
     started: float  # perf_counter when processing began
+    commit_started: bool = False
 
 
 class BatchHandler(Protocol):
@@ -275,11 +276,15 @@ class ConsumeLoop:
         if not await self._acknowledged():
             return False
         batch = _Batch(records, outputs, {tp: o + 1 for tp, o in last.items()}, started)
-        self._publishing = (asyncio.create_task(self._publish(outputs)), batch)
+        task = asyncio.create_task(self._publish(outputs))
+        # the commit starts as soon as the acknowledgements are in, not when the loop
+        # next looks (after the next fetch, or a fetch timeout when idle)
+        task.add_done_callback(lambda done: self._start_commit(batch, done))
+        self._publishing = (task, batch)
         return True
 
     async def _acknowledged(self) -> bool:
-        """Wait for the batch in flight to be acknowledged, then start its commit.
+        """Wait for the batch in flight to be acknowledged (its commit then started).
         True when nothing was in flight; False when it could not be published."""
         if self._publishing is None:
             return True
@@ -287,11 +292,19 @@ class ConsumeLoop:
         self._publishing = None
         if not await task:
             return False  # stopping: do not commit it (nor anything after it)
-        acked_at = time.time()
-        self._committing = asyncio.create_task(
-            self._commit_after(self._committing, batch, acked_at)
-        )
+        self._start_commit(batch, task)  # (if the task's callback has not yet)
         return True
+
+    def _start_commit(self, batch: _Batch, published: asyncio.Task[bool]) -> None:
+        """Chain the commit of a published batch after the commits before it (once)."""
+        if batch.commit_started or published.cancelled() or published.exception() is not None:
+            return
+        if not published.result():
+            return
+        batch.commit_started = True
+        self._committing = asyncio.create_task(
+            self._commit_after(self._committing, batch, time.time())
+        )
 
     async def _settle(self) -> None:
         """Wait until every batch in flight is acknowledged and committed (or abandoned

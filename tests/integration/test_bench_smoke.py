@@ -44,6 +44,12 @@ CASES = [
         "p99_ms",
         id="latency",
     ),
+    pytest.param(
+        ["bench/pipeline.py", "--events", "300", "--runs", "1"], "us_per_event", id="pipeline"
+    ),
+    pytest.param(["bench/rules_bench.py", "--rounds", "1"], "median_us", id="rules_bench"),
+    pytest.param(["bench/hostile.py", "--events", "300", "--runs", "1"], "ratio", id="hostile"),
+    pytest.param(["bench/backlog.py", "--events", "2000"], "peak_rss_mb", id="backlog"),
 ]
 #: peer name for run_peer.py, and the framework it needs (None: nothing beyond triage)
 PEERS = [

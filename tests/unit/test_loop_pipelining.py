@@ -10,6 +10,7 @@ real broker (delivery, faults, rebalances).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -188,3 +189,28 @@ async def test_revocation_waits_for_batches_in_flight() -> None:
     assert log.index(("revoked", 0)) > log.index(("commit", 2))
     loop.request_stop()
     await task
+
+
+async def test_commit_follows_the_acknowledgements_without_waiting_for_the_next_fetch() -> None:
+    log: list[tuple[str, int]] = []
+    publisher = FakePublisher(log)
+    loop, consumer = make_loop(log, [[0, 1]], publisher)
+    parked = asyncio.Event()
+
+    async def long_poll(timeout_ms: int, max_records: int) -> dict[TopicPartition, Any]:
+        if consumer.script:
+            return consumer.script.pop(0)
+        parked.set()
+        await asyncio.sleep(60)  # a fetch held by the broker: the loop is not looking
+        return {}
+
+    consumer.getmany = long_poll  # type: ignore[method-assign]
+    task = asyncio.create_task(loop.run())
+    await parked.wait()
+    publisher.release(0)
+    await _until(lambda: ("commit", 2) in log)  # from the acknowledgement, not the loop
+    assert loop.processed == 2  # and the batch's metrics with it
+    loop.request_stop()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
