@@ -23,7 +23,9 @@ the guarantee and the order of outputs:
   is acknowledged (its retries included), so outputs reach each partition in input
   order, exactly as without pipelining;
 - commits run one after another, each after its own batch's acknowledgements, so a
-  committed offset never passes an unacknowledged output.
+  committed offset never passes an unacknowledged output. A commit starts as soon as
+  its batch's acknowledgements are in (a callback on the publishing task), even while
+  the loop waits on a fetch.
 
 Batch N+1 is processed before batch N is acknowledged; if batch N then cannot be
 published (the service is stopping), neither is committed, and both are redelivered.
