@@ -58,11 +58,10 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from harness import Child, broker, start_triage, stop_on_sigterm, tag, ticket_ids
-from throughput import make_events  # a sibling script: one text mix for every bench
+from harness import READY_TIMEOUT, Child, broker, start_triage, stop_on_sigterm, tag, ticket_ids
+from throughput import command, make_events  # sibling scripts: one mix, one command line
 
 from service.kafka.admin import ensure_topics
 from service.observability.logging import configure_logging
@@ -70,7 +69,6 @@ from service.observability.logging import configure_logging
 TICK = 0.001  # the pacing grid, seconds
 READER_FETCH_WAIT_MS = 10
 PASSTHROUGHS = ("batch", "send")
-BENCH = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,12 +180,14 @@ async def paced_send(
     return sent
 
 
-async def start_passthrough(name: str, bootstrap: str, topics: dict[str, str], group: str) -> Child:
+async def start_passthrough(
+    name: str, bootstrap: str, topics: dict[str, str], group: str, partitions: int
+) -> Child:
     """A passthrough of ``bench/candidates.py`` as a child, once it holds partitions."""
-    argv = [str(BENCH / "candidates.py"), name, "--bootstrap", bootstrap, "--group", group]
-    argv += ["--input", topics["topic_feedback"], "--output", topics["topic_tickets"]]
-    child = await Child.start(name, argv, {})
-    deadline = time.monotonic() + 90
+    inp, out = topics["topic_feedback"], topics["topic_tickets"]
+    python, *argv = command(name, bootstrap, inp, out, group, partitions)
+    child = await Child.start(name, argv, {}, python=python)
+    deadline = time.monotonic() + READY_TIMEOUT
     while "ready" not in child.log_tail():
         if not child.running or time.monotonic() > deadline:
             await child.stop()
@@ -225,7 +225,7 @@ async def one_run(
     measured = range(n_warm, n)
 
     if passthrough:
-        service = await start_passthrough(candidate, bootstrap, topics, f"lat-{run}")
+        service = await start_passthrough(candidate, bootstrap, topics, f"lat-{run}", partitions)
     else:
         service = await start_triage(bootstrap, topics, f"lat-{run}", partitions)
     reader = Reader(bootstrap, out, keys, by_value=passthrough)

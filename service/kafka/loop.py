@@ -294,7 +294,9 @@ class ConsumeLoop:
         self._publishing = None
         if not await task:
             return False  # stopping: do not commit it (nor anything after it)
-        self._start_commit(batch, task)  # (if the task's callback has not yet)
+        # A task that was already done when awaited has its callback still queued: chain
+        # the commit here so that ``_settle`` sees it (``commit_started`` makes it once).
+        self._start_commit(batch, task)
         return True
 
     def _start_commit(self, batch: _Batch, published: asyncio.Task[bool]) -> None:

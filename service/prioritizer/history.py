@@ -13,8 +13,9 @@ at most ``max_per_customer`` tickets per customer, the most recent ones.
 
 On the hot path (one ``recent`` and one ``record`` per event, one changed record per
 customer per batch) tickets are kept as plain tuples and written straight to JSON
-(``CustomerState.to_json``, byte-equal to ``CustomerRecord.to_json``, tested); the
-pydantic models are the changelog's contract and what ``restore`` reads.
+(``CustomerState.to_json``); the pydantic models are the changelog's contract and what
+``restore`` reads (``CustomerRecord.from_json`` reads the JSON back to an equal record,
+tested).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class PastTicket(BaseModel):
 
 
 class CustomerRecord(BaseModel):
-    """The changelog record of one customer (key: customer id)."""
+    """The changelog record of one customer (key: customer id), as read back; the history
+    writes it (``CustomerState.to_json``)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -47,21 +49,6 @@ class CustomerRecord(BaseModel):
     v: int = 1
     customer_id: str
     tickets: list[PastTicket]
-
-    def to_json(self) -> bytes:
-        """The record's JSON, written with orjson (one per changed customer per batch, so
-        on the hot path); ``from_json`` reads it back to an equal record (tested)."""
-        return orjson.dumps(
-            {
-                "record": self.record,
-                "v": self.v,
-                "customer_id": self.customer_id,
-                "tickets": [
-                    {"ticket_id": t.ticket_id, "occurred_at": t.occurred_at, "negative": t.negative}
-                    for t in self.tickets
-                ],
-            }
-        )
 
     @classmethod
     def from_json(cls, data: bytes | str) -> CustomerRecord:
@@ -82,7 +69,7 @@ class CustomerState:
         self.tickets = tickets
 
     def to_json(self) -> bytes:
-        """The changelog record's JSON, the bytes ``CustomerRecord.to_json`` writes."""
+        """The changelog record's JSON (what ``CustomerRecord.from_json`` reads)."""
         return orjson.dumps(
             {
                 "record": "customer",
@@ -93,14 +80,6 @@ class CustomerState:
                     for at, ticket_id, negative in self.tickets
                 ],
             }
-        )
-
-    def to_record(self) -> CustomerRecord:
-        return CustomerRecord(
-            customer_id=self.customer_id,
-            tickets=[
-                PastTicket(ticket_id=t, occurred_at=at, negative=n) for at, t, n in self.tickets
-            ],
         )
 
 
