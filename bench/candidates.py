@@ -130,6 +130,7 @@ def _without_rules() -> None:
 
 
 async def triage(args: argparse.Namespace, stop: asyncio.Event, *, rules: bool) -> None:
+    from service import gc_tuning
     from service.app import TriageApp
     from service.config import Settings
     from service.observability.logging import configure_logging
@@ -151,6 +152,7 @@ async def triage(args: argparse.Namespace, stop: asyncio.Event, *, rules: bool) 
     )
     app = TriageApp(settings, role="prioritizer")
     await app.start()
+    gc_tuning.tune(settings.gc_gen0_threshold)  # as ``triage run`` does once started
     try:
         # ready: in the group with at least one partition (as the passthroughs announce)
         while not stop.is_set() and not (app.ready and _owns_partitions(app)):

@@ -1,7 +1,7 @@
 """The prioritizer's per-event cost without Kafka: ``Prioritizer.process`` on batches.
 
 Usage:  .venv/bin/python bench/pipeline.py [--events N] [--runs R] [--profile]
-                                          [--log-level INFO] 2>/dev/null
+                                          [--survey] [--log-level INFO] 2>/dev/null
 
 Feeds N events of the throughput mix (``bench/throughput.py``) through the pure
 pipeline in batches of 2,000 — decode and validation, repeat-contact history, rules,
@@ -9,7 +9,8 @@ ticket JSON and headers, changelog records — and prints µs per event, with th
 and with rule evaluation replaced by a constant (what the rest of the pipeline costs).
 ``--profile`` prints the top of a cProfile of one full pass (the profile that guided the
 hot-path work; see the README's performance section). Median of R runs; the last line
-is ``us_per_event=<with rules>``.
+is ``us_per_event=<with rules>``. ``--survey``: every event carries an NPS answer, as
+in the burst after a survey mailing (the default mix has one on every third).
 """
 
 from __future__ import annotations
@@ -52,10 +53,10 @@ def prioritizer() -> Prioritizer:
     return p
 
 
-def records(n: int) -> list[InRecord]:
+def records(n: int, score_every: int = 3) -> list[InRecord]:
     return [
         InRecord("feedback", i % PARTITIONS, i, key, value)
-        for i, (key, value) in enumerate(make_events(n))
+        for i, (key, value) in enumerate(make_events(n, score_every=score_every))
     ]
 
 
@@ -73,11 +74,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument(
+        "--survey",
+        action="store_true",
+        help="every event carries an NPS answer (a survey mailing), not every third",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", help="as in production (TRIAGE_LOG_LEVEL's default)"
     )
     args = parser.parse_args()
     configure_logging(args.log_level, "json")  # log lines go to stderr
-    recs = records(args.events)
+    recs = records(args.events, score_every=1 if args.survey else 3)
     one_pass(prioritizer(), recs[:500])  # warm up: imports, the language model
     if args.profile:
         profiler = cProfile.Profile()

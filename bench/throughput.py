@@ -68,9 +68,10 @@ def text_mix() -> list[str]:
     return TEXTS + [e.text for e in rule_events("short")]
 
 
-def make_events(n: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
+def make_events(n: int, seed: int = 7, score_every: int = 3) -> list[tuple[bytes, bytes]]:
     """``n`` feedback events (key: customer id) of about 0.4–1 KB: texts of the mix,
-    every channel and tier, an NPS score on every third."""
+    every channel and tier, an NPS score on every ``score_every``-th (1: every event,
+    as after a survey mailing)."""
     rnd = random.Random(seed)
     now = datetime.now(UTC).isoformat()
     texts = text_mix()
@@ -84,7 +85,7 @@ def make_events(n: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
             "customer": {"id": cid, "tier": rnd.choice(TIERS)},
             "text": rnd.choice(texts),
         }
-        if i % 3 == 0:
+        if i % score_every == 0:
             event["nps_score"] = rnd.randrange(11)
         out.append((cid.encode(), orjson.dumps(event)))
     return out

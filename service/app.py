@@ -12,7 +12,7 @@ import signal
 
 from aiokafka.errors import KafkaError
 
-from service import __version__
+from service import __version__, gc_tuning
 from service.clock import Clock, SystemClock
 from service.config import Settings
 from service.kafka.admin import ensure_topics
@@ -230,6 +230,9 @@ class TriageApp:
                 loop.add_signal_handler(sig, self.request_stop)
         try:
             await self.start()
+            # this process is the service's own: tune its collector (not in start(),
+            # which tests and the demo call inside processes of their own)
+            gc_tuning.tune(self.settings.gc_gen0_threshold)
             await self.wait_stopped()
         finally:
             await self.stop()

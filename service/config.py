@@ -118,6 +118,13 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8000, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
+    gc_gen0_threshold: int = Field(
+        default=20_000,
+        ge=0,
+        description="Allocations between young garbage collections (Python's default: 700); "
+        "what start-up loaded is frozen out of collections. 0 = Python's defaults. See "
+        "service/gc_tuning.py.",
+    )
     shutdown_timeout_seconds: float = Field(default=10.0, gt=0)
     health_probe_interval_seconds: float = Field(default=5.0, gt=0)
 

@@ -21,7 +21,7 @@ tested).
 from __future__ import annotations
 
 from bisect import insort
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Literal
 
 import orjson
@@ -57,6 +57,29 @@ class CustomerRecord(BaseModel):
 
 #: One remembered ticket: (occurred_at, ticket_id, negative); tuples sort by time, then id.
 _Past = tuple[datetime, str, bool]
+
+#: UTC offset → the one ``timezone`` the history gives every time with that offset.
+_ZONES: dict[timedelta | None, tzinfo] = {timedelta(0): UTC}
+
+
+def _shared_zone(at: datetime) -> datetime:
+    """``at`` with a ``datetime.timezone`` shared by every time of its offset: the same
+    instant, the same offset, the same JSON. A parsed event's time carries a time-zone
+    object of its own, which the garbage collector tracks; kept for every remembered
+    ticket, those objects were most of what a full collection walked (a history of
+    200,000 tickets: 200,000 of 347,000 objects, and pauses of about 100 ms), while
+    ``timezone`` objects are not tracked and shared. Offsets are few (whole minutes
+    within a day), so the map stays small."""
+    zone = at.tzinfo
+    if type(zone) is timezone:  # UTC included
+        return at
+    offset = at.utcoffset()
+    shared = _ZONES.get(offset)
+    if shared is None:
+        if offset is None:
+            return at  # naive: nothing to share (events are validated as aware)
+        shared = _ZONES[offset] = timezone(offset)
+    return at.replace(tzinfo=shared)
 
 
 class CustomerState:
@@ -132,7 +155,7 @@ class CustomerHistory:
         for t in tickets:
             if t[1] == ticket_id:
                 return
-        insort(tickets, (occurred_at, ticket_id, negative))
+        insort(tickets, (_shared_zone(occurred_at), ticket_id, negative))
         if len(tickets) > self.max_per_customer:
             del tickets[: len(tickets) - self.max_per_customer]
         self._dirty.add(customer_id)
@@ -150,7 +173,9 @@ class CustomerHistory:
         return [CustomerState(cid, list(t)) for cid, t in self._tickets.items() if t]
 
     def restore(self, record: CustomerRecord) -> None:
-        tickets = sorted((t.occurred_at, t.ticket_id, t.negative) for t in record.tickets)
+        tickets = sorted(
+            (_shared_zone(t.occurred_at), t.ticket_id, t.negative) for t in record.tickets
+        )
         tickets = tickets[-self.max_per_customer :]
         if tickets:
             self._tickets[record.customer_id] = tickets

@@ -338,9 +338,10 @@ def compile_key(key: str, cond: Condition, window: str) -> tuple[Holds, Explain]
     raise ValueError(f"unknown condition key {key!r}")  # pragma: no cover - model forbids it
 
 
-#: condition keys whose evidence depends only on the facts' signature
+#: condition keys whose evidence depends only on the facts' signature (not ``nps`` and
+#: ``rating``: the signature holds a score's class, the evidence its value)
 _PURE_KEYS = frozenset(
-    {"nps", "rating", "channel", "tier", "lifecycle_stage", "language", "text_empty"}
+    {"channel", "tier", "lifecycle_stage", "language", "text_empty"}
     | {"has_score", "fired", "not_"}
 )
 _FLAG_KEYS = ("shouting", "angry_punctuation", "repeat_contact")

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from schemas.feedback import FeedbackEvent
 from service.rules.matcher import TextSignals
-from service.rules.model import Condition, RuleSet
+from service.rules.model import Condition, Range, RuleSet
 
 SHOUTING_THRESHOLD = 0.7
 
@@ -68,8 +68,8 @@ def signature_for(rules: RuleSet) -> Signature:
     ``conditions.compile_key``; keep the two in step), coarsened to what this rule set
     tells apart: a channel, tier, lifecycle stage or language that no condition names
     is, to every condition, the same as none at all (a membership test fails for both,
-    its negation holds for both, and evidence names a value only when it is a member).
-    So a stream of many channels, tiers and languages reuses far fewer, far more often
+    its negation holds for both, and evidence names a value only when it is a member),
+    and a score (NPS, rating) is its class (``_score_classes``). So a stream of many channels, tiers and languages reuses far fewer, far more often
     used plans — the shipped rules name no language at all."""
     named: dict[str, set[str]] = {
         "channel": set(),
@@ -77,19 +77,23 @@ def signature_for(rules: RuleSet) -> Signature:
         "stage": set(),
         "language": set(),
     }
-    for cond in _conditions(rule.when for rule in rules.rules):
+    conditions = list(_conditions(rule.when for rule in rules.rules))
+    for cond in conditions:
         named["channel"].update(cond.channel or ())
         named["tier"].update(cond.tier or ())
         named["stage"].update(cond.lifecycle_stage or ())
         named["language"].update(cond.language or ())
     channels, tiers = frozenset(named["channel"]), frozenset(named["tier"])
     stages, languages = frozenset(named["stage"]), frozenset(named["language"])
+    nps_class = _score_classes([c.nps for c in conditions if c.nps is not None])
+    rating_class = _score_classes([c.rating for c in conditions if c.rating is not None])
 
     def signature(f: Facts) -> tuple[object, ...]:
         sig = f.signals
+        nps, rating = f.nps, f.rating
         return (
-            f.nps,
-            f.rating,
+            None if nps is None else nps_class(nps),
+            None if rating is None else rating_class(rating),
             f.channel if f.channel in channels else None,
             f.tier if f.tier in tiers else None,
             f.stage if f.stage in stages else None,
@@ -105,6 +109,29 @@ def signature_for(rules: RuleSet) -> Signature:
         )
 
     return signature
+
+
+def _score_classes(ranges: list[Range]) -> Callable[[float], int]:
+    """A score's class: which of ``ranges`` (every range the rule set compares that score
+    with) contain it. Scores of one class pass and fail the same conditions, so they
+    share a plan: with the shipped rules an NPS of 0–10 falls into 4 classes (0–3, 4–6,
+    7–8, 9–10), which is what lets a survey mailing's events reuse plans. The class is an
+    int, one bit per distinct range, remembered per value (scores are small integers)."""
+    bounds = list(dict.fromkeys((r.min, r.max) for r in ranges))
+    known: dict[float, int] = {}
+
+    def score_class(value: float) -> int:
+        found = known.get(value)
+        if found is None:
+            found = 0
+            for i, (lo, hi) in enumerate(bounds):
+                if (lo is None or value >= lo) and (hi is None or value <= hi):
+                    found |= 1 << i
+            if len(known) < 1024:  # validated scores are few; never grows past that
+                known[value] = found
+        return found
+
+    return score_class
 
 
 def _conditions(roots: Iterable[Condition]) -> Iterator[Condition]:

@@ -47,6 +47,14 @@ CASES = [
     pytest.param(
         ["bench/pipeline.py", "--events", "300", "--runs", "1"], "us_per_event", id="pipeline"
     ),
+    pytest.param(
+        ["bench/pipeline.py", "--events", "300", "--runs", "1", "--survey"],
+        "us_per_event",
+        id="pipeline-survey",
+    ),
+    pytest.param(
+        ["bench/gc_pauses.py", "--events", "600", "--batch", "100"], "batch_p99_ms", id="gc_pauses"
+    ),
     pytest.param(["bench/rules_bench.py", "--rounds", "1"], "median_us", id="rules_bench"),
     pytest.param(["bench/hostile.py", "--events", "300", "--runs", "1"], "ratio", id="hostile"),
     pytest.param(["bench/backlog.py", "--events", "2000"], "peak_rss_mb", id="backlog"),

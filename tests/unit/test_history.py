@@ -141,3 +141,53 @@ def test_the_changelog_json_reads_back_to_an_equal_record() -> None:
     fresh.restore(again)
     (restored,) = fresh.snapshot()
     assert restored.to_json() == state.to_json()
+
+
+def test_remembered_times_share_untracked_zones_and_keep_offset_and_json() -> None:
+    """A parsed event's time carries a time-zone object of its own, which the garbage
+    collector tracks: the history keeps the same instant and offset with one shared
+    ``datetime.timezone`` per offset instead (``_shared_zone``), so its tickets add no
+    object for a full collection to walk, and the changelog's JSON is unchanged."""
+    import gc
+    from datetime import timezone
+
+    from schemas.feedback import FeedbackEvent
+
+    h = CustomerHistory(window=timedelta(days=7))
+    parsed = []
+    for i, stamp in enumerate(
+        ("2026-03-01T09:00:00.5+02:00", "2026-03-01T10:00:00+02:00", "2026-03-01T07:30:00Z")
+    ):
+        event = FeedbackEvent.model_validate_json(
+            json.dumps(
+                {
+                    "event_id": f"e-{i}",
+                    "occurred_at": stamp,
+                    "channel": "email",
+                    "customer": {"id": "c-1"},
+                    "text": "x",
+                }
+            )
+        )
+        parsed.append(event.occurred_at)
+        h.record("c-1", f"t-{i}", event.occurred_at, negative=True)
+    assert any(gc.is_tracked(at.tzinfo) for at in parsed)  # what the shared zones replace
+    ((_, state),) = h.changed()
+    assert state is not None
+    kept = [at for at, _, _ in state.tickets]
+    assert sorted(parsed) == kept  # the same instants
+    assert sorted(str(at.utcoffset()) for at in parsed) == sorted(
+        str(at.utcoffset()) for at in kept
+    )
+    assert all(type(at.tzinfo) is timezone and not gc.is_tracked(at.tzinfo) for at in kept)
+    plus_two = [at.tzinfo for at in kept if at.utcoffset() == timedelta(hours=2)]
+    assert len(plus_two) == 2
+    assert plus_two[0] is plus_two[1]
+    assert [t.occurred_at for t in CustomerRecord.from_json(state.to_json()).tickets] == kept
+    assert b'"2026-03-01T09:00:00.500000+02:00"' in state.to_json()  # the offset as sent
+    # restored records share the zones too
+    fresh = CustomerHistory(window=timedelta(days=7))
+    fresh.restore(CustomerRecord.from_json(state.to_json()))
+    (restored,) = fresh.snapshot()
+    assert restored.to_json() == state.to_json()
+    assert all(type(at.tzinfo) is timezone for at, _, _ in restored.tickets)

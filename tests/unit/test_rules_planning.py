@@ -149,3 +149,36 @@ def _named_channels(cond: Condition) -> set[str]:
     for sub in [*(cond.any or ()), *(cond.all or ()), *([cond.not_] if cond.not_ else [])]:
         found |= _named_channels(sub)
     return found
+
+
+def test_scores_of_one_class_share_a_plan_and_keep_their_own_evidence() -> None:
+    """The signature holds a score's class (which of the rule set's ranges contain it),
+    not the score: every NPS and rating, reusing plans, decides and explains exactly as
+    planning afresh, and the evidence names each event's own score."""
+    reusing = RuleEngine(load_default_rules())
+    fresh = RuleEngine(load_default_rules())
+    variants: list[dict[str, Any]] = [
+        *({"nps_score": n, "rating": None} for n in range(11)),
+        *({"nps_score": None, "rating": n} for n in range(1, 6)),
+    ]
+    for event, related in events()[::5]:
+        for update in variants:
+            variant = event.model_copy(update=update)
+            fresh._plans.clear()
+            got, want = reusing.assess(variant, related), fresh.assess(variant, related)
+            assert got == want, (variant.text, update)
+    score = {"nps_score": 2}
+    two = reusing.assess(events()[0][0].model_copy(update=score))
+    evidence = [e for r in two.reasons for e in r.evidence if e.startswith("nps_score=")]
+    assert evidence
+    assert set(evidence) == {"nps_score=2"}
+
+
+def test_a_survey_mailing_reuses_one_plan_per_score_class() -> None:
+    """Eleven NPS answers with the same comment: the shipped rules compare NPS with
+    0–3, 0–6, 7–8 and 9–10, so the answers fall into four classes and need four plans."""
+    engine = RuleEngine(load_default_rules())
+    base = events()[0][0]
+    for n in range(11):
+        engine.assess(base.model_copy(update={"nps_score": n, "rating": None}))
+    assert len(engine._plans) == 4
