@@ -7,16 +7,17 @@ service make Python's defaults (700, 10, 10) costly:
 
 - a batch's objects (records, events, tickets) live for the whole batch, so frequent
   young collections promote them to the oldest generation, and the oldest generation's
-  growth triggers full collections: about 36 per 200,000 events;
+  growth triggers full collections: about 40 per 200,000 events;
 - the state (customer histories, open SLA tickets) holds hundreds of thousands of
-  objects that every full collection walks again: about 100 ms each for a history of
-  200,000 tickets, a pause every event of the batch then waits out.
+  objects that every full collection walks again: 70–130 ms each for the histories of
+  200,000 events, a pause every event of the batch then waits out.
 
 ``tune`` raises the young threshold (``TRIAGE_GC_GEN0_THRESHOLD``), so a batch is
 mostly dead before its first collection, and freezes what start-up loaded (modules, the
 rules, the language model) into a generation no collection walks. Measured on the
-pipeline without Kafka (README, *Performance*): time in the collector 3.8 s → 0.9 s per
-200,000 events, and the 99th percentile of a 200-event batch 171 → 70 ms.
+pipeline without Kafka (``bench/gc_pauses.py``; README, *Performance*): time in the
+collector 5.6 s → 1.6 s per 200,000 events, no full collection instead of 41, and the
+99th percentile of a 200-event batch 170 → 91 ms.
 """
 
 from __future__ import annotations

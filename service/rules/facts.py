@@ -69,8 +69,9 @@ def signature_for(rules: RuleSet) -> Signature:
     tells apart: a channel, tier, lifecycle stage or language that no condition names
     is, to every condition, the same as none at all (a membership test fails for both,
     its negation holds for both, and evidence names a value only when it is a member),
-    and a score (NPS, rating) is its class (``_score_classes``). So a stream of many channels, tiers and languages reuses far fewer, far more often
-    used plans — the shipped rules name no language at all."""
+    and a score (NPS, rating) is its class (``_score_classes``). So a stream of many
+    channels, tiers, languages and scores reuses far fewer, far more often used plans —
+    the shipped rules name no language at all."""
     named: dict[str, set[str]] = {
         "channel": set(),
         "tier": set(),
