@@ -21,7 +21,8 @@ tested).
 from __future__ import annotations
 
 from bisect import insort
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone
+from functools import cache
 from typing import Literal
 
 import orjson
@@ -58,9 +59,6 @@ class CustomerRecord(BaseModel):
 #: One remembered ticket: (occurred_at, ticket_id, negative); tuples sort by time, then id.
 _Past = tuple[datetime, str, bool]
 
-#: UTC offset → the one ``timezone`` the history gives every time with that offset.
-_ZONES: dict[timedelta | None, tzinfo] = {timedelta(0): UTC}
-
 
 def _shared_zone(at: datetime) -> datetime:
     """``at`` with a ``datetime.timezone`` shared by every time of its offset: the same
@@ -68,18 +66,18 @@ def _shared_zone(at: datetime) -> datetime:
     object of its own, which the garbage collector tracks; kept for every remembered
     ticket, those objects were most of what a full collection walked (a history of
     200,000 tickets: 200,000 of 347,000 objects, and pauses of about 100 ms), while
-    ``timezone`` objects are not tracked and shared. Offsets are few (whole minutes
-    within a day), so the map stays small."""
-    zone = at.tzinfo
-    if type(zone) is timezone:  # UTC included
+    ``timezone`` objects are not tracked and shared."""
+    if type(at.tzinfo) is timezone:  # UTC included
         return at
     offset = at.utcoffset()
-    shared = _ZONES.get(offset)
-    if shared is None:
-        if offset is None:
-            return at  # naive: nothing to share (events are validated as aware)
-        shared = _ZONES[offset] = timezone(offset)
-    return at.replace(tzinfo=shared)
+    if offset is None:
+        return at  # naive: nothing to share (events are validated as aware)
+    return at.replace(tzinfo=_zone(offset))
+
+
+@cache  # offsets are few: whole minutes within a day
+def _zone(offset: timedelta) -> timezone:
+    return UTC if not offset else timezone(offset)
 
 
 class CustomerState:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import lru_cache
 
 from schemas.feedback import FeedbackEvent
 from service.rules.matcher import TextSignals
@@ -118,19 +119,11 @@ def _score_classes(ranges: list[Range]) -> Callable[[float], int]:
     share a plan: with the shipped rules an NPS of 0–10 falls into 4 classes (0–3, 4–6,
     7–8, 9–10), which is what lets a survey mailing's events reuse plans. The class is an
     int, one bit per distinct range, remembered per value (scores are small integers)."""
-    bounds = list(dict.fromkeys((r.min, r.max) for r in ranges))
-    known: dict[float, int] = {}
+    distinct = list({(r.min, r.max): r for r in ranges}.values())
 
+    @lru_cache(maxsize=1024)
     def score_class(value: float) -> int:
-        found = known.get(value)
-        if found is None:
-            found = 0
-            for i, (lo, hi) in enumerate(bounds):
-                if (lo is None or value >= lo) and (hi is None or value <= hi):
-                    found |= 1 << i
-            if len(known) < 1024:  # validated scores are few; never grows past that
-                known[value] = found
-        return found
+        return sum(1 << i for i, r in enumerate(distinct) if r.contains(value))
 
     return score_class
 
