@@ -1,4 +1,5 @@
-"""``triage`` command line: run | demo | explain | rules check/show-default/test | schemas export."""
+"""``triage`` command line: run | demo | explain | rules check/show-default/test | model
+train/show | schemas export."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 from schemas.common import rfc3339
 from service.clock import SystemClock
@@ -57,20 +59,40 @@ def _parser() -> argparse.ArgumentParser:
     show = rsub.add_parser("show-default", help="print the shipped default rule file")
     show.set_defaults(func=_cmd_rules_show)
     rtest = rsub.add_parser(
-        "test", help="run a labelled JSONL file: agreement, confusion matrix, disagreements"
+        "test",
+        help="run a labelled JSONL file: agreement, confusion matrix, disagreements; "
+        "balanced accuracy of sentiment lines",
     )
-    rtest.add_argument("file", help='JSON lines: {"event": {...}, "expected": "P1".."P4", ...}')
-    rtest.add_argument("--rules", help="rule file (default: the shipped rules)")
-    rtest.add_argument(
-        "--min-agreement",
-        type=float,
-        default=0.9,
-        help="exit non-zero below this share of exact agreement (default 0.9)",
+    _add_rules_test_args(rtest)
+
+    model = sub.add_parser("model", help="the text model (negativity): train, show")
+    msub = model.add_subparsers(dest="model_command")
+    mtrain = msub.add_parser(
+        "train", help="train the text model on labelled data (see docs/model.md)"
     )
-    rtest.add_argument(
-        "--max-disagreements", type=int, default=100, help="how many disagreements to print"
+    mtrain.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help='your labelled JSON lines: {"text", "label": neg|neu|pos} or '
+        '{"event", "expected": P1..P4} (repeatable)',
     )
-    rtest.set_defaults(func=_cmd_rules_test)
+    mtrain.add_argument(
+        "--base",
+        choices=["shipped", "none"],
+        default=None,
+        help="shipped: add the public training data the shipped model learned from "
+        "(default: shipped without --data, none with it)",
+    )
+    mtrain.add_argument(
+        "--data-dir", help="public data folder (default: TRIAGE_DATA_DIR or ../shared/data)"
+    )
+    mtrain.add_argument("--out", help="model folder to write (default: the shipped model's folder)")
+    mtrain.set_defaults(func=_cmd_model_train)
+    mshow = msub.add_parser("show", help="print a model's card: data, parameters, dev figures")
+    mshow.add_argument("path", nargs="?", help="model folder (default: the shipped model)")
+    mshow.set_defaults(func=_cmd_model_show)
 
     schemas = sub.add_parser("schemas", help="message contract tools")
     ssub = schemas.add_subparsers(dest="schemas_command")
@@ -78,6 +100,40 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("directory")
     export.set_defaults(func=_cmd_schemas_export)
     return p
+
+
+def _add_rules_test_args(rtest: argparse.ArgumentParser) -> None:
+    rtest.add_argument(
+        "file",
+        help='JSON lines: {"event": {...}, "expected": "P1".."P4", ...} or '
+        '{"event": {...}, "sentiment": "neg"|"neu"|"pos", "lang": .., "source": ..}',
+    )
+    rtest.add_argument("--rules", help="rule file (default: the shipped rules)")
+    rtest.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="PATH|shipped",
+        help="text model for the rules' negativity conditions (repeatable: two or more "
+        "print the reports side by side; default: the shipped model when the rules need one)",
+    )
+    rtest.add_argument(
+        "--min-agreement",
+        type=float,
+        default=0.9,
+        help="exit non-zero below this share of exact agreement of priority lines (default 0.9)",
+    )
+    rtest.add_argument(
+        "--min-balanced-accuracy",
+        type=float,
+        default=0.0,
+        help="exit non-zero when the worst language's balanced accuracy of sentiment lines "
+        "is below this (default 0: not checked)",
+    )
+    rtest.add_argument(
+        "--max-disagreements", type=int, default=100, help="how many disagreements to print"
+    )
+    rtest.set_defaults(func=_cmd_rules_test)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -173,34 +229,92 @@ def _cmd_rules_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_rules_test(args: argparse.Namespace) -> int:
-    from service.rules.engine import RuleEngine
     from service.rules.evaluate import (
         LabelledFileError,
+        engines_for,
         evaluate,
+        failures,
         format_report,
+        format_side_by_side,
         load_labelled,
-        passes,
     )
     from service.rules.model import RulesError, load_rules
+    from service.sentiment.model import ModelError
 
     try:
         rules = load_rules(args.rules)
-    except RulesError as exc:
+        engines = engines_for(rules, args.model)
+        lines = load_labelled(args.file)
+        reports = [(name, evaluate(engine, lines)) for name, engine in engines]
+    except (RulesError, ModelError, LabelledFileError, OSError) as exc:
         print(exc, file=sys.stderr)
         return 2
+    models = f" with model {', '.join(args.model)}" if args.model else ""
+    print(f"rule set {rules.version}{models} on {args.file}")
+    if len(reports) == 1:
+        print(format_report(reports[0][1], max_disagreements=args.max_disagreements))
+    else:
+        print(format_side_by_side(reports))
+    failed = [
+        f"FAIL: {name + ': ' if len(reports) > 1 else ''}{why}"
+        for name, report in reports
+        for why in failures(report, args.min_agreement, args.min_balanced_accuracy)
+    ]
+    for line in failed:
+        print(line, file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _cmd_model_train(args: argparse.Namespace) -> int:
+    from service.sentiment.corpus import ReservedDataError, default_data_dir
+    from service.sentiment.model import shipped_model_dir
+    from service.sentiment.train import gather, train
+
+    base = args.base or ("none" if args.data else "shipped")
+    data_dir = None
+    if base == "shipped":
+        data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+        if data_dir is None or not data_dir.is_dir():
+            print("no public data folder: set TRIAGE_DATA_DIR or --data-dir", file=sys.stderr)
+            return 2
     try:
-        report = evaluate(RuleEngine(rules), load_labelled(args.file))
-    except (LabelledFileError, OSError) as exc:
+        examples, files = gather(data_dir, [Path(p) for p in args.data])
+    except (ReservedDataError, ValueError, OSError) as exc:
         print(exc, file=sys.stderr)
         return 2
-    print(f"rule set {rules.version} on {args.file}")
-    print(format_report(report, max_disagreements=args.max_disagreements))
-    if not passes(report, args.min_agreement):
-        print(
-            f"FAIL: agreement {report.agreement:.1%} is below {args.min_agreement:.0%}",
-            file=sys.stderr,
+    out = Path(args.out) if args.out else shipped_model_dir()
+    report = train(examples, out, sources=files)
+    print(f"model written to {report.directory} in {report.seconds:.0f} s; lines {report.lines}")
+    print(_format_dev(report.dev))
+    return 0
+
+
+def _format_dev(dev: dict[str, Any]) -> str:
+    lines = ["language  dev bal.acc @0.5  best threshold  @best   n(neg/pos)"]
+    for lang, d in dev.items():
+        lines.append(
+            f"{lang:<8}  {d['at_0.5'] or 0:>14.3f}  {d['best_threshold']:>14.2f}  "
+            f"{d['at_best'] or 0:>5.3f}   {d['n_neg']}/{d['n_pos']}"
         )
-        return 1
+    return "\n".join(lines)
+
+
+def _cmd_model_show(args: argparse.Namespace) -> int:
+    from service.sentiment.model import ModelError, load_model
+
+    try:
+        model = load_model(args.path)
+    except ModelError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    card = model.card
+    print(f"model    {model.directory}  version {model.version}")
+    print(f"library  {card.get('library')}")
+    print(f"params   {card.get('params')}")
+    print(f"lines    {card.get('lines')}")
+    for src in card.get("sources", []):
+        print(f"source   {src['file']}  {src['lines']} lines  sha256 {src['sha256'][:12]}")
+    print(_format_dev(card.get("dev", {})))
     return 0
 
 

@@ -223,7 +223,29 @@ def _punctuation(f: Facts) -> Evidence:
     return [f"punctuation {' '.join(f.punctuation[:3])}"]
 
 
+def _negativity(rng: Range) -> tuple[Holds, Explain]:
+    lo = rng.min if rng.min is not None else float("-inf")
+    hi = rng.max if rng.max is not None else float("inf")
+
+    def holds(f: Facts) -> bool:
+        value = f.negativity
+        return value is not None and lo <= value <= hi
+
+    def explain(f: Facts) -> Evidence:
+        # "negativity 0.97 (worst 0.21, scream 0.08)": the words that pushed it, with
+        # their share of the text's margin towards negative (service/sentiment/model.py)
+        model = f.text_model
+        words = model.explain(f.model_input) if model is not None else []
+        shown = ", ".join(f"{w} {share:.2f}" for w, share in words)
+        return [f"negativity {f.negativity:.2f}" + (f" ({shown})" if shown else "")]
+
+    return holds, explain
+
+
 def compile_key(key: str, cond: Condition, window: str) -> tuple[Holds, Explain]:
+    if key == "negativity":
+        assert cond.negativity is not None
+        return _negativity(cond.negativity)
     if key == "nps":
         assert cond.nps is not None
         return _range("nps_score", cond.nps, "nps")
@@ -404,6 +426,8 @@ def _options(cond: Condition) -> list[frozenset[str]]:
             g = frozenset({"nps"})
         elif key == "rating":
             g = frozenset({"rating"})
+        elif key == "negativity":
+            g = frozenset({"negativity"})
         elif key == "has_score" and cond.has_score:
             g = frozenset({"nps", "rating"})
         elif key == "repeat_contact" and cond.repeat_contact:

@@ -32,6 +32,7 @@ from service.rules.language import decide
 from service.rules.matcher import LexiconMatcher, TextSignals
 from service.rules.model import RuleSet, load_default_rules
 from service.rules.text import MAX_ANALYSED_CHARS, angry_punctuation, normalize, shouting_ratio
+from service.sentiment.model import NegativityModel, default_model
 
 #: Namespace of ticket ids: uuid5(TICKET_NAMESPACE, event_id). Never change it, or
 #: redelivered events would get new ticket ids.
@@ -105,8 +106,13 @@ def default_matcher() -> LexiconMatcher:
 class RuleEngine:
     """Rules compiled once into closures; ``assess`` runs them in file order."""
 
-    def __init__(self, rules: RuleSet) -> None:
+    def __init__(self, rules: RuleSet, text_model: NegativityModel | None = None) -> None:
+        """``text_model``: what the ``negativity`` conditions read; the shipped model when
+        the rules have such conditions and none is given (none is loaded otherwise)."""
         self.rules = rules
+        if text_model is None and rules.uses_negativity():
+            text_model = default_model()
+        self.text_model = text_model if rules.uses_negativity() else None
         ta = rules.text_analysis
         self.matcher = LexiconMatcher(
             rules.lexicons,
@@ -217,7 +223,9 @@ class RuleEngine:
             language = "und"
         # the exact share of capitals matters only from the threshold on
         shouting = shouting_ratio(raw, at_least=SHOUTING_THRESHOLD)
-        return Facts(event, language, signals, shouting, angry_punctuation(raw), related)
+        return Facts(
+            event, language, signals, shouting, angry_punctuation(raw), related, self.text_model
+        )
 
     def assess(
         self, event: FeedbackEvent, related: Sequence[str] = (), *, debug: bool = False

@@ -8,6 +8,7 @@ from functools import lru_cache
 from schemas.feedback import FeedbackEvent
 from service.rules.matcher import TextSignals
 from service.rules.model import Condition, Range, RuleSet
+from service.sentiment.model import NegativityModel, prepare
 
 SHOUTING_THRESHOLD = 0.7
 
@@ -21,6 +22,8 @@ class Facts:
         "fired",
         "has_score",
         "language",
+        "model_input",
+        "negativity",
         "nps",
         "punctuation",
         "rating",
@@ -29,6 +32,7 @@ class Facts:
         "signals",
         "stage",
         "text_empty",
+        "text_model",
         "tier",
     )
 
@@ -40,6 +44,7 @@ class Facts:
         shouting: float,
         punctuation: list[str],
         related: Sequence[str] = (),
+        text_model: NegativityModel | None = None,
     ) -> None:
         customer = event.customer
         self.event = event
@@ -58,6 +63,15 @@ class Facts:
         self.text_empty = not event.text.strip()
         self.has_score = self.nps is not None or self.rating is not None
         self.fired: set[str] = set()
+        #: the text model and what it read (for the evidence of ``negativity``)
+        self.text_model = text_model
+        self.model_input = prepare(signals.spaced) if text_model is not None else ""
+        #: P(neg) from the text model; None without a model or without words
+        self.negativity: float | None = (
+            text_model.negativity(self.model_input)
+            if text_model is not None and self.model_input
+            else None
+        )
 
 
 Signature = Callable[[Facts], tuple[object, ...]]
@@ -70,7 +84,8 @@ def signature_for(rules: RuleSet) -> Signature:
     tells apart: a channel, tier, lifecycle stage or language that no condition names
     is, to every condition, the same as none at all (a membership test fails for both,
     its negation holds for both, and evidence names a value only when it is a member),
-    and a score (NPS, rating) is its class (``_score_classes``). So a stream of many
+    and a score (NPS, rating, the text model's negativity) is its class
+    (``_score_classes``). So a stream of many
     channels, tiers, languages and scores reuses far fewer, far more often used plans —
     the shipped rules name no language at all."""
     named: dict[str, set[str]] = {
@@ -89,11 +104,15 @@ def signature_for(rules: RuleSet) -> Signature:
     stages, languages = frozenset(named["stage"]), frozenset(named["language"])
     nps_class = _score_classes([c.nps for c in conditions if c.nps is not None])
     rating_class = _score_classes([c.rating for c in conditions if c.rating is not None])
+    negativity_class = _score_classes(
+        [c.negativity for c in conditions if c.negativity is not None], cache=False
+    )
 
     def signature(f: Facts) -> tuple[object, ...]:
         sig = f.signals
-        nps, rating = f.nps, f.rating
+        nps, rating, negativity = f.nps, f.rating, f.negativity
         return (
+            None if negativity is None else negativity_class(negativity),
             None if nps is None else nps_class(nps),
             None if rating is None else rating_class(rating),
             f.channel if f.channel in channels else None,
@@ -113,19 +132,19 @@ def signature_for(rules: RuleSet) -> Signature:
     return signature
 
 
-def _score_classes(ranges: list[Range]) -> Callable[[float], int]:
+def _score_classes(ranges: list[Range], *, cache: bool = True) -> Callable[[float], int]:
     """A score's class: which of ``ranges`` (every range the rule set compares that score
     with) contain it. Scores of one class pass and fail the same conditions, so they
     share a plan: with the shipped rules an NPS of 0–10 falls into 4 classes (0–3, 4–6,
     7–8, 9–10), which is what lets a survey mailing's events reuse plans. The class is an
-    int, one bit per distinct range, remembered per value (scores are small integers)."""
+    int, one bit per distinct range, remembered per value (scores are small integers;
+    ``cache=False`` for a probability, which hardly ever repeats)."""
     distinct = list({(r.min, r.max): r for r in ranges}.values())
 
-    @lru_cache(maxsize=1024)
     def score_class(value: float) -> int:
         return sum(1 << i for i, r in enumerate(distinct) if r.contains(value))
 
-    return score_class
+    return lru_cache(maxsize=1024)(score_class) if cache else score_class
 
 
 def _conditions(roots: Iterable[Condition]) -> Iterator[Condition]:
@@ -155,6 +174,8 @@ def atoms(f: Facts) -> set[str]:
         found.add("punct")
     if f.text_empty:
         found.add("empty")
+    if f.negativity is not None:
+        found.add("negativity")
     found.add("channel:" + f.channel)
     found.add("lang:" + f.language)
     if f.tier is not None:

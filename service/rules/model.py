@@ -67,6 +67,11 @@ class Condition(_Strict):
         default=None,
         description="The customer had earlier tickets within the repeat-contact window.",
     )
+    negativity: Range | None = Field(
+        default=None,
+        description="The text model's probability (0..1) that the text is negative "
+        "(service/sentiment); no text, no negativity.",
+    )
     any: list[Condition] | None = None
     all: list[Condition] | None = None
     not_: Condition | None = Field(default=None, alias="not")
@@ -83,6 +88,10 @@ class Condition(_Strict):
         for sub in [*(self.any or ()), *(self.all or ()), *([self.not_] if self.not_ else [])]:
             names |= sub.lexicons()
         return names
+
+    def uses_negativity(self) -> bool:
+        subs = [*(self.any or ()), *(self.all or ()), *([self.not_] if self.not_ else [])]
+        return self.negativity is not None or any(sub.uses_negativity() for sub in subs)
 
     def fired_refs(self) -> set[str]:
         refs = set(self.fired or ())
@@ -180,6 +189,10 @@ class RuleSet(_Strict):
                     if not term.strip() or term.strip() in {"*", "**"}:
                         raise ValueError(f"lexicon {name!r} ({lang}): empty or bare-wildcard term")
         return self
+
+    def uses_negativity(self) -> bool:
+        """Some rule reads the text model (so the engine needs one)."""
+        return any(rule.when.uses_negativity() for rule in self.rules)
 
 
 class RulesError(ValueError):

@@ -1,0 +1,192 @@
+"""The text model at run time: how negative a text reads, and which words made it so.
+
+A model is a folder of two files, written by ``triage model train``
+(``service/sentiment/train.py``):
+
+- ``sentiment.bin``: a fastText supervised classifier (labels ``neg``, ``neu``, ``pos``)
+  over words, word pairs and character n-grams;
+- ``model.json``: what it was trained on and how, and its figures on the dev splits.
+
+Decisions:
+
+1. **The model reads the text the rules read.** Its input is the normalised, spaced
+   text the lexicon matcher already made (``TextSignals.spaced``: NFKC, case folded,
+   accents removed, one space between words), cut to ``MODEL_CHARS`` characters; the
+   training code prepares every line with the same ``prepare``. Nothing is normalised
+   twice per event.
+2. **Negativity is P(neg)** as the classifier gives it. Thresholds live in the rule
+   file, per language where the dev splits said it helps; nothing here decides.
+3. **Explanations are exact for the words they name.** A fastText text vector is the
+   mean of its features' rows (a word, a hashed character n-gram or word pair), and the
+   ``neg`` margin ``neg − (neu + pos) / 2`` of the output layer is linear in it; so at
+   load every input row gets its contribution (row · margin), and a word's share of a
+   text's margin is the sum of its rows' contributions over the number of features.
+   ``explain`` ranks the words (for a run of Chinese or Japanese characters, its
+   character n-grams) by that share and names those that pushed towards ``neg``; word
+   pairs are left out of the ranking.
+4. **Loaded once, offline.** The shipped model lies inside the package
+   (``service/sentiment/model/``); ``TRIAGE_MODEL_PATH`` points at another folder.
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import fasttext
+import numpy as np
+
+#: Characters of the spaced text the model reads (training prepares lines the same way).
+MODEL_CHARS = 1000
+MODEL_FILE = "sentiment.bin"
+CARD_FILE = "model.json"
+#: Runs of CJK characters longer than this are explained by their character n-grams.
+_LONG_RUN = 4
+_LABEL_PREFIX = "__label__"
+
+
+class ModelError(ValueError):
+    """A model folder could not be loaded; the message names the folder and the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """The classifier's probabilities (they sum to 1)."""
+
+    neg: float
+    neu: float
+    pos: float
+
+
+class NegativityModel(Protocol):
+    """What the rules need of a text model (``TextModel``; tests pass small fakes)."""
+
+    def negativity(self, prepared: str) -> float: ...
+
+    def explain(self, prepared: str, limit: int = 3) -> list[tuple[str, float]]: ...
+
+
+def prepare(spaced: str) -> str:
+    """The model's input from the matcher's spaced text (decision 1)."""
+    return spaced[:MODEL_CHARS].strip()
+
+
+def shipped_model_dir() -> Path:
+    return Path(__file__).resolve().parent / "model"
+
+
+class TextModel:
+    """A trained negativity classifier (see the module docstring)."""
+
+    def __init__(self, directory: str | Path) -> None:
+        folder = Path(directory)
+        self.directory = folder
+        for name in (MODEL_FILE, CARD_FILE):
+            if not (folder / name).is_file():
+                raise ModelError(f"{folder}: no {name} (train one with `triage model train`)")
+        try:
+            self.card: dict[str, Any] = json.loads((folder / CARD_FILE).read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{folder / CARD_FILE}: not readable JSON: {exc}") from exc
+        fasttext.FastText.eprint = lambda *args, **kwargs: None  # its load warning
+        try:
+            self._model = fasttext.load_model(str(folder / MODEL_FILE))
+        except ValueError as exc:
+            raise ModelError(f"{folder / MODEL_FILE}: {exc}") from exc
+        self._predict = self._model.f.predict
+        labels = [label.removeprefix(_LABEL_PREFIX) for label in self._model.labels]
+        if sorted(labels) != ["neg", "neu", "pos"]:
+            raise ModelError(f"{folder / MODEL_FILE}: labels {labels}, expected neg, neu, pos")
+        self._weights = _contributions(self._model, labels)
+        self.version = str(self.card.get("version", "unknown"))
+        self._token_weight = lru_cache(maxsize=65_536)(self._token_weight_uncached)
+
+    @property
+    def name(self) -> str:
+        return f"{self.directory.name}@{self.version}"
+
+    def scores(self, prepared: str) -> Scores:
+        """Probabilities of ``neg``, ``neu`` and ``pos`` for a prepared text."""
+        found = dict.fromkeys(("neg", "neu", "pos"), 0.0)
+        for prob, label in self._predict(prepared + "\n", -1, 0.0, "strict"):
+            found[label[9:]] = prob  # label is "__label__" + name
+        return Scores(found["neg"], found["neu"], found["pos"])
+
+    def negativity(self, prepared: str) -> float:
+        """P(neg) of a prepared text (``prepare``); 0 for an empty one."""
+        if not prepared:
+            return 0.0
+        for prob, label in self._predict(prepared + "\n", 1, 0.0, "strict"):
+            if label == "__label__neg":
+                return float(prob)
+        return self.scores(prepared).neg
+
+    def explain(self, prepared: str, limit: int = 3) -> list[tuple[str, float]]:
+        """The words (or character n-grams) that pushed this text towards ``neg`` most,
+        with their share of the text's ``neg`` margin, strongest first (decision 3)."""
+        tokens = prepared.split()
+        if not tokens:
+            return []
+        found: dict[str, float] = {}
+        features = 1  # the end-of-line token
+        for token in tokens:
+            weight, parts, best = self._token_weight(token)
+            features += parts
+            if weight > 0 and best:
+                found[best] = max(found.get(best, 0.0), weight)
+        ranked = sorted(found.items(), key=lambda kv: -kv[1])[:limit]
+        return [(word, weight / features) for word, weight in ranked]
+
+    def _token_weight_uncached(self, token: str) -> tuple[float, int, str]:
+        """A token's summed contribution, its number of features, and what to show for
+        it: the token itself, or for a long CJK run its strongest character n-gram."""
+        subwords, ids = self._model.f.getSubwords(token, "strict")
+        weights = self._weights
+        row_weights = [weights[i] if 0 <= i < len(weights) else 0.0 for i in ids]
+        total = sum(row_weights)
+        if not token.isalnum() or (len(token) < 2 and token.isascii()):
+            return total, len(ids), ""
+        if len(token) > _LONG_RUN and not token.isascii() and _is_cjk(token[0]):
+            grams = [
+                (w, s.strip("<>")) for s, w in zip(subwords, row_weights, strict=True) if s != token
+            ]
+            if not grams:
+                return total, len(ids), ""
+            weight, gram = max(grams)
+            return weight, len(ids), gram
+        return total, len(ids), token
+
+
+def _contributions(model: Any, labels: list[str]) -> array[float]:
+    """Every input row's push towards ``neg`` (decision 3), as a compact float array."""
+    output = np.asarray(model.get_output_matrix(), dtype=np.float64)
+    margin = (
+        output[labels.index("neg")]
+        - (output[labels.index("neu")] + output[labels.index("pos")]) / 2
+    )
+    rows = np.asarray(model.get_input_matrix(), dtype=np.float64) @ margin
+    weights = array("f")
+    weights.frombytes(rows.astype("=f4").tobytes())
+    return weights
+
+
+def _is_cjk(ch: str) -> bool:
+    cp = ord(ch)
+    return 0x3040 <= cp <= 0x30FF or 0x3400 <= cp <= 0x9FFF or 0xF900 <= cp <= 0xFAFF
+
+
+@lru_cache(maxsize=1)
+def default_model() -> TextModel:
+    """The shipped model (loaded once per process)."""
+    return TextModel(shipped_model_dir())
+
+
+def load_model(path: str | Path | None) -> TextModel:
+    """The model in ``path``; the shipped one for None, ``""`` or ``"shipped"``."""
+    if path is None or str(path) in ("", "shipped"):
+        return default_model()
+    return TextModel(path)

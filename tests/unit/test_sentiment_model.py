@@ -1,0 +1,91 @@
+"""The shipped text model: loads offline, scores, and explains exactly what it names."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from service.rules.text import normalize, spaced
+from service.sentiment.model import (
+    MODEL_FILE,
+    ModelError,
+    TextModel,
+    default_model,
+    load_model,
+    prepare,
+    shipped_model_dir,
+)
+
+
+def _prep(text: str) -> str:
+    return prepare(spaced(normalize(text)))
+
+
+def test_the_shipped_model_is_in_the_package_and_small() -> None:
+    folder = shipped_model_dir()
+    size = sum(p.stat().st_size for p in folder.iterdir())
+    assert size <= 25 * 1024 * 1024
+    assert load_model(None) is default_model()
+    assert load_model("shipped") is default_model()
+
+
+def test_scores_are_probabilities() -> None:
+    s = default_model().scores(_prep("The delivery was late and nobody answered my emails."))
+    assert math.isclose(s.neg + s.neu + s.pos, 1.0, abs_tol=1e-4)
+    assert s.neg > s.pos
+
+
+@pytest.mark.parametrize(
+    ("text", "negative"),
+    [
+        ("Worst service ever, I want my money back", True),
+        ("Thank you so much, the new version is wonderful", False),
+        ("Сервис ужасный, деньги не вернули", True),
+        ("质量很好，非常满意", False),
+    ],
+)
+def test_clear_texts_read_as_they_are(text: str, negative: bool) -> None:
+    assert (default_model().negativity(_prep(text)) > 0.5) is negative
+
+
+def test_no_text_no_negativity() -> None:
+    assert default_model().negativity("") == 0.0
+    assert default_model().explain("") == []
+
+
+def test_the_margin_is_linear_in_the_text_vector() -> None:
+    """Decision 3 of model.py: log P(neg) − (log P(neu) + log P(pos)) / 2 is the text
+    vector (the mean of its feature rows) times the output margin — what makes a word's
+    share exact."""
+    model = default_model()
+    ft = model._model
+    text = _prep("the app deleted my invoices and support never answered")
+    s = model.scores(text)
+    margin = math.log(s.neg) - (math.log(s.neu) + math.log(s.pos)) / 2
+    out = np.asarray(ft.get_output_matrix(), dtype=np.float64)
+    labels = [label.removeprefix("__label__") for label in ft.labels]
+    direction = out[labels.index("neg")] - (out[labels.index("neu")] + out[labels.index("pos")]) / 2
+    vector = np.asarray(ft.get_sentence_vector(text), dtype=np.float64)
+    assert math.isclose(margin, float(vector @ direction), rel_tol=1e-3, abs_tol=1e-3)
+
+
+def test_explain_names_the_words_that_pushed() -> None:
+    words = [w for w, _ in default_model().explain(_prep("great app but the support is terrible"))]
+    assert words[0] == "terrible"
+    shares = [share for _, share in default_model().explain(_prep("awful, useless, broken"))]
+    assert shares == sorted(shares, reverse=True)
+    assert all(share > 0 for share in shares)
+
+
+def test_explain_shows_a_character_ngram_for_chinese() -> None:
+    words = [w for w, _ in default_model().explain(_prep("这个产品质量太差了，非常失望"))]
+    assert words
+    assert all(len(w) < 8 for w in words)
+
+
+def test_a_folder_without_a_model_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=MODEL_FILE):
+        TextModel(tmp_path)
