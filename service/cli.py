@@ -283,7 +283,11 @@ def _cmd_model_train(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else shipped_model_dir()
-    report = train(examples, out, sources=files)
+    try:
+        report = train(examples, out, sources=files)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     print(f"model written to {report.directory} in {report.seconds:.0f} s; lines {report.lines}")
     print(_format_dev(report.dev))
     return 0

@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     rules_path: str | None = Field(
         default=None, description="Rule file; the shipped default if unset."
     )
+    model_path: str | None = Field(
+        default=None,
+        description="Text model folder (`triage model train --out`) for the rules' "
+        "negativity conditions; the shipped model if unset.",
+    )
 
     # --- repeat contacts -------------------------------------------------------------------
     repeat_contacts: bool = Field(

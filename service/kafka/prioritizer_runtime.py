@@ -34,6 +34,7 @@ from service.prioritizer.pipeline import CustomerPartition, Prioritizer, Topics
 from service.rules import language
 from service.rules.engine import RuleEngine
 from service.rules.model import RuleSet
+from service.sentiment import load_model
 
 log = get_logger("triage.prioritizer")
 
@@ -54,7 +55,7 @@ class PrioritizerRuntime:
         self.stateful = s.repeat_contacts
         self.changelog = s.topic_customer_changelog if self.stateful else None
         self.prioritizer = Prioritizer(
-            RuleEngine(rules),
+            RuleEngine(rules, text_model=load_model(s.model_path)),
             Topics(tickets=s.topic_tickets, dlq=s.topic_dlq, customer_changelog=self.changelog),
             DecodeLimits(
                 max_bytes=s.max_event_bytes,

@@ -16,4 +16,12 @@ from service.sentiment.model import (
     prepare,
 )
 
-__all__ = ["ModelError", "NegativityModel", "Scores", "TextModel", "default_model", "load_model", "prepare"]
+__all__ = [
+    "ModelError",
+    "NegativityModel",
+    "Scores",
+    "TextModel",
+    "default_model",
+    "load_model",
+    "prepare",
+]

@@ -58,6 +58,11 @@ CASES = [
     pytest.param(["bench/rules_bench.py", "--rounds", "1"], "median_us", id="rules_bench"),
     pytest.param(["bench/hostile.py", "--events", "300", "--runs", "1"], "ratio", id="hostile"),
     pytest.param(["bench/backlog.py", "--events", "2000"], "peak_rss_mb", id="backlog"),
+    pytest.param(
+        ["bench/text_model.py", "--events", "500", "--runs", "1"],
+        "negativity_us_per_event",
+        id="text_model",
+    ),
 ]
 #: peer name for run_peer.py, and the framework it needs (None: nothing beyond triage)
 PEERS = [
@@ -106,6 +111,25 @@ async def run_to_last_value(argv: list[str], key: str, bootstrap: str) -> float:
 @pytest.mark.parametrize(("argv", "key"), CASES)
 async def test_bench_script_runs(argv: list[str], key: str, bootstrap: str) -> None:
     await run_to_last_value(argv, key, bootstrap)
+
+
+async def test_accuracy_script_runs() -> None:
+    """``bench/accuracy.py`` on a few test lines per corpus file (needs no broker; skipped
+    without the public data). Its last line names a language, so it is read here."""
+    from service.sentiment.corpus import default_data_dir
+
+    data_dir = default_data_dir()
+    if data_dir is None or not data_dir.is_dir():
+        pytest.skip("no public data folder (TRIAGE_DATA_DIR or ../shared/data)")
+    code, out, err = await run_script(["bench/accuracy.py", "--limit", "20"], dict(os.environ))
+    assert code == 0, f"exit {code}\n--- stdout\n{out}\n--- stderr\n{err[-4000:]}"
+    name, sep, value = out.strip().splitlines()[-1].partition("=")
+    assert (name, sep) == ("worst_language_balanced_accuracy", "=")
+    lang, colon, number = value.partition(":")
+    assert lang, value
+    assert colon, value
+    assert len(number.partition(".")[2]) == 3, value
+    assert 0.0 <= float(number) <= 1.0
 
 
 @pytest.mark.parametrize(("peer", "framework"), PEERS)

@@ -1,0 +1,135 @@
+"""The ``negativity`` condition: the text model's P(neg) as a fact the rules read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from schemas.common import Priority
+from schemas.feedback import FeedbackEvent
+from service.rules import RuleEngine, load_default_rules
+from service.rules.model import parse_rules
+
+
+class FakeModel:
+    """Negativity by a fixed table of prepared texts (what the engine hands the model)."""
+
+    def __init__(self, scores: dict[str, float]) -> None:
+        self.scores = scores
+        self.calls: list[str] = []
+
+    def negativity(self, prepared: str) -> float:
+        self.calls.append(prepared)
+        return self.scores.get(prepared, 0.0)
+
+    def explain(self, prepared: str, limit: int = 3) -> list[tuple[str, float]]:
+        return [(word, 0.1) for word in prepared.split()[:limit]]
+
+
+RULES = """
+version: t
+priorities: [{priority: P2, min_severity: 50}, {priority: P4, min_severity: 0}]
+sla_seconds: {P1: 600, P2: 3600, P3: 28800, P4: 172800}
+rules:
+  - id: negative
+    when: {negativity: {min: 0.8}}
+    weight: 50
+  - id: de.only
+    when: {language: [de], negativity: {min: 0.5, max: 0.79}}
+    weight: 50
+"""
+
+
+def _event(text: str, **extra: Any) -> FeedbackEvent:
+    data = {
+        "event_id": f"e-{abs(hash(text))}",
+        "occurred_at": "2026-12-01T10:00:00Z",
+        "channel": "email",
+        "customer": {"id": "c1"},
+        "text": text,
+        **extra,
+    }
+    return FeedbackEvent.model_validate(data)
+
+
+def test_negativity_fires_at_its_threshold_and_explains_the_words() -> None:
+    model = FakeModel({"bad bad": 0.9, "meh": 0.5})
+    engine = RuleEngine(parse_rules(RULES), text_model=model)
+    a = engine.assess(_event("bad bad", language="en"))
+    assert a.priority is Priority.P2
+    assert [r.rule_id for r in a.reasons] == ["negative"]
+    assert a.reasons[0].evidence == ["negativity 0.90 (bad 0.10, bad 0.10)"]
+    assert engine.assess(_event("meh", language="en")).priority is Priority.P4
+    # a language-scoped threshold: the same score fires for German only
+    assert engine.assess(_event("meh", language="de")).priority is Priority.P2
+
+
+def test_scores_of_one_class_share_a_plan_but_keep_their_own_evidence() -> None:
+    model = FakeModel({"one": 0.91, "two": 0.97})
+    engine = RuleEngine(parse_rules(RULES), text_model=model)
+    first = engine.assess(_event("one", language="en"))
+    second = engine.assess(_event("two", language="en"))
+    assert len(engine._plans) == 1
+    assert first.reasons[0].evidence == ["negativity 0.91 (one 0.10)"]
+    assert second.reasons[0].evidence == ["negativity 0.97 (two 0.10)"]
+
+
+def test_no_text_no_negativity_and_no_call() -> None:
+    model = FakeModel({})
+    engine = RuleEngine(parse_rules(RULES), text_model=model)
+    assert engine.assess(_event("", nps_score=5)).reasons == []
+    assert model.calls == []
+
+
+def test_rules_without_negativity_load_no_model() -> None:
+    rules = parse_rules(RULES.split("  - id: negative")[0] + "  - {id: x, when: {nps: {max: 3}}}\n")
+    assert RuleEngine(rules).text_model is None
+    assert RuleEngine(load_default_rules()).text_model is not None
+
+
+SHIPPED = RuleEngine(load_default_rules())
+
+
+@pytest.mark.parametrize(
+    ("text", "channel", "expected", "rule"),
+    [
+        # data loss: the rubric's P1 (safety), an explicit lexicon trigger with its words
+        (
+            "Your app deleted all my customer records after the update. I've lost a week of data!",
+            "email",
+            Priority.P1,
+            "text.safety",
+        ),
+        # an angry tweet at a company: angry in public is the rubric's P1
+        (
+            "@united is 4:30am and I am in the customer service line trying not to "
+            "scream. #epicfailunited",
+            "social_media",
+            Priority.P1,
+            "channel.public.angry_detractor",
+        ),
+        # a complaint no lexicon lists: the model hears it, a bad review in words (P2)
+        (
+            "The food was cold and the courier was rude to me",
+            "email",
+            Priority.P2,
+            "model.negative",
+        ),
+        # a bank customer who cannot withdraw money abroad and swears: angry, private: P2
+        (
+            "Третий день не могу снять деньги за границей, карта заблокирована, "
+            "какого хрена вы творите?",
+            "email",
+            Priority.P2,
+            None,
+        ),
+    ],
+)
+def test_real_complaints_reach_the_rubric_priority(
+    text: str, channel: str, expected: Priority, rule: str | None
+) -> None:
+    a = SHIPPED.assess(_event(text, channel=channel))
+    assert a.priority is expected, a.reasons
+    if rule is not None:
+        assert rule in [r.rule_id for r in a.reasons]
