@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("file", nargs="?", help="event JSON file; stdin when omitted or '-'")
     explain.add_argument("--rules", help="rule file (default: the shipped rules)")
     explain.add_argument("--json", action="store_true", help="print only the ticket JSON")
+    explain.add_argument(
+        "--model", help="text model folder (default: TRIAGE_MODEL_PATH, else the shipped model)"
+    )
     explain.set_defaults(func=_cmd_explain)
 
     rules = sub.add_parser("rules", help="rule-file tools")
@@ -160,6 +164,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from service.prioritizer.decode import DecodeFailure, DecodeLimits, decode_feedback
     from service.rules.engine import RuleEngine, build_ticket
     from service.rules.model import RulesError, load_rules
+    from service.sentiment.model import ModelError, load_model
 
     try:
         rules = load_rules(args.rules)
@@ -174,7 +179,12 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     except DecodeFailure as failure:
         print(f"dead letter: {failure.reason.value}: {failure.detail}", file=sys.stderr)
         return 1
-    engine = RuleEngine(rules)
+    try:
+        model = load_model(args.model or os.environ.get("TRIAGE_MODEL_PATH"))
+    except ModelError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    engine = RuleEngine(rules, text_model=model)
     assessment = engine.assess(event)
     ticket = build_ticket(event, assessment, now, rules.version)
     if args.json:

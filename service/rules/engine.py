@@ -2,12 +2,13 @@
 
 Every rule's condition is compiled once, when the engine is built, into a closure; per
 event the facts (scores, channel, customer, lexicon hits with negation/hedging, shouting,
-punctuation, earlier related tickets) are computed once in one pass over the text, then
-the closures run in file order. A rule that fires adds its weight to the severity, may
+punctuation, earlier related tickets, and the text model's negativity of the same
+normalised text) are computed once, then the closures run in file order. A rule that fires adds its weight to the severity, may
 bound the priority, and records its evidence.
 
 Which rules fire depends only on a small signature of the facts (scores, channel,
-customer, language, which lexicons matched and how, the tone flags); the outcome for a
+customer, language, which lexicons matched and how, the tone flags, the class of the
+negativity: which of the rule set's ranges hold it); the outcome for a
 signature (fired rules, severity, priority, category, actions) is computed once and kept,
 so most events only gather the evidence — the words they said — of the fired rules.
 """

@@ -66,3 +66,23 @@ def test_training_without_data_says_so(tmp_path: Path, capsys: pytest.CaptureFix
     empty.write_text("", encoding="utf-8")
     assert main(["model", "train", "--data", str(empty), "--out", str(tmp_path / "m")]) == 2
     assert "no training lines" in capsys.readouterr().err
+
+
+def test_explain_with_a_missing_model_says_which(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(
+        json.dumps(
+            {
+                "event_id": "e1",
+                "occurred_at": "2026-12-01T10:00:00Z",
+                "channel": "email",
+                "customer": {"id": "c1"},
+                "text": "the courier was rude",
+            }
+        ),
+        encoding="utf-8",
+    )
+    assert main(["explain", str(event), "--model", str(tmp_path / "none")]) == 2
+    assert "sentiment.bin" in capsys.readouterr().err
