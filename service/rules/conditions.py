@@ -224,12 +224,7 @@ def _punctuation(f: Facts) -> Evidence:
 
 
 def _negativity(rng: Range) -> tuple[Holds, Explain]:
-    lo = rng.min if rng.min is not None else float("-inf")
-    hi = rng.max if rng.max is not None else float("inf")
-
-    def holds(f: Facts) -> bool:
-        value = f.negativity
-        return value is not None and lo <= value <= hi
+    holds = _range("negativity", rng, "negativity")[0]
 
     def explain(f: Facts) -> Evidence:
         # "negativity 0.97 (worst 0.21, scream 0.08)": the words that pushed it, with
