@@ -55,7 +55,10 @@ class PrioritizerRuntime:
         self.stateful = s.repeat_contacts
         self.changelog = s.topic_customer_changelog if self.stateful else None
         self.prioritizer = Prioritizer(
-            RuleEngine(rules, text_model=load_model(s.model_path)),
+            # the model is loaded only for rules that read it
+            RuleEngine(
+                rules, text_model=load_model(s.model_path) if rules.uses_negativity() else None
+            ),
             Topics(tickets=s.topic_tickets, dlq=s.topic_dlq, customer_changelog=self.changelog),
             DecodeLimits(
                 max_bytes=s.max_event_bytes,

@@ -227,8 +227,8 @@ def _negativity(rng: Range) -> tuple[Holds, Explain]:
     holds = _range("negativity", rng, "negativity")[0]
 
     def explain(f: Facts) -> Evidence:
-        # "negativity 0.97 (worst 0.21, scream 0.08)": the words that pushed it, with
-        # their share of the text's margin towards negative (service/sentiment/model.py)
+        # "negativity 0.98 (rude 2.01, food 1.74)": the words that pushed it, with their
+        # part of the logit margin towards negative (service/sentiment/model.py)
         model = f.text_model
         words = model.explain(f.model_input) if model is not None else []
         shown = ", ".join(f"{w} {share:.2f}" for w, share in words)

@@ -2,9 +2,9 @@
 
 Every rule's condition is compiled once, when the engine is built, into a closure; per
 event the facts (scores, channel, customer, lexicon hits with negation/hedging, shouting,
-punctuation, earlier related tickets, and the text model's negativity of the same
-normalised text) are computed once, then the closures run in file order. A rule that fires adds its weight to the severity, may
-bound the priority, and records its evidence.
+punctuation, earlier related tickets, the text model's negativity of the same normalised
+text) are computed once, then the closures run in file order. A rule that fires adds its
+weight to the severity, may bound the priority, and records its evidence.
 
 Which rules fire depends only on a small signature of the facts (scores, channel,
 customer, language, which lexicons matched and how, the tone flags, the class of the
@@ -111,9 +111,8 @@ class RuleEngine:
         """``text_model``: what the ``negativity`` conditions read; the shipped model when
         the rules have such conditions and none is given (none is loaded otherwise)."""
         self.rules = rules
-        if text_model is None and rules.uses_negativity():
-            text_model = default_model()
-        self.text_model = text_model if rules.uses_negativity() else None
+        reads_model = rules.uses_negativity()
+        self.text_model = (text_model or default_model()) if reads_model else None
         ta = rules.text_analysis
         self.matcher = LexiconMatcher(
             rules.lexicons,

@@ -85,9 +85,9 @@ def signature_for(rules: RuleSet) -> Signature:
     is, to every condition, the same as none at all (a membership test fails for both,
     its negation holds for both, and evidence names a value only when it is a member),
     and a score (NPS, rating, the text model's negativity) is its class
-    (``_score_classes``). So a stream of many
-    channels, tiers, languages and scores reuses far fewer, far more often used plans —
-    the shipped rules name no language at all."""
+    (``_score_classes``). So a stream of many channels, tiers, languages and scores
+    reuses far fewer, far more often used plans (the shipped rules name only the nine
+    languages of the text model's thresholds, and no channel a private message uses)."""
     named: dict[str, set[str]] = {
         "channel": set(),
         "tier": set(),
