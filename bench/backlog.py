@@ -38,9 +38,10 @@ from service.kafka.embedded import EmbeddedBroker, free_port
 from service.observability.logging import configure_logging
 from service.prioritizer.history import DEFAULT_MAX_PER_CUSTOMER
 
-#: The documented ceiling for the default run (see README, "Reliability").
+#: The documented ceiling for the default run (see docs/operations.md, "Reliability").
 DEFAULT_CEILING_MB = 300
-#: The allowance per ticket the customer history remembers (README, "Reliability").
+#: The allowance per ticket the customer history remembers (docs/operations.md,
+#: "Reliability").
 DEFAULT_PER_TICKET_KB = 0.5
 
 

@@ -8,9 +8,9 @@ pipeline in batches of 2,000 — decode and validation, repeat-contact history, 
 ticket JSON and headers, changelog records — and prints µs per event, with the rules
 and with rule evaluation replaced by a constant (what the rest of the pipeline costs).
 ``--profile`` prints the top of a cProfile of one full pass (the profile that guided the
-hot-path work; see the README's performance section). Median of R runs; the last line
-is ``us_per_event=<with rules>``. ``--survey``: every event carries an NPS answer, as
-in the burst after a survey mailing (the default mix has one on every third).
+hot-path work: CHANGELOG.md; current figures: docs/performance.md). Median of R runs; the
+last line is ``us_per_event=<with rules>``. ``--survey``: every event carries an NPS
+answer, as in the burst after a survey mailing (the default mix has one on every third).
 """
 
 from __future__ import annotations
@@ -48,8 +48,9 @@ def prioritizer() -> Prioritizer:
         DecodeLimits(),
         SystemClock(),
     )
+    assert p.state is not None
     for n in range(PARTITIONS):
-        p.restore(n, [])
+        p.state.restore(n, [])
     return p
 
 

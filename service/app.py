@@ -17,7 +17,7 @@ from service.clock import Clock, SystemClock
 from service.config import Settings
 from service.kafka.admin import ensure_topics
 from service.kafka.clients import connection_kwargs
-from service.kafka.loop import ConsumeLoop
+from service.kafka.loop import ConsumeLoop, LoopConfig
 from service.kafka.prioritizer_runtime import PrioritizerRuntime
 from service.kafka.sla_runtime import SlaRuntime
 from service.observability.http import HealthServer
@@ -89,13 +89,16 @@ class TriageApp:
         if self._stop.is_set():
             return
         self._broker_ok = True
+        loop_config = LoopConfig.from_settings(s)  # one for every role of this process
         if self.role in ("all", "prioritizer"):
             self.prioritizer = PrioritizerRuntime(
-                s, self.conn, self.rules, self.clock, self.metrics
+                s, self.conn, self.rules, self.clock, self.metrics, loop_config
             )
             self.loops.append(self.prioritizer.loop)
         if self.role in ("all", "sla"):
-            self.sla = SlaRuntime(s, self.conn, self.sla_policy, self.clock, self.metrics)
+            self.sla = SlaRuntime(
+                s, self.conn, self.sla_policy, self.clock, self.metrics, loop_config
+            )
             # computed at scrape time, on the event loop that owns the monitor's state
             self.metrics.watch_sla_risk(self.sla.monitor.risk)
             self.loops.append(self.sla.loop)
@@ -106,7 +109,7 @@ class TriageApp:
             self._tasks.append(asyncio.create_task(self._run_loop(loop), name=f"loop-{loop.name}"))
         if self.sla is not None:
             self._tasks.append(asyncio.create_task(self._run_timers(self.sla), name="sla-timers"))
-        if self.prioritizer is not None and self.prioritizer.stateful:
+        if self.prioritizer is not None and self.prioritizer.prioritizer.state is not None:
             self._tasks.append(
                 asyncio.create_task(self._run_timers(self.prioritizer), name="customer-expiry")
             )

@@ -15,7 +15,7 @@ service make Python's defaults (700, 10, 10) costly:
 ``tune`` raises the young threshold (``TRIAGE_GC_GEN0_THRESHOLD``), so a batch is
 mostly dead before its first collection, and freezes what start-up loaded (modules, the
 rules, the language model) into a generation no collection walks. Measured on the
-pipeline without Kafka (``bench/gc_pauses.py``; README, *Performance*): time in the
+pipeline without Kafka (``bench/gc_pauses.py``; docs/performance.md): time in the
 collector 5.6 s → 1.6 s per 200,000 events, no full collection instead of 41, and the
 99th percentile of a 200-event batch 170 → 91 ms.
 """

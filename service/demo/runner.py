@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from rich.console import Console
 from rich.live import Live
 
@@ -30,7 +29,7 @@ from service.app import TriageApp
 from service.config import Settings
 from service.demo.agent import answer_some
 from service.demo.view import DemoState, escalation_line, live_view, summary, ticket_line
-from service.kafka.clients import connection_kwargs
+from service.kafka.clients import reading_from_start, writing
 from service.kafka.embedded import EmbeddedBroker
 from service.observability.logging import configure_logging
 from service.rules.model import load_default_rules
@@ -192,36 +191,29 @@ async def _session(
     records = outgoing(datetime.now(UTC))
     state = DemoState(expected=len(records), broker=str(settings.kafka_bootstrap_servers))
     state.started = started
-    conn = connection_kwargs(settings)
-    consumer = AIOKafkaConsumer(**conn, enable_auto_commit=False, group_id=None)
-    producer = AIOKafkaProducer(**conn, acks="all", linger_ms=0)
-    await consumer.start()
-    await producer.start()
-    tasks: list[asyncio.Task[None]] = []
-    try:
-        await _assign(consumer, settings)
+    topics = [settings.topic_tickets, settings.topic_dlq, settings.topic_escalations]
+    async with reading_from_start(settings, topics) as consumer, writing(settings) as producer:
         printer = None if live else console
-        tasks.append(asyncio.create_task(_consume(consumer, settings, state, printer)))
-        tasks.append(asyncio.create_task(_publish(producer, settings, records, state, stop)))
-        tasks.append(
-            asyncio.create_task(answer_some(producer, settings.topic_activity, state, stop))
-        )
-        if live:
-            with Live(console=console, refresh_per_second=4, auto_refresh=False) as view:
-                configure_logging("WARNING", "console")  # log lines go above the view
-                try:
-                    await _wait(state, stop, seconds, deadline, app, view)
-                finally:
-                    view.update(live_view(state, *console.size), refresh=True)
-            configure_logging("WARNING", "console")
-        else:
-            await _wait(state, stop, seconds, deadline, app, None)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await producer.stop()
-        await consumer.stop()
+        tasks = [
+            asyncio.create_task(_consume(consumer, settings, state, printer)),
+            asyncio.create_task(_publish(producer, settings, records, state, stop)),
+            asyncio.create_task(answer_some(producer, settings.topic_activity, state, stop)),
+        ]
+        try:
+            if live:
+                with Live(console=console, refresh_per_second=4, auto_refresh=False) as view:
+                    configure_logging("WARNING", "console")  # log lines go above the view
+                    try:
+                        await _wait(state, stop, seconds, deadline, app, view)
+                    finally:
+                        view.update(live_view(state, *console.size), refresh=True)
+                configure_logging("WARNING", "console")
+            else:
+                await _wait(state, stop, seconds, deadline, app, None)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
     console.print(summary(state, {p.value: s for p, s in app.rules.sla_seconds.items()}))
     if stop.is_set():
         console.print("[yellow]interrupted[/yellow]")
@@ -257,23 +249,6 @@ def _finished(state: DemoState, now: float) -> bool:
     if state.completed_at is None or state.first_publish is None:
         return False
     return now - state.first_publish >= MIN_RUN and now - state.completed_at >= LINGER
-
-
-async def _assign(consumer: Any, settings: Settings) -> None:
-    topics = [settings.topic_tickets, settings.topic_dlq, settings.topic_escalations]
-    tps: list[TopicPartition] = []
-    for topic in topics:
-        for _ in range(100):
-            parts = consumer.partitions_for_topic(topic)
-            if parts:
-                tps.extend(TopicPartition(topic, p) for p in sorted(parts))
-                break
-            await consumer._client.force_metadata_update()
-            await asyncio.sleep(0.1)
-        else:
-            raise RuntimeError(f"topic {topic} has no partitions")
-    consumer.assign(tps)
-    await consumer.seek_to_beginning(*tps)
 
 
 async def _consume(

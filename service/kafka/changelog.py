@@ -7,7 +7,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from service.changelog_state import BASE_HEADER as BASE_HEADER
+from service.partition_state import BASE_HEADER as BASE_HEADER
 
 
 async def read_changelog(
@@ -15,7 +15,7 @@ async def read_changelog(
 ) -> tuple[int, list[tuple[bytes | None, bytes | None]]]:
     """(base, records of ``topic[partition]`` from that base to the end).
 
-    The base is named by the partition's last record (see ``service.changelog_state``).
+    The base is named by the partition's last record (see ``service.partition_state``).
 
     The end is fixed when reading starts; records written later belong to the new owner.
     """

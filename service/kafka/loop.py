@@ -43,7 +43,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -54,7 +54,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from service.config import Settings
 from service.kafka.publish import BatchPublisher
 from service.observability.logging import get_logger
-from service.observability.metrics import Metrics, channel_label
+from service.observability.metrics import Metrics
 from service.records import InRecord, OutRecord
 
 log = get_logger(__name__)
@@ -72,11 +72,79 @@ class _Batch:
 
 
 class BatchHandler(Protocol):
+    """A role's pure work: one batch of input records → its output records, in order."""
+
     def process(self, batch: Sequence[InRecord]) -> list[OutRecord]: ...
 
 
-#: Called with the partitions just assigned/revoked (topic, partition).
-PartitionHook = Callable[[list[tuple[str, int]]], Awaitable[None]]
+class PartitionListener(Protocol):
+    """A role's state across rebalances (``service.kafka.partition_hooks``).
+
+    Both are called under the processing lock with the partition *numbers* (the input
+    topics are co-partitioned: number n of each goes to the same member). ``revoked``
+    runs after the batches in flight are committed; ``assigned`` runs before any input
+    of the new partitions is fetched, so state restored there is in place for it.
+    """
+
+    async def assigned(self, partitions: list[int]) -> None: ...
+
+    async def revoked(self, partitions: list[int]) -> None: ...
+
+
+#: Called with a batch's outputs once they are acknowledged and its offsets committed
+#: (the role's own metrics: ``Metrics.count_outputs``).
+PublishedSink = Callable[[list[OutRecord]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class LoopConfig:
+    """How a loop fetches, publishes and stays in its group; ``service.config`` documents
+    each setting. Built once from the settings (``from_settings``) and shared by every
+    role of the process."""
+
+    max_batch_records: int = 2000
+    fetch_timeout_ms: int = 500
+    fetch_max_wait_ms: int = 100
+    auto_offset_reset: str = "earliest"
+    session_timeout_ms: int = 30_000
+    max_poll_interval_ms: int = 300_000
+    producer_linger_ms: int = 5
+    producer_max_batch_bytes: int = 1_048_576
+    producer_compression: str = "none"
+    producer_max_request_bytes: int = 4 * 1024 * 1024
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> LoopConfig:
+        return cls(
+            max_batch_records=s.max_batch_records,
+            fetch_timeout_ms=s.fetch_timeout_ms,
+            fetch_max_wait_ms=s.fetch_max_wait_ms,
+            auto_offset_reset=s.auto_offset_reset,
+            session_timeout_ms=s.session_timeout_ms,
+            max_poll_interval_ms=s.max_poll_interval_ms,
+            producer_linger_ms=s.producer_linger_ms,
+            producer_max_batch_bytes=s.producer_max_batch_bytes,
+            producer_compression=s.producer_compression,
+            producer_max_request_bytes=s.producer_max_request_bytes,
+        )
+
+    def consumer_options(self) -> dict[str, Any]:
+        return {
+            "auto_offset_reset": self.auto_offset_reset,
+            "session_timeout_ms": self.session_timeout_ms,
+            "max_poll_interval_ms": self.max_poll_interval_ms,
+            "heartbeat_interval_ms": max(1000, self.session_timeout_ms // 10),
+            "fetch_max_wait_ms": self.fetch_max_wait_ms,
+        }
+
+    def producer_options(self) -> dict[str, Any]:
+        compression = self.producer_compression
+        return {
+            "linger_ms": self.producer_linger_ms,
+            "max_batch_size": self.producer_max_batch_bytes,
+            "compression_type": None if compression == "none" else compression,
+            "max_request_size": self.producer_max_request_bytes,
+        }
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -91,7 +159,13 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class ConsumeLoop:
-    """One consumer-group member: consumes ``topics``, publishes what the handler returns."""
+    """One consumer-group member: consumes ``topics``, publishes what the handler returns.
+
+    ``handler`` does the role's work; ``partitions`` (optional) keeps its state across
+    rebalances; ``on_published`` receives each committed batch's outputs (the role's
+    metrics). ``co_partitioned`` assigns partition n of every input topic to the same
+    member (range assignor). ``producer`` shares one producer between loops (tests).
+    """
 
     def __init__(
         self,
@@ -102,48 +176,27 @@ class ConsumeLoop:
         group_id: str,
         handler: BatchHandler,
         metrics: Metrics,
-        max_batch_records: int = 2000,
-        fetch_timeout_ms: int = 500,
-        fetch_max_wait_ms: int = 100,
-        auto_offset_reset: str = "earliest",
-        session_timeout_ms: int = 30_000,
-        max_poll_interval_ms: int = 300_000,
-        producer_linger_ms: int = 5,
-        producer_max_batch_bytes: int = 1_048_576,
-        producer_compression: str = "none",
-        producer_max_request_bytes: int = 4 * 1024 * 1024,
-        on_assigned: PartitionHook | None = None,
-        on_revoked: PartitionHook | None = None,
+        config: LoopConfig | None = None,
+        partitions: PartitionListener | None = None,
+        on_published: PublishedSink | None = None,
         producer: AIOKafkaProducer | None = None,
         co_partitioned: bool = False,
     ) -> None:
+        config = config or LoopConfig()
         self.name = name
         self._conn = conn
         self._topics = topics
         self._group_id = group_id
         self._handler = handler
         self._metrics = metrics
-        self._max_records = max_batch_records
-        self._fetch_timeout_ms = fetch_timeout_ms
-        self._consumer_opts: dict[str, Any] = {
-            "auto_offset_reset": auto_offset_reset,
-            "session_timeout_ms": session_timeout_ms,
-            "max_poll_interval_ms": max_poll_interval_ms,
-            "heartbeat_interval_ms": max(1000, session_timeout_ms // 10),
-            "fetch_max_wait_ms": fetch_max_wait_ms,
-        }
+        self._config = config
+        self._consumer_opts = config.consumer_options()
         if co_partitioned:
             # Partition n of every input topic goes to the same member (state is per n).
             self._consumer_opts["partition_assignment_strategy"] = (RangePartitionAssignor,)
-        self._producer_opts = {
-            "linger_ms": producer_linger_ms,
-            "max_batch_size": producer_max_batch_bytes,
-            "compression_type": None if producer_compression == "none" else producer_compression,
-            "max_request_size": producer_max_request_bytes,
-        }
-        self._max_batch_bytes = producer_max_batch_bytes
-        self._on_assigned_hook = on_assigned
-        self._on_revoked_hook = on_revoked
+        self._producer_opts = config.producer_options()
+        self._partitions = partitions
+        self._on_published = on_published
         self._external_producer = producer
         self.producer: AIOKafkaProducer | None = producer
         self.consumer: AIOKafkaConsumer | None = None
@@ -236,7 +289,8 @@ class ConsumeLoop:
             while not self._stopping.is_set():
                 try:
                     batches = await consumer.getmany(
-                        timeout_ms=self._fetch_timeout_ms, max_records=self._max_records
+                        timeout_ms=self._config.fetch_timeout_ms,
+                        max_records=self._config.max_batch_records,
                     )
                 except KafkaError as exc:
                     log.warning("fetch_failed", loop=self.name, error=str(exc))
@@ -334,7 +388,7 @@ class ConsumeLoop:
                 self.producer,
                 name=self.name,
                 stopping=self._stopping,
-                max_batch_bytes=self._max_batch_bytes,
+                max_batch_bytes=self._config.producer_max_batch_bytes,
             )
         return await self._publisher.publish(outputs)
 
@@ -376,17 +430,8 @@ class ConsumeLoop:
         self.processed += len(records)
         m.batch_size.observe(len(records))
         m.batch_duration.observe(time.perf_counter() - started)
-        counts: dict[tuple[str, str, str], int] = {}
-        for out in outputs:
-            k = (out.kind, out.label, out.channel)
-            counts[k] = counts.get(k, 0) + 1
-        for (kind, label, channel), n in counts.items():
-            if kind == "ticket":
-                m.events_consumed.labels("ticket").inc(n)
-                m.tickets.labels(label, channel_label(channel)).inc(n)
-            elif kind == "dead_letter":
-                m.events_consumed.labels("dead_letter").inc(n)
-                m.dead_letters.labels(label).inc(n)
+        if self._on_published is not None:
+            self._on_published(outputs)
         for r in records:
             if r.timestamp_ms is not None:
                 m.processing_latency.observe(max(0.0, acked_at - r.timestamp_ms / 1000))
@@ -416,13 +461,13 @@ class ConsumeLoop:
             if revoked:
                 self._metrics.rebalances.labels("revoked").inc()
                 log.info("partitions_revoked", loop=self.name, partitions=_names(revoked))
-            if self._on_revoked_hook and revoked:
-                await self._on_revoked_hook([(tp.topic, tp.partition) for tp in revoked])
+            if self._partitions is not None and revoked:
+                await self._partitions.revoked(_numbers(revoked))
 
     async def _on_assigned(self, assigned: list[TopicPartition]) -> None:
         async with self._lock:
-            if self._on_assigned_hook and assigned:
-                await self._on_assigned_hook([(tp.topic, tp.partition) for tp in assigned])
+            if self._partitions is not None and assigned:
+                await self._partitions.assigned(_numbers(assigned))
             await self._seed_committed(assigned)
             self.assignments_seen += 1
             self._metrics.rebalances.labels("assigned").inc()
@@ -444,20 +489,8 @@ class ConsumeLoop:
             self._committed[tp] = offset if offset is not None else 0
 
 
-def loop_options(s: Settings) -> dict[str, Any]:
-    """The ConsumeLoop keyword arguments every role takes from the settings."""
-    return {
-        "max_batch_records": s.max_batch_records,
-        "fetch_timeout_ms": s.fetch_timeout_ms,
-        "fetch_max_wait_ms": s.fetch_max_wait_ms,
-        "auto_offset_reset": s.auto_offset_reset,
-        "session_timeout_ms": s.session_timeout_ms,
-        "max_poll_interval_ms": s.max_poll_interval_ms,
-        "producer_linger_ms": s.producer_linger_ms,
-        "producer_max_batch_bytes": s.producer_max_batch_bytes,
-        "producer_compression": s.producer_compression,
-        "producer_max_request_bytes": s.producer_max_request_bytes,
-    }
+def _numbers(tps: list[TopicPartition]) -> list[int]:
+    return sorted({tp.partition for tp in tps})
 
 
 def _names(tps: list[TopicPartition]) -> list[str]:

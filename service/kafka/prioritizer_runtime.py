@@ -4,12 +4,12 @@
   so all of a customer's feedback lands on one partition; the member that owns feedback
   partition *n* owns partition *n* of the customer changelog
   (``TRIAGE_TOPIC_CUSTOMER_CHANGELOG``, created with the feedback topic's partition count).
-* On assignment, before any input of a new partition is consumed, its customer history is
-  rebuilt from the changelog (from the partition's last snapshot). On revocation the
-  histories are parked; a partition kept across a rebalance keeps its history (no other
-  member can have written to its changelog in between), the others are dropped.
-* For every batch the loop publishes tickets and dead letters (phase 0), then the changed
-  customer records (phase 1, and a snapshot now and then, phase 2), then commits.
+* The histories are the pipeline's ``PartitionedState``; ``ChangelogRestore``
+  (``service.kafka.partition_hooks``) parks them on revocation, keeps those that come
+  back and rebuilds the others from the changelog before their input is consumed.
+* For every batch the loop publishes what ``Prioritizer.process`` returns (tickets, dead
+  letters and the changed customer records in phase 0, a snapshot now and then in
+  phase 1), then commits; tickets and dead letters are counted once committed.
 * A timer forgets customers past the repeat window every
   ``repeat_contacts_expire_interval_seconds`` and publishes their tombstones.
 
@@ -25,18 +25,15 @@ from typing import Any
 
 from service.clock import Clock
 from service.config import Settings
-from service.kafka.changelog import read_changelog
-from service.kafka.loop import ConsumeLoop, loop_options
-from service.observability.logging import get_logger
+from service.kafka.loop import ConsumeLoop, LoopConfig
+from service.kafka.partition_hooks import ChangelogRestore
 from service.observability.metrics import Metrics
 from service.prioritizer.decode import DecodeLimits
-from service.prioritizer.pipeline import CustomerPartition, Prioritizer, Topics
+from service.prioritizer.pipeline import Prioritizer, Topics
 from service.rules import language
 from service.rules.engine import RuleEngine
 from service.rules.model import RuleSet
 from service.sentiment import load_model
-
-log = get_logger("triage.prioritizer")
 
 
 class PrioritizerRuntime:
@@ -47,19 +44,17 @@ class PrioritizerRuntime:
         rules: RuleSet,
         clock: Clock,
         metrics: Metrics,
+        loop_config: LoopConfig | None = None,
     ) -> None:
         s = settings
         self.settings = settings
-        self.conn = conn
-        self.clock = clock
-        self.stateful = s.repeat_contacts
-        self.changelog = s.topic_customer_changelog if self.stateful else None
+        changelog = s.topic_customer_changelog if s.repeat_contacts else None
         self.prioritizer = Prioritizer(
             # the model is loaded only for rules that read it
             RuleEngine(
                 rules, text_model=load_model(s.model_path) if rules.uses_negativity() else None
             ),
-            Topics(tickets=s.topic_tickets, dlq=s.topic_dlq, customer_changelog=self.changelog),
+            Topics(tickets=s.topic_tickets, dlq=s.topic_dlq, customer_changelog=changelog),
             DecodeLimits(
                 max_bytes=s.max_event_bytes,
                 max_depth=s.max_json_depth,
@@ -69,7 +64,7 @@ class PrioritizerRuntime:
             clock,
         )
         language.preload()  # before the group join, not inside the first batch
-        self._parked: dict[int, CustomerPartition] = {}
+        state = self.prioritizer.state
         self.loop = ConsumeLoop(
             name="prioritizer",
             conn=conn,
@@ -77,43 +72,14 @@ class PrioritizerRuntime:
             group_id=s.group_id,
             handler=self.prioritizer,
             metrics=metrics,
-            **loop_options(s),
-            on_assigned=self._on_assigned if self.stateful else None,
-            on_revoked=self._on_revoked if self.stateful else None,
+            config=loop_config or LoopConfig.from_settings(s),
+            partitions=ChangelogRestore(conn, state) if state is not None else None,
+            on_published=metrics.count_outputs,
         )
-
-    # --- partitions ---------------------------------------------------------------------------
-
-    async def _on_revoked(self, tps: list[tuple[str, int]]) -> None:
-        for number in {p for _, p in tps}:
-            part = self.prioritizer.partitions.pop(number, None)
-            if part is not None:
-                self._parked[number] = part  # kept if reassigned to us
-
-    async def _on_assigned(self, tps: list[tuple[str, int]]) -> None:
-        assert self.changelog is not None
-        numbers = sorted({p for _, p in tps})
-        kept = {n: self._parked.pop(n) for n in numbers if n in self._parked}
-        self._parked.clear()
-        self.prioritizer.partitions.update(kept)
-        started = time.perf_counter()
-        for number in numbers:
-            if number in kept:
-                continue
-            base, records = await read_changelog(self.conn, self.changelog, number)
-            self.prioritizer.restore(number, records, base)
-        log.info(
-            "customer_histories_ready",
-            partitions=numbers,
-            restored=[n for n in numbers if n not in kept],
-            seconds=round(time.perf_counter() - started, 3),
-        )
-
-    # --- expiry -------------------------------------------------------------------------------
 
     async def run_timers(self) -> None:
         """Every interval, forget customers past the window and publish their tombstones."""
-        if not self.stateful:
+        if self.prioritizer.state is None:
             return
         interval = self.settings.repeat_contacts_expire_interval_seconds
         due = time.monotonic() + interval

@@ -3,10 +3,10 @@
 * One consumer group (``TRIAGE_SLA_GROUP_ID``) reads the tickets and activity topics
   with the range assignor, so partition *n* of both goes to the same member, and that
   member owns changelog partition *n*.
-* On assignment, before any input of a new partition is consumed, its state is rebuilt
-  from the changelog (from the partition's last snapshot). On revocation the timers of
-  the revoked partitions stop at once; a partition kept across a rebalance keeps its
-  state (no other member can have written to it in between).
+* The engines are the monitor's ``PartitionedState``; ``ChangelogRestore``
+  (``service.kafka.partition_hooks``) parks them on revocation (their timers stop at
+  once), keeps those that come back and rebuilds the others from the changelog before
+  their input is consumed.
 * A timer task wakes at the next due step (or every ``sla_timer_max_sleep_seconds``)
   and publishes, under the loop's processing lock, the escalations that came due and
   then the state changes they made.
@@ -16,21 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from typing import Any
 
 from schemas.escalation import Escalation, EscalationKind
 from service.clock import Clock
 from service.config import Settings
-from service.kafka.changelog import read_changelog
-from service.kafka.loop import ConsumeLoop, loop_options
-from service.observability.logging import get_logger
+from service.kafka.loop import ConsumeLoop, LoopConfig
+from service.kafka.partition_hooks import ChangelogRestore
 from service.observability.metrics import Metrics
 from service.sla.ladder import Outcome
 from service.sla.monitor import SlaMonitor, SlaTopics
 from service.sla.policy import SlaPolicy
 
-log = get_logger("triage.sla")
 _TIMED = frozenset({EscalationKind.SLA_WARNING, EscalationKind.SLA_BREACH})
 
 
@@ -42,6 +39,7 @@ class SlaRuntime:
         policy: SlaPolicy,
         clock: Clock,
         metrics: Metrics,
+        loop_config: LoopConfig | None = None,
     ) -> None:
         self.settings = settings
         self.conn = conn
@@ -61,7 +59,6 @@ class SlaRuntime:
             on_escalation=self._observe_escalation,
             on_outcome=self._observe_outcome,
         )
-        self._parked: dict[int, Any] = {}
         self._wake = asyncio.Event()
         s = settings
         self.loop = ConsumeLoop(
@@ -71,9 +68,9 @@ class SlaRuntime:
             group_id=s.sla_group_id,
             handler=self,
             metrics=metrics,
-            **loop_options(s),
-            on_assigned=self._on_assigned,
-            on_revoked=self._on_revoked,
+            config=loop_config or LoopConfig.from_settings(s),
+            partitions=ChangelogRestore(conn, self.monitor.state, self._restored),
+            on_published=metrics.count_outputs,
             co_partitioned=True,
         )
 
@@ -86,26 +83,9 @@ class SlaRuntime:
 
     # --- partitions ---------------------------------------------------------------------------
 
-    async def _on_revoked(self, tps: list[tuple[str, int]]) -> None:
-        for number in {p for _, p in tps}:
-            part = self.monitor.partitions.pop(number, None)
-            if part is not None:
-                self._parked[number] = part  # timers stop; kept if reassigned to us
-
-    async def _on_assigned(self, tps: list[tuple[str, int]]) -> None:
-        numbers = sorted({p for _, p in tps})
-        kept = {n: self._parked.pop(n) for n in numbers if n in self._parked}
-        self._parked.clear()
-        self.monitor.partitions.update(kept)
-        started = time.perf_counter()
-        for number in numbers:
-            if number in kept:
-                continue
-            base, records = await read_changelog(self.conn, self.topics.changelog, number)
-            self.monitor.restore(number, records)
-            self.monitor.set_base(number, base)
-        self.metrics.sla_restore.observe(time.perf_counter() - started)
-        self._wake.set()
+    def _restored(self, partitions: list[int], seconds: float) -> None:
+        self.metrics.sla_restore.observe(seconds)
+        self._wake.set()  # the restored clocks may be due before the current sleep ends
 
     # --- timers -------------------------------------------------------------------------------
 

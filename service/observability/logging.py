@@ -1,9 +1,13 @@
 """Structured JSON logs with structlog.
 
-Context (``event_id``, ``ticket_id``, ``partition``…) is bound with
-``structlog.contextvars.bound_contextvars`` so every line logged while handling an
-event carries it. Customer text is never logged at INFO: log ids, priorities and
-reasons, not what the customer wrote.
+Context (``event_id``, ``ticket_id``, ``partition``…) goes as keyword arguments of each
+call: ``log.warning("dead_letter", event_id=…, partition=…)``. (``merge_contextvars``
+would add values bound with ``structlog.contextvars`` too; the service binds none.)
+Customer text is never logged at INFO: log ids, priorities and reasons, not what the
+customer wrote.
+
+Libraries that log through the standard library are rendered the same way; aiokafka's
+logger (named here, not imported) is kept at WARNING unless the level is DEBUG.
 """
 
 from __future__ import annotations

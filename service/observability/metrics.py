@@ -6,13 +6,14 @@ dead-letter reasons, outcomes, topics and partitions. Never a customer or ticket
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from schemas.common import Channel, Priority
+from service.records import OutRecord
 from service.sla.engine import SlaRisk
 
 _KNOWN_CHANNELS = frozenset(c.value for c in Channel)
@@ -177,6 +178,21 @@ class Metrics:
         self.broker_reachable = Gauge(
             "triage_broker_reachable", "1 when the last broker probe succeeded.", registry=r
         )
+
+    def count_outputs(self, outputs: Iterable[OutRecord]) -> None:
+        """Count a published batch's tickets (by priority and channel) and dead letters
+        (by reason): the roles hand this to their loop as its ``on_published`` sink."""
+        counts: dict[tuple[str, str, str], int] = {}
+        for out in outputs:
+            k = (out.kind, out.label, out.channel)
+            counts[k] = counts.get(k, 0) + 1
+        for (kind, label, channel), n in counts.items():
+            if kind == "ticket":
+                self.events_consumed.labels("ticket").inc(n)
+                self.tickets.labels(label, channel_label(channel)).inc(n)
+            elif kind == "dead_letter":
+                self.events_consumed.labels("dead_letter").inc(n)
+                self.dead_letters.labels(label).inc(n)
 
     def watch_sla_risk(self, source: Callable[[], SlaRisk]) -> None:
         """Export the at-risk / overdue / next-breach gauges computed by ``source``."""

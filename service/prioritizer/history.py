@@ -203,3 +203,31 @@ class CustomerHistory:
 
     def __len__(self) -> int:
         return len(self._tickets)
+
+
+class CustomerCodec:
+    """Customer histories as the changelog sees them (``service.partition_state``):
+    keyed by customer id, JSON values (``CustomerRecord``)."""
+
+    name = "customers"
+
+    def __init__(self, window: timedelta = DEFAULT_WINDOW) -> None:
+        self.window = window
+
+    def new(self) -> CustomerHistory:
+        return CustomerHistory(window=self.window)
+
+    def load(self, state: CustomerHistory, value: bytes) -> None:
+        state.restore(CustomerRecord.from_json(value))
+
+    def forget(self, state: CustomerHistory, key: str) -> None:
+        state.forget(key)
+
+    def changes(self, state: CustomerHistory) -> list[tuple[str, bytes | None]]:
+        return [(cid, r.to_json() if r is not None else None) for cid, r in state.changed()]
+
+    def snapshot(self, state: CustomerHistory) -> list[tuple[str, bytes]]:
+        return [(r.customer_id, r.to_json()) for r in state.snapshot()]
+
+    def size(self, state: CustomerHistory) -> int:
+        return len(state)

@@ -5,10 +5,11 @@ a dead letter carrying the original bytes. That one-to-one mapping is what lets 
 Kafka loop commit an offset once its output is acknowledged.
 
 Repeat contacts: with ``Topics.customer_changelog`` set, the prioritizer keeps one
-``CustomerHistory`` per input partition (the feedback topic is keyed by customer id) and
-returns, after the tickets and dead letters, the customer records the batch changed, for
-the changelog partition with the input's number, plus a snapshot now and then — the
-snapshot scheme of the SLA monitor (``service.changelog_state``).
+``CustomerHistory`` per input partition (the feedback topic is keyed by customer id) in
+a ``PartitionedState`` (``service.partition_state``: ownership, restore, changelog
+records and snapshots, the same component as the SLA monitor's) and returns, after the
+tickets and dead letters, the customer records the batch changed, for the changelog
+partition with the input's number, plus a snapshot now and then.
 
 Phases: the changed records go out with the tickets (phase 0, one round trip per batch).
 Unlike the SLA monitor's state, which says an escalation *was sent*, a customer record
@@ -22,21 +23,19 @@ The Kafka side (restore on assignment, expiry timer) is ``service.kafka.prioriti
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-
-from pydantic import ValidationError
 
 from schemas.common import rfc3339
 from schemas.dead_letter import DeadLetterReason
-from service.changelog_state import ChangelogCursor
 from service.clock import Clock
 from service.cloudevents import ticket_headers
 from service.dead_letters import dead_letter_record
 from service.observability.logging import get_logger
+from service.partition_state import PartitionedState
 from service.prioritizer.decode import DecodeFailure, DecodeLimits, decode_feedback
-from service.prioritizer.history import CustomerHistory, CustomerRecord
+from service.prioritizer.history import CustomerCodec, CustomerHistory
 from service.prioritizer.ticket_json import ticket_json
 from service.records import InRecord, OutRecord
 from service.rules.engine import RuleEngine, ticket_id_for
@@ -53,14 +52,6 @@ class Topics:
     customer_changelog: str | None = None
 
 
-@dataclass(slots=True)
-class CustomerPartition:
-    """One input partition's customer histories and its changelog bookkeeping."""
-
-    history: CustomerHistory
-    cursor: ChangelogCursor = field(default_factory=ChangelogCursor)
-
-
 class Prioritizer:
     """The pure pipeline behind ``triage run --role prioritizer``."""
 
@@ -70,76 +61,28 @@ class Prioritizer:
         topics: Topics,
         limits: DecodeLimits,
         clock: Clock,
-        history: CustomerHistory | None = None,
     ) -> None:
         self.engine = engine
         self.topics = topics
         self.limits = limits
         self.clock = clock
-        if history is not None and topics.customer_changelog is not None:
-            raise ValueError("a single history or per-partition histories, not both")
-        #: Optional single history shared by every partition; the caller owns its state.
-        self.history = history
-        #: Per input partition (with ``topics.customer_changelog``): histories + changelog.
-        self.partitions: dict[int, CustomerPartition] = {}
+        #: Customer histories per owned input partition; None without repeat contacts.
+        self.state: PartitionedState[CustomerHistory] | None = None
+        if topics.customer_changelog is not None:
+            self.state = PartitionedState(
+                CustomerCodec(engine.repeat_window), topics.customer_changelog, phase=0
+            )
         self._rules_version = engine.rules.version
-
-    @property
-    def histories(self) -> dict[int, CustomerHistory]:
-        """The customer history of every owned input partition."""
-        return {n: p.history for n, p in self.partitions.items()}
-
-    # --- partition ownership (per-partition histories) -------------------------------------
-
-    def new_history(self) -> CustomerHistory:
-        return CustomerHistory(window=self.engine.repeat_window)
-
-    def restore(
-        self, partition: int, records: Iterable[tuple[bytes | None, bytes | None]], base: int = 0
-    ) -> int:
-        """Rebuild a partition's history from its changelog (from ``base``); returns records."""
-        history = self.new_history()
-        count = 0
-        for key, value in records:
-            if not value:  # tombstone
-                if key is not None:
-                    history.forget(key.decode())
-                continue
-            try:
-                history.restore(CustomerRecord.from_json(value))
-                count += 1
-            except ValidationError:
-                log.error("customer_changelog_record_unreadable", partition=partition)
-        history.changed()  # restored state is already in the changelog
-        self.partitions[partition] = CustomerPartition(history, ChangelogCursor(base=base))
-        log.info(
-            "customer_partition_restored",
-            partition=partition,
-            records=count,
-            customers=len(history),
-        )
-        return count
-
-    def _history_for(self, partition: int) -> CustomerHistory | None:
-        if self.history is not None:
-            return self.history
-        if self.topics.customer_changelog is None:
-            return None
-        part = self.partitions.get(partition)
-        if part is None:  # not restored (should not happen): start empty
-            self.restore(partition, [])
-            part = self.partitions[partition]
-        return part.history
 
     def expire(self) -> list[OutRecord]:
         """Forget tickets older than the window; the changed records and tombstones."""
+        if self.state is None:
+            return []
         now = self.clock.now()
-        gone = 0
-        for part in self.partitions.values():
-            gone += len(part.history.expire(now))
+        gone = sum(len(history.expire(now)) for history in self.state.states())
         if gone:
             log.info("customers_expired", customers=gone)
-        return self._changelog_records()
+        return self.state.changelog_records()
 
     def process(self, batch: Sequence[InRecord]) -> list[OutRecord]:
         """One output per input record, in input order (then changelog records).
@@ -157,6 +100,7 @@ class Prioritizer:
         rules_version = self._rules_version
         # asked once per batch: the DEBUG line is not even built otherwise
         debug = log.is_enabled_for(logging.DEBUG)
+        state = self.state
         for record in batch:
             try:
                 event = decode_feedback(record.value, self.limits, now, record.headers)
@@ -165,7 +109,7 @@ class Prioritizer:
                 continue
             try:
                 ticket_id = ticket_id_for(event.event_id)
-                history = self._history_for(record.partition)
+                history = state.get(record.partition) if state is not None else None
                 related: list[str] = []
                 if history is not None:
                     related = history.recent(
@@ -210,60 +154,9 @@ class Prioritizer:
                     channel=event.channel,
                 )
             )
-        if self.partitions:
-            out.extend(self._changelog_records())
+        if state is not None:
+            out.extend(state.changelog_records())
         return out
-
-    def _changelog_records(self) -> list[OutRecord]:
-        topic = self.topics.customer_changelog
-        if topic is None:
-            return []
-        out: list[OutRecord] = []
-        for number, part in self.partitions.items():
-            changes = part.history.changed()
-            if not changes:
-                continue
-            headers = part.cursor.headers()
-            out.extend(
-                OutRecord(
-                    topic=topic,
-                    key=cid.encode(),
-                    value=rec.to_json() if rec is not None else b"",
-                    headers=headers,
-                    kind="changelog",
-                    partition=number,
-                    phase=0,
-                )
-                for cid, rec in changes
-            )
-            if part.cursor.wrote(len(changes), len(part.history)):
-                out.extend(self._snapshot(topic, number, part))
-        return out
-
-    def _snapshot(self, topic: str, number: int, part: CustomerPartition) -> list[OutRecord]:
-        """Every live customer record again; the first one's offset becomes the base."""
-        records = part.history.snapshot()
-        headers = part.cursor.headers()
-
-        def done(base: int) -> None:
-            log.info(
-                "customer_snapshot_written", partition=number, base=base, customers=len(records)
-            )
-
-        acked = part.cursor.begin_snapshot(len(records), done)
-        return [
-            OutRecord(
-                topic=topic,
-                key=r.customer_id.encode(),
-                value=r.to_json(),
-                headers=headers,
-                kind="changelog",
-                partition=number,
-                phase=1,
-                on_ack=acked,
-            )
-            for r in records
-        ]
 
     def _dead_letter(self, record: InRecord, failure: DecodeFailure, now: datetime) -> OutRecord:
         return dead_letter_record(

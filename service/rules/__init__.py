@@ -1,6 +1,7 @@
 """Severity rules: a declarative rule file, text analysis and the engine that scores.
 
-Pure domain code: nothing here imports Kafka.
+Pure domain code: nothing here imports Kafka, asyncio or the metrics
+(``tests/unit/test_structure.py`` holds it).
 """
 
 from service.rules.engine import Assessment, RuleEngine, build_ticket, ticket_id_for

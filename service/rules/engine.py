@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 from hashlib import sha1
 
 from pydantic import BaseModel
@@ -31,7 +30,7 @@ from service.rules.conditions import Evidence, Explain, Holds, compile_condition
 from service.rules.facts import SHOUTING_THRESHOLD, Facts, atoms, signature_for
 from service.rules.language import decide
 from service.rules.matcher import LexiconMatcher, TextSignals
-from service.rules.model import RuleSet, load_default_rules
+from service.rules.model import RuleSet
 from service.rules.text import MAX_ANALYSED_CHARS, angry_punctuation, normalize, shouting_ratio
 from service.sentiment.model import NegativityModel, default_model
 
@@ -96,12 +95,6 @@ class _CompiledRule:
     #: the rule does more than weigh: bounds the priority, has a category, actions or
     #: asks for management attention
     bounds: bool
-
-
-@lru_cache(maxsize=1)
-def default_matcher() -> LexiconMatcher:
-    """The matcher of the shipped rules (used by ``detect_language`` on its own)."""
-    return RuleEngine(load_default_rules()).matcher
 
 
 class RuleEngine:

@@ -125,17 +125,3 @@ def decide(
         if best_n >= 2 and best_n - second >= 2:
             return best
     return model_language(sample)
-
-
-def detect_language(text: str) -> str:
-    """Standalone guess (without a matcher's votes): script, stopwords, then the model."""
-    from service.rules.engine import default_matcher
-    from service.rules.text import normalize
-
-    sample = text[:SCRIPT_CHARS]
-    script = script_language(sample)
-    if script is not None:
-        return script
-    matcher = default_matcher()
-    sig = matcher.scan(normalize(sample[:MODEL_CHARS]))
-    return decide(sample, sig.votes, lambda: matcher.stopword_votes(sig.spaced))

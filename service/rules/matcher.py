@@ -114,9 +114,6 @@ class LexiconMatcher:
         intensifier_window: int = 1,
     ) -> None:
         self._negatable = None if negatable is None else frozenset(negatable)
-        #: hits no modifier reaches skip the modifier tests (False: every hit takes them,
-        #: which the unit tests compare against)
-        self.stated_shortcut = True
         self.negation_window = negation_window
         self.hedge_window = hedge_window
         self.intensifier_window = intensifier_window
@@ -244,7 +241,9 @@ class LexiconMatcher:
         # The last start of a word hit that a modifier seen so far may change (-1: none
         # yet). Modifiers are rare and reach a few words: most hits start past it and are
         # plainly stated, which needs none of the per-language tests below.
-        reached = -1 if self.stated_shortcut else len(text)
+        # (``test_text_fast_paths.py`` compares with this scan starting from
+        # ``len(text)``, where every hit takes the tests.)
+        reached = -1
         # Latin-1 text (English and the other Western European languages; one encoding
         # to tell) has no CJK character and no emoji
         in_latin1 = normalized.isascii() or latin1(normalized) is not None

@@ -1,7 +1,11 @@
-"""SLA monitor domain logic: policy, per-ticket clocks, the engine of one partition.
+"""SLA monitor domain logic: policy, per-ticket clocks, the engine of one partition,
+and the monitor of the partitions one instance owns.
 
-Pure domain code: nothing here imports Kafka or asyncio, and time only comes in as
-arguments. ``service.sla.kafka_loop`` (the Kafka side) drives :class:`SlaEngine`.
+Pure domain code: nothing here imports Kafka, asyncio or the metrics (a test holds it:
+``tests/unit/test_structure.py``), and time only comes in as arguments or from the
+clock the monitor is given. ``service.sla.monitor.SlaMonitor`` keeps one
+:class:`SlaEngine` per owned partition; ``service.kafka.sla_runtime`` (the Kafka side)
+drives the monitor.
 """
 
 from service.sla.engine import SlaEngine, SlaStats

@@ -1,8 +1,9 @@
 """Per-ticket SLA state: what the monitor remembers, and the changelog record format.
 
-The Kafka layer writes these records, keyed by ticket id, to a compacted changelog topic
-after it published the escalations they led to, and replays them after a restart or a
-rebalance. A record is one JSON object; ``record`` says which kind it is:
+The monitor writes these records, keyed by ticket id, to the SLA changelog topic after
+the escalations they led to were published, and the next owner of a partition replays
+them after a restart or a rebalance (``service.partition_state``: snapshots bound the
+replay; the topic needs no compaction). A record is one JSON object; ``record`` says which kind it is:
 
 ``{"record": "ticket", "v": 1, "ticket_id": …, …}``  a :class:`TicketClock`
 ``{"record": "pending", "v": 1, "ticket_id": …, "activities": […], …}``  a

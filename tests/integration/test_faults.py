@@ -1,7 +1,7 @@
 """Faults: broker outages, graceful shutdown. Each test is bounded and stops by itself.
 
 Durations default to fast versions for CI; set TRIAGE_FAULT_OUTAGE_SECONDS=30 (and
-TRIAGE_FAULT_EVENTS) for the full-size runs quoted in the README.
+TRIAGE_FAULT_EVENTS) for full-size runs (docs/operations.md, Reliability).
 """
 
 from __future__ import annotations

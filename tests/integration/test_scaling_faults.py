@@ -1,7 +1,7 @@
 """Rebalances under load and kill -9 mid-stream: nothing lost, no SLA step twice.
 
 Fast versions by default; TRIAGE_FAULT_EVENTS / TRIAGE_FAULT_KILLS scale them up for the
-full-size runs quoted in the README.
+full-size runs (docs/operations.md, Reliability).
 """
 
 from __future__ import annotations

@@ -235,8 +235,8 @@ async def test_survivor_fires_the_timers_of_an_instance_that_left(bootstrap: str
             assert b.sla is not None
             await wait_for(
                 lambda: (
-                    bool(a.sla and a.sla.monitor.partitions)
-                    and bool(b.sla and b.sla.monitor.partitions)
+                    bool(a.sla and a.sla.monitor.state.owned)
+                    and bool(b.sla and b.sla.monitor.state.owned)
                 ),
                 30,
                 "both instances to own SLA partitions",

@@ -238,7 +238,7 @@ def test_dead_letters_keep_original_headers_then_dlq_then_cloudevents() -> None:
 def test_escalations_carry_cloudevents_headers_with_the_escalation_id() -> None:
     clock = FakeClock(T0 + timedelta(seconds=11 * 60))  # late: breached on arrival
     mon = SlaMonitor(SlaPolicy(), SlaTopics("tickets", "activity", "esc", "cl", "dlq"), clock)
-    mon.restore(0, [])
+    mon.state.restore(0, [])
     out = mon.process([InRecord("tickets", 0, 0, b"t-1", ticket("t-1"))])
     [esc] = [o for o in out if o.topic == "esc"]
     headers = dict(esc.headers)
@@ -257,7 +257,7 @@ def test_sla_dead_letters_name_the_sla_source() -> None:
     mon = SlaMonitor(
         SlaPolicy(), SlaTopics("tickets", "activity", "esc", "cl", "dlq"), FakeClock(T0)
     )
-    mon.restore(0, [])
+    mon.state.restore(0, [])
     [out] = mon.process([InRecord("activity", 0, 3, b"t-1", b"{}")])
     headers = dict(out.headers)
     assert headers["ce_source"] == b"/triage/sla"

@@ -29,7 +29,8 @@ def test_committed_json_schemas_match_the_models(tmp_path: Path) -> None:
     )
     assert not stale, (
         f"schemas/json/ is out of date with the models in schemas/ ({', '.join(stale)}): "
-        "run `make schemas` and commit the result (changes must be additive; see the README)"
+        "run `make schemas` and commit the result (changes must be additive; see "
+        "docs/contract.md, Versioning policy)"
     )
 
 

@@ -173,10 +173,14 @@ async def test_revocation_waits_for_batches_in_flight() -> None:
     publisher = FakePublisher(log)
     loop, _ = make_loop(log, [[0], [1]], publisher)
 
-    async def revoked_hook(partitions: list[tuple[str, int]]) -> None:
-        log.append(("revoked", partitions[0][1]))
+    class Partitions:
+        async def assigned(self, partitions: list[int]) -> None:
+            raise AssertionError("not assigned in this test")
 
-    loop._on_revoked_hook = revoked_hook
+        async def revoked(self, partitions: list[int]) -> None:
+            log.append(("revoked", partitions[0]))
+
+    loop._partitions = Partitions()
     task = asyncio.create_task(loop.run())
     await _until(lambda: ("process", 1) in log)
     revoking = asyncio.create_task(loop._on_revoked([TP]))

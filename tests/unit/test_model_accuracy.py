@@ -2,7 +2,7 @@
 
 Each language's balanced accuracy (negative lines → P1/P2, positive lines → P3/P4) through
 the shipped rules and text model, held a few points under what was measured
-(``.venv/bin/python bench/accuracy.py``; README and docs/model.md quote the table), so a
+(``.venv/bin/python bench/accuracy.py``; docs/rules.md and docs/model.md quote the table), so a
 change to the rules, the lexicons or the model that loses real complaints fails here.
 Skipped only where the public data folder is absent (``TRIAGE_DATA_DIR`` or
 ``../shared/data``); CI has it.

@@ -17,7 +17,7 @@ import pytest
 from schemas.common import Priority
 from schemas.feedback import FeedbackEvent
 from service.rules import RuleEngine, load_default_rules
-from service.rules.language import detect_language
+from tests.unit.rules_helpers import detect_language
 
 ENGINE = RuleEngine(load_default_rules())
 

@@ -10,7 +10,6 @@ import pytest
 from schemas.common import Priority
 from schemas.feedback import FeedbackEvent
 from service.rules import RuleEngine, load_default_rules
-from service.rules.engine import default_matcher
 from service.rules.matcher import LexiconMatcher
 from service.rules.text import normalize
 
@@ -203,7 +202,7 @@ def test_clear_praise_stays_low() -> None:
     ],
 )
 def test_inflected_forms_match(text: str, lexicon: str) -> None:
-    assert lexicon in default_matcher().scan(normalize(text)).hits
+    assert lexicon in ENGINE.matcher.scan(normalize(text)).hits
 
 
 # --- evidence, repeat contacts ---------------------------------------------------------

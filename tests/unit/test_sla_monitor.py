@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from schemas.common import Priority
 from schemas.escalation import Escalation
 from schemas.ticket import SlaInfo, Ticket
 from service.clock import FakeClock
+from service.partition_state import BASE_HEADER
 from service.records import InRecord, OutRecord
 from service.sla import monitor as monitor_module
-from service.sla.monitor import BASE_HEADER, SlaMonitor, SlaTopics
+from service.sla.monitor import SlaMonitor, SlaTopics
 from service.sla.policy import SlaPolicy
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -50,8 +49,8 @@ def rec(topic: str, partition: int, offset: int, value: bytes) -> InRecord:
 def make(clock: FakeClock) -> tuple[SlaMonitor, list[Escalation]]:
     acked: list[Escalation] = []
     mon = SlaMonitor(SlaPolicy(), TOPICS, clock, on_escalation=acked.append)
-    mon.restore(0, [])
-    mon.restore(1, [])
+    mon.state.restore(0, [])
+    mon.state.restore(1, [])
     return mon, acked
 
 
@@ -88,7 +87,7 @@ def test_timers_fire_per_partition_and_restore_rebuilds_pending_steps() -> None:
     changelog += [(o.key, o.value) for o in fired if o.topic == "changelog" and o.partition == 0]
     # A new owner of partition 0 rebuilds it from the changelog: warn50 is not repeated.
     other, _ = make(clock)
-    other.restore(0, [(k, v) for k, v in changelog if k == b"a"])
+    other.state.restore(0, [(k, v) for k, v in changelog if k == b"a"])
     assert other.fire_due() == []
     clock.set(T0 + timedelta(seconds=481))
     again = [o for o in other.fire_due() if o.topic == "escalations"]
@@ -109,22 +108,19 @@ def test_unreadable_ticket_or_activity_becomes_a_dead_letter() -> None:
     assert dict(out[0].headers)["triage.dlq.offset"] == b"7"
 
 
-def test_snapshot_moves_the_base_once_every_snapshot_record_is_acknowledged(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(monitor_module, "SNAPSHOT_MIN_RECORDS", 5)
-    monkeypatch.setattr(monitor_module, "SNAPSHOT_FACTOR", 0)
+def test_snapshot_moves_the_base_once_every_snapshot_record_is_acknowledged() -> None:
     mon, _ = make(FakeClock(T0))
+    mon.state.min_records, mon.state.factor = 5, 0
     batch = [rec("tickets", 0, i, ticket(f"t{i}")) for i in range(6)]
     out = mon.process(batch)
     snapshot = [o for o in out if o.phase == 2]
     assert len(snapshot) == 6  # every live state again
-    assert mon.partitions[0].base == 0
+    assert mon.state.owned[0].cursor.base == 0
     ack_all([o for o in out if o.phase == 1], start=0)
     ack_all(snapshot[:-1], start=6)
-    assert mon.partitions[0].base == 0  # not complete yet: the old base still holds
+    assert mon.state.owned[0].cursor.base == 0  # not complete yet: the old base still holds
     snapshot[-1].on_ack(11)  # type: ignore[misc]
-    assert mon.partitions[0].base == 6
+    assert mon.state.owned[0].cursor.base == 6
     later = mon.process([rec("tickets", 0, 6, ticket("t-new"))])
     assert dict(later[-1].headers)[BASE_HEADER] == b"6"
 
@@ -134,7 +130,7 @@ def test_a_tombstone_in_the_changelog_forgets_the_ticket() -> None:
     mon, _ = make(clock)
     out = mon.process([rec("tickets", 0, 0, ticket("gone"))])
     state = [(o.key, o.value) for o in out if o.topic == "changelog"]
-    mon.restore(0, [*state, (b"gone", b"")])
+    mon.state.restore(0, [*state, (b"gone", b"")])
     clock.set(T0 + timedelta(hours=1))
     assert mon.fire_due() == []
 
@@ -143,15 +139,15 @@ def test_old_tickets_are_forgotten_one_partition_per_tick_in_turn() -> None:
     clock = FakeClock(T0)
     mon, _ = make(clock)  # partitions 0 and 1
     seen: list[int] = []
-    for number, part in mon.partitions.items():
-        original = part.engine.expire
+    for number, part in mon.state.owned.items():
+        original = part.state.expire
 
         def spy(now: datetime, number: int = number, original: Any = original) -> list[str]:
             seen.append(number)
             result: list[str] = original(now)
             return result
 
-        part.engine.expire = spy  # type: ignore[method-assign]
+        part.state.expire = spy  # type: ignore[method-assign]
     mon.fire_due()
     assert seen == [0]  # one partition per tick
     mon.fire_due()

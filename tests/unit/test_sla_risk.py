@@ -59,8 +59,8 @@ def test_a_response_takes_the_ticket_out_of_risk() -> None:
 def test_monitor_merges_partitions_and_metrics_export_the_gauges() -> None:
     clock = FakeClock(T0)
     mon = SlaMonitor(SlaPolicy(), TOPICS, clock)
-    mon.restore(0, [])
-    mon.restore(1, [])
+    mon.state.restore(0, [])
+    mon.state.restore(1, [])
     mon.process(
         [
             InRecord("tickets", 0, 0, b"a", ticket("a", T0, 600)),

@@ -16,7 +16,7 @@ import pytest
 from schemas.feedback import FeedbackEvent
 from service.rules import RuleEngine, load_default_rules
 from service.rules.language import _LATIN, _NON_LATIN, _script, script_language
-from service.rules.matcher import LexiconMatcher, _may_have_cjk, _window_end
+from service.rules.matcher import _may_have_cjk, _window_end
 from service.rules.text import (
     _ANGRY_PUNCT,
     _CAPS_RUN,
@@ -30,6 +30,7 @@ from service.rules.text import (
     shouting_ratio,
     spaced,
 )
+from tests.unit.rules_helpers import MatcherTestingEveryHit
 
 _UPPER1 = re.compile(r"[A-Z\u00c0-\u00d6\u00d8-\u00de\u0386-\u038f\u0391-\u03ab\u0400-\u042f]")
 _LOWER1 = re.compile(r"[a-z\u00df-\u00f6\u00f8-\u00ff\u03ac-\u03ce\u0430-\u045f]")
@@ -224,18 +225,18 @@ def _modifier_heavy_texts(n: int, seed: int) -> list[str]:
 @pytest.mark.parametrize("seed", range(2))
 def test_stated_shortcut_gives_what_testing_every_hit_gives(seed: int) -> None:
     """A hit that no negator, hedge or intensifier reaches skips their tests: the signals
-    must be those of testing every hit."""
+    must be those of testing every hit (the same scan without the shortcut, see
+    ``rules_helpers.MatcherTestingEveryHit``)."""
     rules = load_default_rules()
     ta = rules.text_analysis
     fast = RuleEngine(rules).matcher
-    full = LexiconMatcher(
+    full = MatcherTestingEveryHit(
         rules.lexicons,
         negatable=ta.negatable,
         negation_window=ta.negation_window,
         hedge_window=ta.hedge_window,
         intensifier_window=ta.intensifier_window,
     )
-    full.stated_shortcut = False
     changed = 0
     for text in [*_modifier_heavy_texts(3_000, seed), *_labelled_texts()]:
         norm = normalize(text)
