@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit integration schemas k8s-config tools promtool validate lock audit clean bench-quix
+.PHONY: demo test lint typecheck unit integration schemas k8s-config tools promtool alertmanager validate lock audit clean bench-quix
 
 # Ops tooling for `make validate`: promtool (Debian's prometheus package), the AsyncAPI
 # parser (npm, pinned by package-lock.json into ./node_modules), hadolint and
@@ -45,8 +45,8 @@ bench-quix: .venv-quix/bin/python
 	.venv-quix/bin/pip install --quiet --upgrade pip
 	.venv-quix/bin/pip install --quiet -e '.[embedded,bench-quix]'
 
-## tools: install promtool, the AsyncAPI parser and the dev extra when missing
-tools: $(VENV)/.installed-dev promtool node_modules/.installed
+## tools: install promtool, amtool, the AsyncAPI parser and the dev extra when missing
+tools: $(VENV)/.installed-dev promtool alertmanager node_modules/.installed
 
 promtool:
 	@command -v promtool >/dev/null 2>&1 || { \
@@ -54,15 +54,25 @@ promtool:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
+# Alertmanager and amtool (Debian's prometheus-alertmanager; the binary is named
+# prometheus-alertmanager): amtool checks deploy/alertmanager/, the integration tests run
+# the binary (tests/integration/test_alertmanager.py).
+alertmanager:
+	@command -v amtool >/dev/null 2>&1 || { \
+	  echo "installing amtool and alertmanager (Debian package prometheus-alertmanager)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; }
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $@
 
-## validate: alert rules (+ their unit tests), Prometheus config, AsyncAPI, Dockerfile, k8s
+## validate: alert rules (+ their unit tests), Prometheus and Alertmanager configs, AsyncAPI, Dockerfile, k8s
 validate: tools
 	promtool check rules deploy/prometheus/alerts.yml
 	promtool test rules deploy/prometheus/tests/*.yml
 	promtool check config deploy/prometheus/prometheus.yml
+	for f in deploy/alertmanager/*.yml; do amtool check-config "$$f" >/dev/null || exit 1; done
 	node tools/validate_asyncapi.mjs schemas/asyncapi.yaml
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/kubernetes-validate --kubernetes-version $(K8S_VERSION) --strict --quiet $(K8S_MANIFESTS)

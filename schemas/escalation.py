@@ -35,3 +35,15 @@ class Escalation(BaseModel):
     due_at: Timestamp
     emitted_at: Timestamp
     overdue_seconds: float
+    # Added within 1.x (optional; absent from escalations written before): what a pager's
+    # routing and the people it wakes need to know about the ticket.
+    category: str | None = Field(
+        default=None, description="The ticket's category (e.g. churn_threat, frustrated)."
+    )
+    customer_tier: str | None = Field(
+        default=None, description="The customer's tier, when the feedback named one."
+    )
+    rule_ids: list[str] = Field(
+        default_factory=list,
+        description="Ids of the rules that fired for the ticket (its reasons), in order.",
+    )

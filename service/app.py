@@ -18,17 +18,21 @@ from service.config import Settings
 from service.kafka.admin import ensure_topics
 from service.kafka.clients import connection_kwargs
 from service.kafka.loop import ConsumeLoop, LoopConfig
+from service.kafka.notify_runtime import NotifyRuntime
 from service.kafka.prioritizer_runtime import PrioritizerRuntime
 from service.kafka.sla_runtime import SlaRuntime
 from service.observability.http import HealthServer
 from service.observability.logging import get_logger
 from service.observability.metrics import Metrics
 from service.rules.model import RuleSet, load_rules
+from service.sentiment.model import TextModel, check_model_folder, load_model
 from service.sla.policy import SlaPolicy, load_policy
+from service.startup_errors import ConfigError, Problem, set_by
 
 log = get_logger("triage.app")
 
-ROLES = ("all", "prioritizer", "sla")
+#: notify (escalations → Alertmanager) is part of "all" when TRIAGE_ALERTMANAGER_URL is set.
+ROLES = ("all", "prioritizer", "sla", "notify")
 
 
 class TriageApp:
@@ -47,10 +51,24 @@ class TriageApp:
         self.settings = settings
         self.role = role
         self.clock = clock or SystemClock()
-        self.rules = rules or load_rules(settings.rules_path)
-        self.sla_policy = sla_policy or load_policy(settings.sla_policy_path)
+        # every file is loaded (and refused, as a ConfigError) before any connection
+        with set_by(settings.named_by("rules_path")):
+            self.rules = rules or load_rules(settings.rules_path)
+        with set_by(settings.named_by("sla_policy_path")):
+            self.sla_policy = sla_policy or load_policy(settings.sla_policy_path)
+        self.text_model = self._load_text_model()
         self.sla: SlaRuntime | None = None
         self.prioritizer: PrioritizerRuntime | None = None
+        self.notify: NotifyRuntime | None = None
+        if role == "notify" and not settings.alertmanager_url:
+            raise ConfigError(
+                None,
+                Problem(
+                    "not set: the notify role sends escalations to it "
+                    "(e.g. http://alertmanager:9093)",
+                    "TRIAGE_ALERTMANAGER_URL",
+                ),
+            )
         self.metrics = metrics or Metrics()
         self.metrics.build_info.info({"version": __version__, "rules_version": self.rules.version})
         self.conn = connection_kwargs(settings)
@@ -59,6 +77,20 @@ class TriageApp:
         self._broker_ok = False
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _load_text_model(self) -> TextModel | None:
+        """The text model the prioritizer's rules read, loaded now (a bad TRIAGE_MODEL_PATH
+        stops start-up before any connection); a set path the rules do not need is still
+        checked, not loaded."""
+        if self.role not in ("all", "prioritizer"):
+            return None
+        path = self.settings.model_path
+        with set_by(self.settings.named_by("model_path")):
+            if self.rules.uses_negativity():
+                return load_model(path)
+            if path:
+                check_model_folder(path)
+        return None
 
     # --- readiness -------------------------------------------------------------------------
 
@@ -92,7 +124,7 @@ class TriageApp:
         loop_config = LoopConfig.from_settings(s)  # one for every role of this process
         if self.role in ("all", "prioritizer"):
             self.prioritizer = PrioritizerRuntime(
-                s, self.conn, self.rules, self.clock, self.metrics, loop_config
+                s, self.conn, self.rules, self.clock, self.metrics, loop_config, self.text_model
             )
             self.loops.append(self.prioritizer.loop)
         if self.role in ("all", "sla"):
@@ -102,6 +134,9 @@ class TriageApp:
             # computed at scrape time, on the event loop that owns the monitor's state
             self.metrics.watch_sla_risk(self.sla.monitor.risk)
             self.loops.append(self.sla.loop)
+        if self.role == "notify" or (self.role == "all" and s.alertmanager_url):
+            self.notify = NotifyRuntime(s, self.conn, self.clock, self.metrics, loop_config)
+            self.loops.append(self.notify.loop)
         for loop in self.loops:
             await loop.start()
         self._tasks.append(asyncio.create_task(self._probe_broker(), name="broker-probe"))
@@ -109,6 +144,10 @@ class TriageApp:
             self._tasks.append(asyncio.create_task(self._run_loop(loop), name=f"loop-{loop.name}"))
         if self.sla is not None:
             self._tasks.append(asyncio.create_task(self._run_timers(self.sla), name="sla-timers"))
+        if self.notify is not None:
+            self._tasks.append(
+                asyncio.create_task(self._run_timers(self.notify), name="alert-resends")
+            )
         if self.prioritizer is not None and self.prioritizer.prioritizer.state is not None:
             self._tasks.append(
                 asyncio.create_task(self._run_timers(self.prioritizer), name="customer-expiry")
@@ -165,7 +204,7 @@ class TriageApp:
                     )
         log.info("topics_ready", partitions=counts)
 
-    async def _run_timers(self, runtime: SlaRuntime | PrioritizerRuntime) -> None:
+    async def _run_timers(self, runtime: SlaRuntime | PrioritizerRuntime | NotifyRuntime) -> None:
         try:
             await runtime.run_timers()
         except Exception:
@@ -221,6 +260,8 @@ class TriageApp:
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.notify is not None:
+            await self.notify.close()
         if self.http is not None:
             await self.http.stop()
         log.info("triage_stopped")

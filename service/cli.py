@@ -1,4 +1,4 @@
-"""``triage`` command line: run | demo | explain | rules check/show-default/test | model
+"""``triage`` command line: run | demo | watch | explain | rules check/show-default/test | model
 train/show | schemas export."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 from schemas.common import rfc3339
 from service.clock import SystemClock
 from service.observability.logging import configure_logging
+from service.startup_errors import ConfigError, describe
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:  # a bad file or setting: one line, no traceback
+        print(f"triage: error: {describe(exc)}", file=sys.stderr)
+        return 2
     return code
 
 
@@ -36,8 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--role",
         default="all",
-        choices=["all", "prioritizer", "sla"],
-        help="all (default), or one half so each can scale on its own",
+        choices=["all", "prioritizer", "sla", "notify"],
+        help="all (default), or one part so each can scale on its own; notify: escalations "
+        "→ Alertmanager (TRIAGE_ALERTMANAGER_URL; part of all when it is set)",
     )
     run.set_defaults(func=_cmd_run)
 
@@ -45,6 +51,22 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=None, help="stop after this long")
     demo.add_argument("--no-live", action="store_true", help="print plain lines, no live table")
     demo.set_defaults(func=_cmd_demo)
+
+    watch = sub.add_parser(
+        "watch", help="live view of a deployment: open tickets by time to breach, escalations"
+    )
+    watch.add_argument(
+        "--bootstrap", help="host:port[,…] (default: KAFKA_BOOTSTRAP_SERVERS; TLS/SASL as for run)"
+    )
+    watch.add_argument(
+        "--since", help="read records this recent (90s, 15m, 2h, 1d); default: from the start"
+    )
+    watch.add_argument(
+        "--policy", help="SLA policy file (default: TRIAGE_SLA_POLICY_PATH, else the shipped one)"
+    )
+    watch.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    watch.add_argument("--no-live", action="store_true", help="print plain lines, no live view")
+    watch.set_defaults(func=_cmd_watch)
 
     explain = sub.add_parser("explain", help="score one event (JSON file or stdin), no broker")
     explain.add_argument("file", nargs="?", help="event JSON file; stdin when omitted or '-'")
@@ -142,9 +164,10 @@ def _add_rules_test_args(rtest: argparse.ArgumentParser) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from service.app import TriageApp
-    from service.config import Settings
+    from service.config import load_settings
 
-    settings = Settings()
+    # settings, rules, policy and model are checked before any connection (ConfigError)
+    settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     settings.require_bootstrap()
     app = TriageApp(settings, role=args.role)
@@ -158,20 +181,27 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(seconds=args.seconds, live=not args.no_live))
 
 
+def _cmd_watch(args: argparse.Namespace) -> int:
+    from service.watch.runner import main as watch
+
+    return watch(args.bootstrap, args.since, args.policy, not args.no_live, args.seconds)
+
+
 def _cmd_explain(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from service.prioritizer.decode import DecodeFailure, DecodeLimits, decode_feedback
     from service.rules.engine import RuleEngine, build_ticket
-    from service.rules.model import RulesError, load_rules
-    from service.sentiment.model import ModelError, load_model
+    from service.rules.model import load_rules
+    from service.sentiment.model import load_model
+    from service.startup_errors import set_by
 
+    rules = load_rules(args.rules)  # a bad file: ConfigError, reported by main
     try:
-        rules = load_rules(args.rules)
-    except RulesError as exc:
-        print(exc, file=sys.stderr)
+        raw = sys.stdin.buffer.read() if args.file in (None, "-") else Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"triage: error: {describe(exc)}", file=sys.stderr)
         return 2
-    raw = sys.stdin.buffer.read() if args.file in (None, "-") else Path(args.file).read_bytes()
     now = SystemClock().now()
     limits = DecodeLimits(max_age=timedelta(days=36500), max_future_skew=timedelta(days=36500))
     try:
@@ -179,11 +209,9 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     except DecodeFailure as failure:
         print(f"dead letter: {failure.reason.value}: {failure.detail}", file=sys.stderr)
         return 1
-    try:
-        model = load_model(args.model or os.environ.get("TRIAGE_MODEL_PATH"))
-    except ModelError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    from_env = None if args.model else os.environ.get("TRIAGE_MODEL_PATH")
+    with set_by("TRIAGE_MODEL_PATH" if from_env else None):
+        model = load_model(args.model or from_env)
     engine = RuleEngine(rules, text_model=model)
     assessment = engine.assess(event)
     ticket = build_ticket(event, assessment, now, rules.version)
@@ -220,8 +248,8 @@ def _cmd_rules_check(args: argparse.Namespace) -> int:
 
     try:
         rules = load_rules(args.path)
-    except RulesError as exc:
-        print(exc, file=sys.stderr)
+    except RulesError as exc:  # the line `triage run` prints; 1: the file fails the check
+        print(f"triage: error: {describe(exc)}", file=sys.stderr)
         return 1
     terms = sum(len(t) for by_lang in rules.lexicons.values() for t in by_lang.values())
     print(
@@ -257,7 +285,7 @@ def _cmd_rules_test(args: argparse.Namespace) -> int:
         lines = load_labelled(args.file)
         reports = [(name, evaluate(engine, lines)) for name, engine in engines]
     except (RulesError, ModelError, LabelledFileError, OSError) as exc:
-        print(exc, file=sys.stderr)
+        print(f"triage: error: {describe(exc)}", file=sys.stderr)
         return 2
     models = f" with model {', '.join(args.model)}" if args.model else ""
     print(f"rule set {rules.version}{models} on {args.file}")
@@ -319,7 +347,7 @@ def _cmd_model_show(args: argparse.Namespace) -> int:
     try:
         model = load_model(args.path)
     except ModelError as exc:
-        print(exc, file=sys.stderr)
+        print(f"triage: error: {describe(exc)}", file=sys.stderr)
         return 2
     card = model.card
     print(f"model    {model.directory}  version {model.version}")

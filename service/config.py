@@ -1,15 +1,18 @@
 """Configuration from environment variables: one frozen object, read once at start-up.
 
 Every setting has a ``TRIAGE_`` variable; the broker address also answers to the
-conventional ``KAFKA_BOOTSTRAP_SERVERS``.
+conventional ``KAFKA_BOOTSTRAP_SERVERS``. ``load_settings`` reads them and reports a bad
+value as a ``ConfigError`` naming the variable (``service/startup_errors.py``).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from service.startup_errors import ConfigError, Problem, error_message
 
 
 class Settings(BaseSettings):
@@ -54,6 +57,10 @@ class Settings(BaseSettings):
     # --- consumer ------------------------------------------------------------------------
     group_id: str = "triage-prioritizer"
     sla_group_id: str = "triage-sla"
+    notify_group_id: str = Field(
+        default="triage-notify",
+        description="Consumer group of the notify role (escalations → Alertmanager).",
+    )
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     max_batch_records: int = Field(default=2000, ge=1, description="Records per processing batch.")
     fetch_timeout_ms: int = Field(default=500, ge=10)
@@ -63,7 +70,26 @@ class Settings(BaseSettings):
         description="How long the broker may hold a fetch waiting for data. Kafka answers "
         "as soon as data arrives; some compatible brokers wait the whole time, so keep it short.",
     )
-    session_timeout_ms: int = Field(default=30_000, ge=1000)
+    session_timeout_ms: int = Field(
+        default=6_000,
+        ge=1000,
+        description="How long the group waits for a member that stopped heartbeating before "
+        "its partitions move: what a survivor waits before it fires a dead instance's clocks. "
+        "6 s is Apache Kafka's default group.min.session.timeout.ms.",
+    )
+    heartbeat_interval_ms: int | None = Field(
+        default=None,
+        ge=100,
+        description="Heartbeat period; default a tenth of the session timeout (at least 1 s). "
+        "A rebalance is noticed at the next heartbeat.",
+    )
+    instance_id: str | None = Field(
+        default=None,
+        description="Static group membership (KIP-345): a name that stays with the instance "
+        "across restarts (a StatefulSet pod's name). A restarted instance takes its partitions "
+        "back at once, without waiting out its old session; leaving is left to the session "
+        "timeout. Unset: dynamic membership.",
+    )
     max_poll_interval_ms: int = Field(default=300_000, ge=1000)
 
     # --- producer ------------------------------------------------------------------------
@@ -118,6 +144,47 @@ class Settings(BaseSettings):
         default=0.5, gt=0, description="Timer wakes at least this often (bounds escalation delay)."
     )
 
+    # --- notify: escalations → Alertmanager (service/notify/, docs/operations.md) ------------
+    alertmanager_url: str | None = Field(
+        default=None,
+        pattern=r"^\s*https?://[^\s,]+(\s*,\s*https?://[^\s,]+)*\s*$",
+        description="Alertmanager base URL(s), comma-separated (every member of an HA "
+        "cluster); alerts go to <url>/api/v2/alerts. Set: `--role all` includes notify.",
+    )
+    alertmanager_resend_interval_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Active alerts are re-sent this often, each with endsAt = now + 4 "
+        "intervals (Alertmanager resolves an alert that is not re-sent by then).",
+    )
+    alertmanager_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Bound on one POST to Alertmanager."
+    )
+    alertmanager_retry_max_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest wait between two tries of a failed POST (exponential backoff "
+        "from 0.5 s); escalations wait, uncommitted, until Alertmanager accepts them.",
+    )
+    alertmanager_alert_max_age_seconds: float = Field(
+        default=7 * 86_400.0,
+        gt=0,
+        description="A warning or breach never recovered stops being re-sent this long after "
+        "it started (Alertmanager then resolves it); also how far back a new owner of an "
+        "escalations partition reads to rebuild its active alerts.",
+    )
+    alertmanager_management_alert_seconds: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="How long a management_attention alert stays active (no event resolves "
+        "it: a person closes the incident).",
+    )
+    alertmanager_ticket_url: str = Field(
+        default="",
+        description="Link to a ticket in the helpdesk, with {ticket_id} (e.g. "
+        "https://help.example/tickets/{ticket_id}): each alert's generatorURL. Empty: none.",
+    )
+
     # --- process -------------------------------------------------------------------------
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=8000, ge=0, le=65535)
@@ -135,7 +202,46 @@ class Settings(BaseSettings):
 
     def require_bootstrap(self) -> str:
         if not self.kafka_bootstrap_servers:
-            raise SystemExit(
-                "KAFKA_BOOTSTRAP_SERVERS is not set (e.g. KAFKA_BOOTSTRAP_SERVERS=localhost:9092)"
+            raise ConfigError(
+                None,
+                Problem(
+                    "not set (e.g. KAFKA_BOOTSTRAP_SERVERS=localhost:9092)",
+                    "KAFKA_BOOTSTRAP_SERVERS",
+                ),
             )
         return self.kafka_bootstrap_servers
+
+    def named_by(self, field: str) -> str | None:
+        """The variable of a path setting when it is set (an error in the file names it),
+        None when it is not (the shipped default is used)."""
+        return env_name(field) if getattr(self, field) else None
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a setting (the first, for one with several)."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    if isinstance(alias, str):
+        return alias
+    return f"{Settings.model_config.get('env_prefix', '')}{field}".upper()
+
+
+def load_settings(**values: Any) -> Settings:
+    """The settings from the environment (and ``values``); a ``ConfigError`` that names
+    every bad variable and what is wrong with it."""
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else ""
+            info = Settings.model_fields.get(field)
+            if info is not None and "SecretStr" in str(info.annotation):
+                err = {**err, "input": None}  # a secret is never echoed
+            name = env_name(field) if info is not None else field.upper()
+            problems.append(Problem(error_message(err), name))
+        raise ConfigError(None, problems) from exc
+    except SettingsError as exc:
+        raise ConfigError(None, str(exc)) from exc

@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from service.demo.view import DemoState
+from service.demo.figures import DemoState
 
 AFTER_SECONDS = 12.0
 EVERY = 3

@@ -2,17 +2,16 @@
 
 Uses the broker named by ``KAFKA_BOOTSTRAP_SERVERS`` (with fresh topic names, so nothing
 already there is touched) or starts an embedded one. Publishes the bundled sample events
-(and three deliberately bad ones) a few per second, reads ``tickets.prioritized``,
-``feedback.dlq`` and ``tickets.escalations`` back, and shows them live. It stops by itself
+(and three deliberately bad ones) a few per second and shows what comes back with the
+view of ``triage watch`` (``service.watch``: open tickets by time to breach, escalations),
+plus the dead letters and its own figures. It stops by itself
 once every event came back (or after ``seconds``), or on Ctrl-C, and cleans up after itself.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import signal
 import sys
 import time
 import uuid
@@ -21,19 +20,25 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
-from rich.console import Console
-from rich.live import Live
+from rich.console import Console, RenderableType
 
 from schemas.common import rfc3339
+from schemas.ticket import Ticket
 from service.app import TriageApp
-from service.config import Settings
+from service.clock import SystemClock
+from service.config import Settings, load_settings
 from service.demo.agent import answer_some
-from service.demo.view import DemoState, escalation_line, live_view, summary, ticket_line
-from service.kafka.clients import reading_from_start, writing
+from service.demo.figures import DemoState, dead_letter_lines, progress, summary
+from service.kafka.clients import writing
 from service.kafka.embedded import EmbeddedBroker
+from service.kafka.reader import reading
 from service.observability.logging import configure_logging
+from service.records import InRecord
 from service.rules.model import load_default_rules
-from service.sla.policy import load_demo_policy
+from service.sla.policy import SlaPolicy, load_demo_policy
+from service.watch.runner import Watcher, show, stop_on_signals, topics_of
+from service.watch.state import Event, WatchState
+from service.watch.view import render
 
 SAMPLES = "sample_events.jsonl"
 PUBLISH_INTERVAL = 0.25  # seconds between events: a few per second, so the view fills in
@@ -111,6 +116,7 @@ def demo_settings(base: Settings, bootstrap: str, shared_broker: bool) -> Settin
     update: dict[str, Any] = {
         "kafka_bootstrap_servers": bootstrap,
         "group_id": f"triage-demo-{tag}",
+        "sla_group_id": f"triage-demo-sla-{tag}",
         "http_host": "127.0.0.1",
         "http_port": 0,
         "create_topics": True,
@@ -123,7 +129,15 @@ def demo_settings(base: Settings, bootstrap: str, shared_broker: bool) -> Settin
         "log_format": "console",
     }
     if shared_broker:  # never touch the topics of a broker somebody else uses
-        for name in ("feedback", "tickets", "activity", "escalations", "dlq", "customer_changelog"):
+        for name in (
+            "feedback",
+            "tickets",
+            "activity",
+            "escalations",
+            "dlq",
+            "customer_changelog",
+            "sla_changelog",
+        ):
             update[f"topic_{name}"] = f"{getattr(base, f'topic_{name}')}.demo-{tag}"
     return base.model_copy(update=update)
 
@@ -133,42 +147,37 @@ async def run_demo(seconds: float | None = None, live: bool = True) -> int:
     console = Console()
     live = live and console.is_terminal and sys.stdout.isatty()
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    base = Settings()
+    base = load_settings()  # a bad setting: ConfigError, one line from `triage demo`
     broker: EmbeddedBroker | None = None
     started = time.monotonic()
-    try:
-        bootstrap = base.kafka_bootstrap_servers
-        if not bootstrap:
-            console.print("[dim]starting the embedded broker…[/dim]")
-            broker = EmbeddedBroker()
-            await broker.start()
-            bootstrap = broker.bootstrap
-        settings = demo_settings(base, bootstrap, shared_broker=broker is None)
-        policy = load_demo_policy()
-        rules = load_default_rules()
-        rules = rules.model_copy(
-            update={"sla_seconds": {**rules.sla_seconds, **policy.target_seconds}}
-        )
-        app = TriageApp(settings, role="all", rules=rules, sla_policy=policy)
+    with stop_on_signals(stop):
         try:
-            return await _session(app, settings, console, live, stop, seconds, started)
+            bootstrap = base.kafka_bootstrap_servers
+            if not bootstrap:
+                console.print("[dim]starting the embedded broker…[/dim]")
+                broker = EmbeddedBroker()
+                await broker.start()
+                bootstrap = broker.bootstrap
+            settings = demo_settings(base, bootstrap, shared_broker=broker is None)
+            policy = load_demo_policy()
+            rules = load_default_rules()
+            rules = rules.model_copy(
+                update={"sla_seconds": {**rules.sla_seconds, **policy.target_seconds}}
+            )
+            app = TriageApp(settings, role="all", rules=rules, sla_policy=policy)
+            try:
+                return await _session(app, settings, policy, console, live, stop, seconds, started)
+            finally:
+                await app.stop()
         finally:
-            await app.stop()
-    finally:
-        if broker is not None:
-            broker.stop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.remove_signal_handler(sig)
+            if broker is not None:
+                broker.stop()
 
 
 async def _session(
     app: TriageApp,
     settings: Settings,
+    policy: SlaPolicy,
     console: Console,
     live: bool,
     stop: asyncio.Event,
@@ -191,57 +200,69 @@ async def _session(
     records = outgoing(datetime.now(UTC))
     state = DemoState(expected=len(records), broker=str(settings.kafka_bootstrap_servers))
     state.started = started
-    topics = [settings.topic_tickets, settings.topic_dlq, settings.topic_escalations]
-    async with reading_from_start(settings, topics) as consumer, writing(settings) as producer:
-        printer = None if live else console
+    # The view is triage watch's: its state keeps the SLA clocks with the monitor's engine
+    # (and the demo policy), from tickets and activity, and the escalations published.
+    watch = WatchState(policy)
+    topics = topics_of(settings)
+    printer = None if live else console
+
+    def on_record(record: InRecord, event: Event | None) -> None:
+        if isinstance(event, Ticket):
+            state.add_ticket(event)
+        elif record.topic == settings.topic_dlq:
+            dead = state.add_dead_letter(record.key, list(record.headers))
+            if printer is not None:
+                printer.print(
+                    f"[red]DLQ[/red] key {dead.key}: {dead.reason} — {dead.detail}",
+                    soft_wrap=True,
+                    highlight=False,
+                )
+
+    def draw(width: int, height: int, keys: bool) -> RenderableType:
+        return render(
+            watch,
+            datetime.now(UTC),
+            width,
+            height,
+            title="triage demo",
+            source=f"broker {settings.kafka_bootstrap_servers}",
+            elapsed=time.monotonic() - started,
+            keys=keys,
+            extra=progress(state),
+            panels=[("dead letters", dead_letter_lines(state), "red")],
+        )
+
+    def until() -> bool:
+        now = time.monotonic()
+        if now >= deadline or app.readiness()[1] == "shutting down":
+            return True
+        return seconds is None and _finished(state, now)
+
+    read = [*topics.names, settings.topic_dlq]
+    async with reading(settings, read) as reader, writing(settings) as producer:
+        watcher = Watcher(watch, topics, SystemClock(), printer, on_record)
         tasks = [
-            asyncio.create_task(_consume(consumer, settings, state, printer)),
+            asyncio.create_task(watcher.run(reader)),
             asyncio.create_task(_publish(producer, settings, records, state, stop)),
             asyncio.create_task(answer_some(producer, settings.topic_activity, state, stop)),
         ]
         try:
-            if live:
-                with Live(console=console, refresh_per_second=4, auto_refresh=False) as view:
-                    configure_logging("WARNING", "console")  # log lines go above the view
-                    try:
-                        await _wait(state, stop, seconds, deadline, app, view)
-                    finally:
-                        view.update(live_view(state, *console.size), refresh=True)
-                configure_logging("WARNING", "console")
-            else:
-                await _wait(state, stop, seconds, deadline, app, None)
+            outcome = await show(
+                console, watch, SystemClock(), draw, live=live, stop=stop, until=until
+            )
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-    console.print(summary(state, {p.value: s for p, s in app.rules.sla_seconds.items()}))
-    if stop.is_set():
+    sla = {p.value: s for p, s in app.rules.sla_seconds.items()}
+    console.print(summary(state, sla, watch.escalations_seen))
+    if outcome == "stopped":
         console.print("[yellow]interrupted[/yellow]")
         return 130
-    if state.received < state.expected:
+    if outcome != "quit" and state.received < state.expected:
         console.print(f"[red]only {state.received} of {state.expected} events came back[/red]")
         return 1
     return 0
-
-
-async def _wait(
-    state: DemoState,
-    stop: asyncio.Event,
-    seconds: float | None,
-    deadline: float,
-    app: TriageApp,
-    view: Live | None,
-) -> None:
-    while not stop.is_set():
-        now = time.monotonic()
-        if now >= deadline or app.readiness()[1] == "shutting down":
-            return
-        if seconds is None and _finished(state, now):
-            return
-        if view is not None:
-            view.update(live_view(state, *view.console.size), refresh=True)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 0.25)
 
 
 def _finished(state: DemoState, now: float) -> bool:
@@ -249,33 +270,6 @@ def _finished(state: DemoState, now: float) -> bool:
     if state.completed_at is None or state.first_publish is None:
         return False
     return now - state.first_publish >= MIN_RUN and now - state.completed_at >= LINGER
-
-
-async def _consume(
-    consumer: Any, settings: Settings, state: DemoState, printer: Console | None
-) -> None:
-    while True:
-        batch = await consumer.getmany(timeout_ms=200)
-        for messages in batch.values():
-            for m in messages:
-                if m.topic == settings.topic_tickets:
-                    row = state.add_ticket(m.value)
-                    if row is not None and printer is not None:
-                        printer.print(ticket_line(row), soft_wrap=True, highlight=False)
-                elif m.topic == settings.topic_dlq:
-                    dead = state.add_dead_letter(m.key, list(m.headers or []))
-                    if printer is not None:
-                        printer.print(
-                            f"[red]DLQ[/red] key {dead.key}: {dead.reason} — {dead.detail}",
-                            soft_wrap=True,
-                            highlight=False,
-                        )
-                elif m.topic == settings.topic_escalations:
-                    esc = state.add_escalation(m.value)
-                    if esc is not None and printer is not None:
-                        printer.print(
-                            f"[magenta]ESC[/magenta] {escalation_line(esc, state)}", highlight=False
-                        )
 
 
 async def _publish(

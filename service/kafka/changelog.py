@@ -1,4 +1,5 @@
-"""Read one partition of a changelog topic from its base to its end (no consumer group)."""
+"""Read one partition of a changelog topic from its base to its end, or of any topic
+from a time on (``read_since``); no consumer group."""
 
 from __future__ import annotations
 
@@ -48,7 +49,11 @@ async def read_changelog(
 
 
 async def _read_until(
-    consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, timeout_s: float
+    consumer: AIOKafkaConsumer,
+    tp: TopicPartition,
+    end: int,
+    timeout_s: float,
+    since_ms: int | None = None,
 ) -> list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]]:
     out: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]] = []
     loop = asyncio.get_running_loop()
@@ -58,6 +63,39 @@ async def _read_until(
             raise TimeoutError(f"changelog {tp.topic}[{tp.partition}] not read to {end} in time")
         batch = await consumer.getmany(tp, timeout_ms=500, max_records=50_000)
         for m in batch.get(tp, []):
-            if m.offset < end:
+            if m.offset < end and (
+                since_ms is None or m.timestamp is None or m.timestamp >= since_ms
+            ):
                 out.append((m.key, m.value, list(m.headers or ())))
     return out
+
+
+async def read_since(
+    conn: dict[str, Any], topic: str, partition: int, since_ms: int, timeout_s: float = 120.0
+) -> list[bytes | None]:
+    """The values of ``topic[partition]`` written at ``since_ms`` or later, to its end
+    (fixed when reading starts), in order; no consumer group.
+
+    Starts where the broker's offsets-for-times says (Kafka: the first record that new;
+    some compatible brokers answer loosely, earlier) and drops older records itself.
+    """
+    tp = TopicPartition(topic, partition)
+    consumer = AIOKafkaConsumer(**conn, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        estimate = (await consumer.end_offsets([tp]))[tp]
+        if estimate == 0:
+            return []
+        # the true end from the high watermark of a fetch (see read_changelog)
+        consumer.seek(tp, estimate - 1)
+        await _read_until(consumer, tp, estimate, timeout_s)
+        end = max(estimate, consumer.highwater(tp) or estimate)
+        found = (await consumer.offsets_for_times({tp: since_ms}))[tp]
+        if found is None:
+            return []  # nothing that new
+        consumer.seek(tp, found.offset)
+        records = await _read_until(consumer, tp, end, timeout_s, since_ms)
+        return [v for _, v, _ in records]
+    finally:
+        await consumer.stop()

@@ -1,21 +1,25 @@
-"""Connection settings shared by the consumer, producer and admin clients, and the two
-plain clients of ``triage demo`` (a reader of whole topics and a writer)."""
+"""Connection settings shared by the consumer, producer and admin clients (and the reader
+of ``triage watch``, ``service.kafka.reader``), and the plain writer of ``triage demo``."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Sequence
+import ssl
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.helpers import create_ssl_context
 
-from service.config import Settings
+from service.config import Settings, env_name
+from service.startup_errors import ConfigError, Problem
 
 
 def connection_kwargs(settings: Settings, bootstrap: str | None = None) -> dict[str, Any]:
-    """Keyword arguments every aiokafka client takes: address, TLS and SASL."""
+    """Keyword arguments every aiokafka client takes: address, TLS and SASL. A setting
+    that cannot work (a missing certificate file, SASL without a user) is a
+    ``ConfigError`` naming its variable, before any connection is tried."""
     kwargs: dict[str, Any] = {
         "bootstrap_servers": bootstrap or settings.require_bootstrap(),
         "client_id": settings.kafka_client_id,
@@ -23,49 +27,35 @@ def connection_kwargs(settings: Settings, bootstrap: str | None = None) -> dict[
         "request_timeout_ms": settings.request_timeout_ms,
     }
     if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
-        kwargs["ssl_context"] = create_ssl_context(
-            cafile=settings.kafka_ssl_cafile,
-            certfile=settings.kafka_ssl_certfile,
-            keyfile=settings.kafka_ssl_keyfile,
-        )
+        files = ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
+        for field in files:
+            path = getattr(settings, field)
+            if path is not None and not Path(path).is_file():
+                raise ConfigError(path, "no such file", setting=env_name(field))
+        try:
+            kwargs["ssl_context"] = create_ssl_context(
+                cafile=settings.kafka_ssl_cafile,
+                certfile=settings.kafka_ssl_certfile,
+                keyfile=settings.kafka_ssl_keyfile,
+            )
+        except (OSError, ssl.SSLError) as exc:
+            names = ", ".join(env_name(f) for f in files if getattr(settings, f) is not None)
+            raise ConfigError(None, Problem(f"cannot load: {exc}", names)) from exc
     if settings.kafka_security_protocol.startswith("SASL"):
         if not settings.kafka_sasl_mechanism or not settings.kafka_sasl_username:
-            raise SystemExit(
-                "SASL needs TRIAGE_KAFKA_SASL_MECHANISM and TRIAGE_KAFKA_SASL_USERNAME"
+            raise ConfigError(
+                None,
+                Problem(
+                    f"{settings.kafka_security_protocol} needs TRIAGE_KAFKA_SASL_MECHANISM "
+                    "and TRIAGE_KAFKA_SASL_USERNAME",
+                    env_name("kafka_security_protocol"),
+                ),
             )
         kwargs["sasl_mechanism"] = settings.kafka_sasl_mechanism
         kwargs["sasl_plain_username"] = settings.kafka_sasl_username
         password = settings.kafka_sasl_password
         kwargs["sasl_plain_password"] = password.get_secret_value() if password else ""
     return kwargs
-
-
-@asynccontextmanager
-async def reading_from_start(settings: Settings, topics: Sequence[str]) -> AsyncIterator[Any]:
-    """A started consumer outside any group (it commits nothing), assigned every partition
-    of ``topics`` from the beginning; it waits up to about 10 s for each topic's
-    partitions to show in the metadata. Read with ``getmany``; stopped on exit."""
-    consumer = AIOKafkaConsumer(
-        **connection_kwargs(settings), enable_auto_commit=False, group_id=None
-    )
-    await consumer.start()
-    try:
-        tps: list[TopicPartition] = []
-        for topic in topics:
-            for _ in range(100):
-                parts = consumer.partitions_for_topic(topic)
-                if parts:
-                    tps.extend(TopicPartition(topic, p) for p in sorted(parts))
-                    break
-                await consumer._client.force_metadata_update()
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError(f"topic {topic} has no partitions")
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        yield consumer
-    finally:
-        await consumer.stop()
 
 
 @asynccontextmanager

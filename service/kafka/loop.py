@@ -8,7 +8,9 @@ Commit order, for every batch (this is the delivery guarantee; keep it):
 3. Every output is handed to the producer (``acks=all``), in record batches per
    partition (``service.kafka.publish``), and **all** acknowledgements are awaited.
    A failed send is retried with backoff (outputs have deterministic ids, so a repeat
-   is harmless) until it succeeds or the service is stopping.
+   is harmless) until it succeeds or the service is stopping. A loop with a delivery
+   step outside Kafka (``BatchDelivery``: the notify role's POST to Alertmanager) then
+   awaits it too, as part of the same publishing.
 4. Only then is each partition's offset committed: the offset after the last record
    of that partition in the batch. Every earlier offset's output is acknowledged.
 5. If the process dies anywhere before step 4, the batch is redelivered and produces
@@ -96,6 +98,19 @@ class PartitionListener(Protocol):
 PublishedSink = Callable[[list[OutRecord]], None]
 
 
+class BatchDelivery(Protocol):
+    """A side effect outside Kafka that a batch must complete before its offsets are
+    committed (the notify role's POST to Alertmanager: ``service.notify``).
+
+    ``deliver`` gets the batch's input records once its outputs are acknowledged, in
+    batch order and one batch at a time (it is part of the batch's publishing, so the
+    batch after it waits as it waits for acknowledgements). True: done, commit; False:
+    given up because the service is stopping (the batch is then not committed).
+    """
+
+    async def deliver(self, records: Sequence[InRecord]) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
 class LoopConfig:
     """How a loop fetches, publishes and stays in its group; ``service.config`` documents
@@ -106,7 +121,10 @@ class LoopConfig:
     fetch_timeout_ms: int = 500
     fetch_max_wait_ms: int = 100
     auto_offset_reset: str = "earliest"
-    session_timeout_ms: int = 30_000
+    session_timeout_ms: int = 6_000
+    heartbeat_interval_ms: int | None = None
+    #: Static membership: each loop joins as ``<instance_id>-<loop name>``.
+    instance_id: str | None = None
     max_poll_interval_ms: int = 300_000
     producer_linger_ms: int = 5
     producer_max_batch_bytes: int = 1_048_576
@@ -121,6 +139,8 @@ class LoopConfig:
             fetch_max_wait_ms=s.fetch_max_wait_ms,
             auto_offset_reset=s.auto_offset_reset,
             session_timeout_ms=s.session_timeout_ms,
+            heartbeat_interval_ms=s.heartbeat_interval_ms,
+            instance_id=s.instance_id or None,
             max_poll_interval_ms=s.max_poll_interval_ms,
             producer_linger_ms=s.producer_linger_ms,
             producer_max_batch_bytes=s.producer_max_batch_bytes,
@@ -128,14 +148,18 @@ class LoopConfig:
             producer_max_request_bytes=s.producer_max_request_bytes,
         )
 
-    def consumer_options(self) -> dict[str, Any]:
-        return {
+    def consumer_options(self, loop_name: str) -> dict[str, Any]:
+        heartbeat = self.heartbeat_interval_ms or max(1000, self.session_timeout_ms // 10)
+        options: dict[str, Any] = {
             "auto_offset_reset": self.auto_offset_reset,
             "session_timeout_ms": self.session_timeout_ms,
             "max_poll_interval_ms": self.max_poll_interval_ms,
-            "heartbeat_interval_ms": max(1000, self.session_timeout_ms // 10),
+            "heartbeat_interval_ms": min(heartbeat, self.session_timeout_ms // 3),
             "fetch_max_wait_ms": self.fetch_max_wait_ms,
         }
+        if self.instance_id:
+            options["group_instance_id"] = f"{self.instance_id}-{loop_name}"
+        return options
 
     def producer_options(self) -> dict[str, Any]:
         compression = self.producer_compression
@@ -163,8 +187,10 @@ class ConsumeLoop:
 
     ``handler`` does the role's work; ``partitions`` (optional) keeps its state across
     rebalances; ``on_published`` receives each committed batch's outputs (the role's
-    metrics). ``co_partitioned`` assigns partition n of every input topic to the same
-    member (range assignor). ``producer`` shares one producer between loops (tests).
+    metrics). ``deliver`` (optional) is a step outside Kafka each batch completes after
+    its acknowledgements and before its commit (``BatchDelivery``). ``co_partitioned``
+    assigns partition n of every input topic to the same member (range assignor).
+    ``producer`` shares one producer between loops (tests).
     """
 
     def __init__(
@@ -179,6 +205,7 @@ class ConsumeLoop:
         config: LoopConfig | None = None,
         partitions: PartitionListener | None = None,
         on_published: PublishedSink | None = None,
+        deliver: BatchDelivery | None = None,
         producer: AIOKafkaProducer | None = None,
         co_partitioned: bool = False,
     ) -> None:
@@ -190,13 +217,14 @@ class ConsumeLoop:
         self._handler = handler
         self._metrics = metrics
         self._config = config
-        self._consumer_opts = config.consumer_options()
+        self._consumer_opts = config.consumer_options(name)
         if co_partitioned:
             # Partition n of every input topic goes to the same member (state is per n).
             self._consumer_opts["partition_assignment_strategy"] = (RangePartitionAssignor,)
         self._producer_opts = config.producer_options()
         self._partitions = partitions
         self._on_published = on_published
+        self._deliver = deliver
         self._external_producer = producer
         self.producer: AIOKafkaProducer | None = producer
         self.consumer: AIOKafkaConsumer | None = None
@@ -254,6 +282,13 @@ class ConsumeLoop:
 
     @property
     def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def wait_stopping(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a stop request; True when one came (a
+        delivery step's backoff, cut short by shutdown)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout)
         return self._stopping.is_set()
 
     async def stop(self, timeout: float = 10.0) -> None:
@@ -332,7 +367,7 @@ class ConsumeLoop:
         if not await self._acknowledged():
             return False
         batch = _Batch(records, outputs, {tp: o + 1 for tp, o in last.items()}, started)
-        task = asyncio.create_task(self._publish(outputs))
+        task = asyncio.create_task(self._publish(outputs, records))
         # the commit starts as soon as the acknowledgements are in, not when the loop
         # next looks (after the next fetch, or a fetch timeout when idle)
         task.add_done_callback(lambda done: self._start_commit(batch, done))
@@ -380,8 +415,11 @@ class ConsumeLoop:
         await self._commit(batch.offsets)
         self._observe(batch.records, batch.outputs, acked_at, batch.started)
 
-    async def _publish(self, outputs: list[OutRecord]) -> bool:
-        """Publish every output and await every acknowledgement (``service.kafka.publish``)."""
+    async def _publish(
+        self, outputs: list[OutRecord], records: list[InRecord] | None = None
+    ) -> bool:
+        """Publish every output and await every acknowledgement (``service.kafka.publish``),
+        then, for a batch of input records, the loop's delivery step (``BatchDelivery``)."""
         if self._publisher is None:
             assert self.producer is not None
             self._publisher = BatchPublisher(
@@ -390,7 +428,11 @@ class ConsumeLoop:
                 stopping=self._stopping,
                 max_batch_bytes=self._config.producer_max_batch_bytes,
             )
-        return await self._publisher.publish(outputs)
+        if not await self._publisher.publish(outputs):
+            return False
+        if self._deliver is not None and records:
+            return await self._deliver.deliver(records)
+        return True
 
     async def publish_exclusive(self, make_outputs: Callable[[], list[OutRecord]]) -> int:
         """Run ``make_outputs`` under the processing lock and publish what it returns.

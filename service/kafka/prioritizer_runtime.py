@@ -33,7 +33,7 @@ from service.prioritizer.pipeline import Prioritizer, Topics
 from service.rules import language
 from service.rules.engine import RuleEngine
 from service.rules.model import RuleSet
-from service.sentiment import load_model
+from service.sentiment import NegativityModel, load_model
 
 
 class PrioritizerRuntime:
@@ -45,15 +45,16 @@ class PrioritizerRuntime:
         clock: Clock,
         metrics: Metrics,
         loop_config: LoopConfig | None = None,
+        text_model: NegativityModel | None = None,
     ) -> None:
         s = settings
+        # the model is loaded only for rules that read it (the app loads it at start-up)
+        if text_model is None and rules.uses_negativity():
+            text_model = load_model(s.model_path)
         self.settings = settings
         changelog = s.topic_customer_changelog if s.repeat_contacts else None
         self.prioritizer = Prioritizer(
-            # the model is loaded only for rules that read it
-            RuleEngine(
-                rules, text_model=load_model(s.model_path) if rules.uses_negativity() else None
-            ),
+            RuleEngine(rules, text_model=text_model),
             Topics(tickets=s.topic_tickets, dlq=s.topic_dlq, customer_changelog=changelog),
             DecodeLimits(
                 max_bytes=s.max_event_bytes,

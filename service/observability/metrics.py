@@ -173,6 +173,33 @@ class Metrics:
             buckets=(0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
             registry=r,
         )
+        # --- notify: escalations → Alertmanager ---
+        self.alertmanager_sent = Counter(
+            "triage_alertmanager_alerts_sent_total",
+            "Alerts Alertmanager accepted, by state (firing or resolved): escalations and "
+            "re-sends of active alerts.",
+            ["state"],
+            registry=r,
+        )
+        self.alertmanager_failures = Counter(
+            "triage_alertmanager_post_failures_total",
+            "POSTs to an Alertmanager that failed, by reason (connection, timeout, "
+            "http_5xx, http_4xx, rejected).",
+            ["reason"],
+            registry=r,
+        )
+        self.alertmanager_retrying = Gauge(
+            "triage_alertmanager_retrying",
+            "Escalations consumed but not yet accepted by Alertmanager, waiting for a retry "
+            "(their offsets are not committed).",
+            registry=r,
+        )
+        self.alertmanager_active = Gauge(
+            "triage_alertmanager_active_alerts",
+            "Alerts this instance keeps firing (re-sends), by alertname.",
+            ["alertname"],
+            registry=r,
+        )
         self._sla_risk: SlaRiskCollector | None = None
         self.ready = Gauge("triage_ready", "1 when /readyz answers 200.", registry=r)
         self.broker_reachable = Gauge(

@@ -12,10 +12,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from schemas.common import Priority
 from service.rules.matcher import MODIFIER_LEXICONS
+from service.startup_errors import (
+    ConfigError,
+    Loc,
+    Problem,
+    refusal,
+    validation_problems,
+    yaml_problem,
+)
 
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,79}$")]
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -28,6 +36,12 @@ class _Strict(BaseModel):
 class Range(_Strict):
     min: float | None = None
     max: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is greater than max {self.max}: nothing matches")
+        return self
 
     def contains(self, value: float) -> bool:
         return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
@@ -81,6 +95,34 @@ class Condition(_Strict):
         if not self.model_fields_set:
             raise ValueError("a condition needs at least one key")
         return self
+
+    @field_validator("negativity")
+    @classmethod
+    def _probability(cls, value: Range | None) -> Range | None:
+        for bound in (value.min, value.max) if value else ():
+            if bound is not None and not 0 <= bound <= 1:
+                raise ValueError(f"must be between 0 and 1 (a probability), got {bound}")
+        return value
+
+    def _subs(self) -> list[tuple[Loc, Condition]]:
+        """The nested conditions with their place in this one."""
+        subs: list[tuple[Loc, Condition]] = []
+        for key in ("any", "all"):
+            subs += [((key, i), sub) for i, sub in enumerate(getattr(self, key) or ())]
+        if self.not_ is not None:
+            subs.append((("not",), self.not_))
+        return subs
+
+    def path_to(self, keys: tuple[str, ...], names: set[str]) -> Loc | None:
+        """Where (``("any", 1, "text")``) one of ``keys`` first lists one of ``names``."""
+        for key in keys:
+            if names & set(getattr(self, key) or ()):
+                return (key,)
+        for at, sub in self._subs():
+            found = sub.path_to(keys, names)
+            if found is not None:
+                return at + found
+        return None
 
     def lexicons(self) -> set[str]:
         names = set(self.text or ()) | set(self.stated or ()) | set(self.hedged or ())
@@ -149,45 +191,60 @@ class RuleSet(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> RuleSet:
+        # each problem is raised at its place (``refusal``), so the message names the rule
         missing = [p.value for p in Priority if p not in self.sla_seconds]
         if missing:
-            raise ValueError(f"sla_seconds has no target for {', '.join(missing)}")
+            raise refusal(("sla_seconds",), f"no target for {', '.join(missing)}")
         for prio, seconds in self.sla_seconds.items():
             if seconds <= 0:
-                raise ValueError(f"sla_seconds[{prio.value}] must be positive, got {seconds}")
+                raise refusal(("sla_seconds", prio.value), f"must be positive, got {seconds}")
         if not any(b.min_severity == 0 for b in self.priorities):
-            raise ValueError("priorities need a band with min_severity 0 so every ticket maps")
-        seen: set[str] = set()
-        for rule in self.rules:
-            where = f"rule {rule.id!r}"
+            raise refusal(("priorities",), "need a band with min_severity 0 so every ticket maps")
+        seen: dict[str, int] = {}
+        lexicon_keys = ("text", "stated", "hedged", "intensified")
+        for i, rule in enumerate(self.rules):
             if rule.id in seen:
-                raise ValueError(f"{where}: duplicate rule id")
+                raise refusal(
+                    ("rules", i, "id"), f"duplicate rule id (also rules[{seen[rule.id]}])"
+                )
             unknown = rule.when.lexicons() - self.lexicons.keys()
             if unknown:
-                raise ValueError(f"{where}: unknown lexicon(s) {sorted(unknown)}")
+                at = rule.when.path_to(lexicon_keys, unknown) or ()
+                raise refusal(("rules", i, "when", *at), f"unknown lexicon(s) {_names(unknown)}")
             modifiers = rule.when.lexicons() & MODIFIER_LEXICONS.keys()
             if modifiers:
-                raise ValueError(
-                    f"{where}: {sorted(modifiers)} modify other lexicons; a rule cannot match them"
+                at = rule.when.path_to(lexicon_keys, modifiers) or ()
+                raise refusal(
+                    ("rules", i, "when", *at),
+                    f"{_names(modifiers)} modify other lexicons; a rule cannot match them",
                 )
-            later = rule.when.fired_refs() - seen
+            later = rule.when.fired_refs() - seen.keys()
             if later:
-                raise ValueError(f"{where}: 'fired' must name earlier rules, not {sorted(later)}")
+                at = rule.when.path_to(("fired",), later) or ()
+                raise refusal(
+                    ("rules", i, "when", *at), f"must name earlier rules, not {_names(later)}"
+                )
             if (
                 rule.min_priority
                 and rule.max_priority
                 and (rule.min_priority.rank < rule.max_priority.rank)
             ):
-                raise ValueError(f"{where}: min_priority is more urgent than max_priority")
-            seen.add(rule.id)
+                raise refusal(
+                    ("rules", i, "min_priority"),
+                    f"{rule.min_priority.value} is more urgent than max_priority "
+                    f"{rule.max_priority.value}",
+                )
+            seen[rule.id] = i
         bad = set(self.text_analysis.negatable) - self.lexicons.keys()
         if bad:
-            raise ValueError(f"text_analysis.negatable: unknown lexicon(s) {sorted(bad)}")
+            raise refusal(("text_analysis", "negatable"), f"unknown lexicon(s) {_names(bad)}")
         for name, by_lang in self.lexicons.items():
             for lang, terms in by_lang.items():
-                for term in terms:
+                for n, term in enumerate(terms):
                     if not term.strip() or term.strip() in {"*", "**"}:
-                        raise ValueError(f"lexicon {name!r} ({lang}): empty or bare-wildcard term")
+                        raise refusal(
+                            ("lexicons", name, lang, n), f"empty or bare-wildcard term {term!r}"
+                        )
         return self
 
     def uses_negativity(self) -> bool:
@@ -195,36 +252,45 @@ class RuleSet(_Strict):
         return any(rule.when.uses_negativity() for rule in self.rules)
 
 
-class RulesError(ValueError):
-    """A rule file could not be loaded; the message names the file and the bad rule."""
+def _names(names: set[str]) -> str:
+    return ", ".join(f'"{n}"' for n in sorted(names))
 
 
-def _describe(exc: ValidationError, data: Any) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = list(err["loc"])
-        where = ".".join(str(p) for p in loc)
+class RulesError(ConfigError):
+    """A rule file could not be loaded; the message (one line) names the file, the bad
+    rule (or lexicon) and the field (``service.startup_errors``)."""
+
+
+def _subject_of(data: Any) -> Any:
+    """How a location in the rule file names what it is in: a rule by its id (by its
+    place when it has none), a lexicon by its name."""
+
+    def subject(loc: Loc) -> tuple[str, Loc]:
         if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
             try:
-                rid = data["rules"][loc[1]].get("id", "?")
-            except (KeyError, IndexError, TypeError, AttributeError):
-                rid = "?"
-            where = f"rule {rid!r} (rules[{loc[1]}]) " + ".".join(str(p) for p in loc[2:])
-        lines.append(f"  {where.strip()}: {err['msg']}")
-    return "\n".join(lines)
+                rid = data["rules"][loc[1]]["id"]
+            except (KeyError, IndexError, TypeError):
+                rid = None
+            name = f'rule "{rid}"' if isinstance(rid, str) and rid else f"rules[{loc[1]}]"
+            return name, loc[2:]
+        if len(loc) >= 2 and loc[0] == "lexicons" and isinstance(loc[1], str):
+            return f'lexicon "{loc[1]}"', loc[2:]
+        return "", loc
+
+    return subject
 
 
 def parse_rules(text: str, source: str = "<string>") -> RuleSet:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise RulesError(f"{source}: not valid YAML: {exc}") from exc
+        raise RulesError(source, yaml_problem(exc)) from exc
     if not isinstance(data, dict):
-        raise RulesError(f"{source}: expected a mapping at the top level")
+        raise RulesError(source, "expected a mapping at the top level (a rule set)")
     try:
         return RuleSet.model_validate(data)
     except ValidationError as exc:
-        raise RulesError(f"{source}: invalid rule set\n{_describe(exc, data)}") from exc
+        raise RulesError(source, validation_problems(exc, _subject_of(data))) from exc
 
 
 def load_rules(path: str | Path | None = None) -> RuleSet:
@@ -235,7 +301,9 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise RulesError(f"{p}: cannot read: {exc.strerror}") from exc
+        raise RulesError(str(p), Problem(f"cannot read: {exc.strerror}")) from exc
+    except UnicodeDecodeError as exc:
+        raise RulesError(str(p), f"cannot read: not UTF-8 text ({exc.reason})") from exc
     return parse_rules(text, str(p))
 
 

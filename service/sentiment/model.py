@@ -40,6 +40,8 @@ from typing import Any, Protocol
 import fasttext
 import numpy as np
 
+from service.startup_errors import ConfigError, json_problem
+
 #: Characters of the spaced text the model reads (training prepares lines the same way).
 MODEL_CHARS = 1000
 MODEL_FILE = "sentiment.bin"
@@ -49,8 +51,9 @@ _LONG_RUN = 4
 _LABEL_PREFIX = "__label__"
 
 
-class ModelError(ValueError):
-    """A model folder could not be loaded; the message names the folder and the file."""
+class ModelError(ConfigError):
+    """A model folder could not be loaded; the message (one line) names the folder or the
+    file in it, and what is wrong (``service.startup_errors``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,28 +82,47 @@ def shipped_model_dir() -> Path:
     return Path(__file__).resolve().parent / "model"
 
 
+def check_model_folder(directory: str | Path) -> Path:
+    """``directory`` if it looks like a model folder (both files there); ``ModelError``
+    naming what is missing otherwise. Cheap: nothing is loaded."""
+    folder = Path(directory)
+    what = f"a model is a folder of {MODEL_FILE} and {CARD_FILE}: `triage model train --out`"
+    if not folder.exists():
+        raise ModelError(str(folder), f"no such folder ({what})")
+    if not folder.is_dir():
+        raise ModelError(str(folder), f"not a folder ({what})")
+    for name in (MODEL_FILE, CARD_FILE):
+        if not (folder / name).is_file():
+            raise ModelError(str(folder), f"no {name} (train one with `triage model train`)")
+    return folder
+
+
 class TextModel:
     """A trained negativity classifier (see the module docstring)."""
 
     def __init__(self, directory: str | Path) -> None:
-        folder = Path(directory)
+        folder = check_model_folder(directory)
         self.directory = folder
-        for name in (MODEL_FILE, CARD_FILE):
-            if not (folder / name).is_file():
-                raise ModelError(f"{folder}: no {name} (train one with `triage model train`)")
+        card_path, model_path = folder / CARD_FILE, folder / MODEL_FILE
         try:
-            self.card: dict[str, Any] = json.loads((folder / CARD_FILE).read_text("utf-8"))
+            self.card: dict[str, Any] = json.loads(card_path.read_text("utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ModelError(str(card_path), json_problem(exc)) from exc
         except (OSError, ValueError) as exc:
-            raise ModelError(f"{folder / CARD_FILE}: not readable JSON: {exc}") from exc
+            raise ModelError(str(card_path), f"cannot read: {exc}") from exc
+        if not isinstance(self.card, dict):
+            raise ModelError(str(card_path), "expected a JSON object (the model card)")
         fasttext.FastText.eprint = lambda *args, **kwargs: None  # its load warning
         try:
-            self._model = fasttext.load_model(str(folder / MODEL_FILE))
+            self._model = fasttext.load_model(str(model_path))
         except ValueError as exc:
-            raise ModelError(f"{folder / MODEL_FILE}: {exc}") from exc
+            raise ModelError(
+                str(model_path), "not a fastText model (train one with `triage model train`)"
+            ) from exc
         self._predict = self._model.f.predict
         labels = [label.removeprefix(_LABEL_PREFIX) for label in self._model.labels]
         if sorted(labels) != ["neg", "neu", "pos"]:
-            raise ModelError(f"{folder / MODEL_FILE}: labels {labels}, expected neg, neu, pos")
+            raise ModelError(str(model_path), f"labels {labels}, expected neg, neu, pos")
         self._weights = _contributions(self._model, labels)
         self.version = str(self.card.get("version", "unknown"))
         self._token_weight = lru_cache(maxsize=65_536)(self._token_weight_uncached)

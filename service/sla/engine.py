@@ -134,6 +134,9 @@ class SlaEngine:
             started_at=start,
             due_at=start + timedelta(seconds=target),
             touched_at=now,
+            category=ticket.category,
+            customer_tier=ticket.customer_tier,
+            rule_ids=tuple(r.rule_id for r in ticket.reasons),
         )
         out: list[Escalation] = []
         if self.policy.management_attention and ticket.management_attention:

@@ -130,4 +130,7 @@ def escalation(
         due_at=due_at.astimezone(UTC),
         emitted_at=now.astimezone(UTC),
         overdue_seconds=(now - clock.due_at).total_seconds(),
+        category=clock.category,
+        customer_tier=clock.customer_tier,
+        rule_ids=list(clock.rule_ids),
     )

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from importlib import resources
 from itertools import pairwise
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from schemas.common import Priority
+from service.startup_errors import ConfigError, Loc, refusal, validation_problems, yaml_problem
 
 DAY = 86_400
 
@@ -101,7 +102,7 @@ class SlaPolicy(BaseModel):
     def _targets(cls, value: dict[Priority, int]) -> dict[Priority, int]:
         for prio, seconds in value.items():
             if seconds <= 0:
-                raise ValueError(f"{prio.value} must be positive, got {seconds}")
+                raise refusal((prio.value,), f"must be positive, got {seconds}")
         return value
 
     def target_for(self, priority: Priority, ticket_target: int) -> int:
@@ -130,31 +131,34 @@ def _increasing(value: list[float]) -> None:
         raise ValueError(f"must be strictly increasing, got {value}")
 
 
-class PolicyError(ValueError):
-    """A policy file could not be loaded; the message names the file and the bad field."""
+class PolicyError(ConfigError):
+    """A policy file could not be loaded; the message (one line) names the file, the
+    policy (its version, when it has one) and the bad field (``service.startup_errors``)."""
 
 
-def _describe(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"  {where}: {err['msg']}")
-    return "\n".join(lines)
+def _subject_of(data: dict[str, Any]) -> Any:
+    version = data.get("version")
+    name = f'SLA policy "{version}"' if isinstance(version, str) and version else "SLA policy"
+
+    def subject(loc: Loc) -> tuple[str, Loc]:
+        return name, loc
+
+    return subject
 
 
 def parse_policy(text: str, source: str = "<string>") -> SlaPolicy:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise PolicyError(f"{source}: not valid YAML: {exc}") from exc
+        raise PolicyError(source, yaml_problem(exc)) from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise PolicyError(f"{source}: expected a mapping at the top level")
+        raise PolicyError(source, "expected a mapping at the top level (an SLA policy)")
     try:
         return SlaPolicy.model_validate(data)
     except ValidationError as exc:
-        raise PolicyError(f"{source}: invalid SLA policy\n{_describe(exc)}") from exc
+        raise PolicyError(source, validation_problems(exc, _subject_of(data))) from exc
 
 
 def policy_text(name: str = "default_policy.yaml") -> str:
@@ -170,7 +174,9 @@ def load_policy(path: str | Path | None = None) -> SlaPolicy:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise PolicyError(f"{p}: cannot read: {exc.strerror}") from exc
+        raise PolicyError(str(p), f"cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise PolicyError(str(p), f"cannot read: not UTF-8 text ({exc.reason})") from exc
     return parse_policy(text, str(p))
 
 

@@ -64,6 +64,11 @@ class TicketClock(BaseModel):
     )
     closed_at: AwareDatetime | None = Field(default=None, description="When it was resolved.")
     touched_at: AwareDatetime = Field(description="Processing time of the last change.")
+    # What the escalations carry about the ticket for a pager's routing (absent from
+    # records written before they were added: their escalations go without).
+    category: str | None = None
+    customer_tier: str | None = None
+    rule_ids: tuple[str, ...] = ()
 
     @property
     def dedup_base(self) -> str:

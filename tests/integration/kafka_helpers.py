@@ -30,6 +30,7 @@ def unique_settings(bootstrap: str, **overrides: Any) -> Settings:
         "topic_customer_changelog": f"triage.customers.changelog.{tag}",
         "group_id": f"triage-test-{tag}",
         "sla_group_id": f"triage-sla-test-{tag}",
+        "notify_group_id": f"triage-notify-test-{tag}",
         "topic_partitions": 3,
         "http_host": "127.0.0.1",
         "http_port": 0,

@@ -8,6 +8,7 @@ import pytest
 
 from service.config import Settings
 from service.kafka.clients import connection_kwargs
+from service.startup_errors import ConfigError
 
 
 def test_plaintext_by_default() -> None:
@@ -41,5 +42,5 @@ def test_sasl_without_credentials_is_refused() -> None:
     settings = Settings(
         kafka_bootstrap_servers="kafka:9093", kafka_security_protocol="SASL_PLAINTEXT"
     )
-    with pytest.raises(SystemExit, match="SASL needs"):
+    with pytest.raises(ConfigError, match="TRIAGE_KAFKA_SECURITY_PROTOCOL: SASL_PLAINTEXT needs"):
         connection_kwargs(settings)

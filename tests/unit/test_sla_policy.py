@@ -85,11 +85,11 @@ def test_missing_file_is_a_policy_error(tmp_path: Path) -> None:
         ("breach_multipliers: [2, 4]", "breach_multipliers", "must be 1"),
         ("breach_multipliers: []", "breach_multipliers", "at least one"),
         ("breach_multipliers: [1, 4, 2]", "breach_multipliers", "strictly increasing"),
-        ("target_seconds: {P1: 0}", "target_seconds", "must be positive"),
+        ("target_seconds: {P1: 0}", "target_seconds.P1", "must be positive"),
         ("target_seconds: {P9: 10}", "target_seconds.P9.[key]", "P1"),
         ("closed_retention_seconds: 0", "closed_retention_seconds", "greater than 0"),
         ("pending_retention_seconds: soon", "pending_retention_seconds", "integer"),
-        ("next_reply: true", "next_reply", "Extra inputs"),
+        ("next_reply: true", "next_reply", "unknown key"),
     ],
 )
 def test_bad_policies_name_the_field(text: str, field: str, message: str) -> None:
@@ -97,7 +97,8 @@ def test_bad_policies_name_the_field(text: str, field: str, message: str) -> Non
         parse_policy(text, "bad.yaml")
     assert isinstance(info.value, ValueError)
     text_of_error = str(info.value)
-    assert text_of_error.startswith("bad.yaml: invalid SLA policy")
+    assert text_of_error.startswith("bad.yaml: SLA policy: ")
+    assert "\n" not in text_of_error
     assert f"{field}:" in text_of_error
     assert message in text_of_error
 

@@ -183,6 +183,34 @@ def test_domain_packages_load_no_kafka_metrics_or_event_loop(package: str) -> No
     )
 
 
+#: The notify role (escalations → Alertmanager) is async HTTP, not Kafka: none of its
+#: modules loads aiokafka or ``service.kafka`` (``service.kafka.notify_runtime`` drives it),
+#: and its mapping of an escalation to an alert is as pure as domain code.
+NOTIFY_PACKAGE = "service.notify"
+PURE_NOTIFY_MODULES = ("service.notify.alerts",)
+
+
+def _loaded_forbidden(module: str, forbidden: tuple[str, ...]) -> list[str]:
+    seen = loads(module)
+    return [_chain(seen, n) for n in seen if any(_in(n, f) for f in forbidden)]
+
+
+def test_notify_loads_no_kafka_and_its_mapping_is_pure() -> None:
+    members = [m for m in MODULES if _in(m, NOTIFY_PACKAGE)]
+    assert set(PURE_NOTIFY_MODULES) < set(members)
+    wrong = [
+        chain
+        for module in members
+        for chain in _loaded_forbidden(module, ("aiokafka", KAFKA_PACKAGE))
+    ]
+    wrong += [
+        chain
+        for module in PURE_NOTIFY_MODULES
+        for chain in _loaded_forbidden(module, FORBIDDEN_IN_DOMAIN)
+    ]
+    assert not wrong, "service/notify loads:\n" + "\n".join(sorted(wrong))
+
+
 def _cycles(graph: dict[str, set[str]]) -> list[frozenset[str]]:
     """The strongly connected components of more than one module, or of one module that
     imports itself (Tarjan's algorithm, iteratively)."""

@@ -1,0 +1,70 @@
+"""Failover: an instance killed with SIGKILL and started again under the same
+``TRIAGE_INSTANCE_ID`` (static group membership) owns its partitions again within 10 s
+of the kill, with the shipped session timeout. ``bench/failover.py`` measures the
+figures (restart and survivor, medians of 3) quoted in docs/operations.md#failover."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from service.kafka.embedded import free_port
+from tests.integration.kafka_helpers import http_get, service_env, unique_settings
+
+#: The bound the issue set for a restarted instance (kill → partitions owned).
+RESTART_BOUND_S = 10.0
+
+
+def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "run", "--role", "sla"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
+
+
+async def _ready(proc: subprocess.Popen[bytes], port: int, timeout: float) -> float:
+    """Poll /readyz (200 once every loop joined its group with an assignment); the
+    monotonic time it first answered 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the service exited"
+        try:
+            if (await http_get(port, "/readyz"))[0] == 200:
+                return time.monotonic()
+        except OSError:
+            pass
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not ready within {timeout} s")
+
+
+async def test_a_restarted_instance_owns_its_partitions_within_ten_seconds(
+    bootstrap: str, tmp_path: Path
+) -> None:
+    s = unique_settings(bootstrap)
+    port = free_port()
+    env = service_env(s, port, TRIAGE_INSTANCE_ID="triage-failover-0")
+    first = _start(env, tmp_path / "first.log")
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        await _ready(first, port, 60)
+        first.send_signal(signal.SIGKILL)
+        killed = time.monotonic()
+        first.wait(5)
+        second = _start(env, tmp_path / "second.log")
+        owned = await _ready(second, port, 60)
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+    assert owned - killed <= RESTART_BOUND_S, (
+        f"partitions owned {owned - killed:.1f} s after the kill:\n"
+        + (tmp_path / "second.log").read_text()[-3000:]
+    )
