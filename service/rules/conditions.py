@@ -1,35 +1,526 @@
-"""Rule conditions compiled into closures.
+"""Rule conditions: every key of a ``Condition`` in one place, and what the engine derives.
 
-Every condition becomes two closures: ``holds(facts) -> bool``, cheap and run for every
-candidate rule, and ``evidence(facts) -> list[str]``, run only for a rule that fired
-(right after ``holds``, on the same facts), so no evidence string is built in vain.
-The evidence is what the condition matched: the keys of a condition in sorted order,
-concatenated; for ``any`` the first alternative that holds; nothing for ``not``.
+``KEYS`` holds one entry per field of ``Condition`` (``model.py``, in its order; a unit
+test holds the two in step): a small object that says all the engine knows of that key.
+
+- ``compile``: two closures, ``holds(facts) -> bool``, cheap and run for every candidate
+  rule, and ``evidence(facts) -> list[str]``, run only for a rule that fired (right after
+  ``holds``, on the same facts), so no evidence string is built in vain;
+- ``reads``: its part of the facts' signature (see ``signature_for``): what its ``holds``
+  reads of the facts, coarsened to what the rule set's values of the key tell apart;
+- ``options`` (for the guard, see ``guards``): sets of atoms of which one must be present
+  for the key to hold, and ``atoms``: which of those an event's part shows;
+- ``pure``: its evidence depends only on the facts' signature (see ``is_pure``).
+
+Adding a key is its field on ``Condition`` and its entry here. The evidence is what the
+condition matched: the keys of a condition in sorted order, concatenated; for ``any`` the
+first alternative that holds; nothing for ``not``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection, Iterable, Iterator
+from functools import lru_cache
 from operator import attrgetter
+from typing import Any, Generic, TypeVar
 
 from service.rules.facts import SHOUTING_THRESHOLD, Facts
 from service.rules.matcher import TextSignals
-from service.rules.model import Condition, Range
+from service.rules.model import Condition, Range, RuleSet
 
 Evidence = list[str]
 Holds = Callable[[Facts], bool]
 Explain = Callable[[Facts], Evidence]
+Compiled = tuple[Holds, Explain]
+#: a key's part of the facts' signature
+Part = Callable[[Facts], object]
+Signature = Callable[[Facts], tuple[object, ...]]
+V = TypeVar("V")
 
 
-def compile_condition(cond: Condition, window: str) -> tuple[Holds, Explain]:
+# --- the keys -------------------------------------------------------------------------
+
+
+class Key(ABC, Generic[V]):
+    """One key of a condition (``field``, a field of ``Condition``): all the engine knows
+    of it. ``value`` is a condition's value of the field (None where a rule file says
+    ``null``), ``values`` those of every condition of a rule set that sets it."""
+
+    #: its evidence is part of the condition's (``not`` has none: left out)
+    explains = True
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+
+    @abstractmethod
+    def compile(self, value: V, window: str) -> Compiled:
+        """``holds`` and ``evidence`` (``window``: the repeat-contact window, as the
+        evidence says it: "7 days")."""
+
+    def options(self, value: V) -> list[frozenset[str]]:
+        """Sets of atoms, each necessary for the key to hold: one of its atoms must be
+        among those of the event (``atoms``) or, ``rule:<id>``, have fired. None by
+        default."""
+        return []
+
+    def atoms(self, part: object) -> Iterable[str]:
+        """The atoms that ``options`` may name of an event whose part of the signature
+        (what ``reads`` gave) is ``part``."""
+        return ()
+
+    def pure(self, value: V) -> bool:
+        """Its evidence, when it holds, is a function of the facts' signature alone."""
+        return False
+
+    def reads(self, values: list[V]) -> Part | None:
+        """Its part of the signature: all that its ``holds`` reads of the facts, as far as
+        ``values`` tell it apart; None: nothing of the facts."""
+        return None
+
+
+class Score(Key[Range | None]):
+    """A range of a score of the facts (``attr``): holds when the score is given and in
+    range; evidence ``name=score``. The signature holds the score's class (which of the
+    rule set's ranges contain it, see ``_score_classes``), so the evidence is not pure."""
+
+    def __init__(self, field: str, attr: str, name: str, *, cache: bool = True) -> None:
+        super().__init__(field)
+        self.attr, self.name, self.cache = attr, name, cache
+        self.get = attrgetter(attr)
+
+    def compile(self, value: Range | None, window: str) -> Compiled:
+        assert value is not None
+        return _range(self.name, value, self.attr)
+
+    def options(self, value: Range | None) -> list[frozenset[str]]:
+        return [frozenset({self.field})]
+
+    def atoms(self, part: object) -> Iterable[str]:
+        return () if part is None else (self.field,)
+
+    def reads(self, values: list[Range | None]) -> Part:
+        classify = _score_classes([v for v in values if v is not None], cache=self.cache)
+        get = self.get
+
+        def score_class(f: Facts) -> int | None:
+            score = get(f)
+            return None if score is None else classify(score)
+
+        return score_class
+
+
+class Negativity(Score):
+    """The text model's P(neg) in a range; its evidence names the words that pushed it
+    (a probability hardly ever repeats: its classes are not remembered)."""
+
+    def __init__(self) -> None:
+        super().__init__("negativity", "negativity", "negativity", cache=False)
+
+    def compile(self, value: Range | None, window: str) -> Compiled:
+        holds = super().compile(value, window)[0]
+
+        def explain(f: Facts) -> Evidence:
+            # "negativity 0.98 (rude 2.01, food 1.74)": the words that pushed it, with
+            # their part of the logit margin towards negative (service/sentiment/model.py)
+            model = f.text_model
+            words = model.explain(f.model_input) if model is not None else []
+            shown = ", ".join(f"{w} {share:.2f}" for w, share in words)
+            return [f"negativity {f.negativity:.2f}" + (f" ({shown})" if shown else "")]
+
+        return holds, explain
+
+
+class Member(Key[list[str] | None]):
+    """The facts' ``attr`` is one of the values given; evidence ``field=value``. A value
+    that no condition of the rule set names is, in the signature, the same as none."""
+
+    def __init__(self, field: str, attr: str | None = None) -> None:
+        super().__init__(field)
+        self.attr = attr or field
+        self.get = attrgetter(self.attr)
+        self.prefix = field + ":"
+
+    def compile(self, value: list[str] | None, window: str) -> Compiled:
+        return _member(self.field, value or [], self.attr)
+
+    def options(self, value: list[str] | None) -> list[frozenset[str]]:
+        return [frozenset(self.prefix + v for v in value or ())]
+
+    def atoms(self, part: object) -> Iterable[str]:
+        return () if part is None else (f"{self.prefix}{part}",)
+
+    def pure(self, value: list[str] | None) -> bool:
+        return True
+
+    def reads(self, values: list[list[str] | None]) -> Part:
+        named = frozenset(v for given in values for v in given or ())
+        get = self.get
+
+        def member(f: Facts) -> object:
+            found = get(f)
+            return found if found in named else None
+
+        return member
+
+
+class _Lexicons(Key[list[str] | None]):
+    """Lexicon names: holds when one of them is among ``names(signals)``, the lexicons
+    for which the key holds (the signature's part)."""
+
+    def __init__(self, field: str, names: Callable[[TextSignals], Collection[str]]) -> None:
+        super().__init__(field)
+        self.names = names
+        self.prefix = field + ":"
+
+    def options(self, value: list[str] | None) -> list[frozenset[str]]:
+        return [frozenset(self.prefix + name for name in value or ())]
+
+    def atoms(self, part: object) -> Iterable[str]:
+        assert isinstance(part, frozenset)
+        return map(self.prefix.__add__, part)
+
+    def reads(self, values: list[list[str] | None]) -> Part:
+        names = self.names
+
+        def lexicons(f: Facts) -> object:
+            return frozenset(names(f.signals))
+
+        return lexicons
+
+
+class Lexicons(_Lexicons):
+    """Holds when one of the lexicons has phrases in ``bucket`` of the signals (``text``:
+    the hits; ``intensified``); evidence ``name: phrase``, five a lexicon at most."""
+
+    def __init__(self, field: str, bucket: str) -> None:
+        self.bucket = attrgetter(bucket)
+        super().__init__(field, self.bucket)
+
+    def compile(self, value: list[str] | None, window: str) -> Compiled:
+        return _lexicon_check(value or [], self.bucket)
+
+
+class Stated(_Lexicons):
+    """Holds when one of the lexicons matched without a hedge (and was not negated)."""
+
+    def __init__(self) -> None:
+        super().__init__("stated", attrgetter("stated"))
+
+    def compile(self, value: list[str] | None, window: str) -> Compiled:
+        return _stated(value or [])
+
+
+class Hedged(_Lexicons):
+    """Holds when one of the lexicons matched only hedged, never stated."""
+
+    def __init__(self) -> None:
+        super().__init__("hedged", _hedged_only)
+
+    def compile(self, value: list[str] | None, window: str) -> Compiled:
+        return _hedged(value or [])
+
+
+def _hedged_only(sig: TextSignals) -> Collection[str]:
+    """The lexicons that matched only hedged."""
+    return sig.hedged.keys() - sig.stated if sig.hedged else ()
+
+
+class Flag(Key[bool | None]):
+    """A yes/no property of the facts (``test``, also the signature's part); ``false``
+    asks for its absence (evidence ``not <field>``), ``true`` explains with ``said``:
+    fixed words (pure), what the facts show, or (None) what ``explain`` makes."""
+
+    def __init__(self, field: str, test: Holds, said: Evidence | Explain | None) -> None:
+        super().__init__(field)
+        self.test, self.said = test, said
+
+    def explain(self, window: str) -> Explain:
+        """The evidence when the property is there."""
+        if isinstance(self.said, list):
+            return _static(self.said)
+        assert self.said is not None
+        return self.said
+
+    def compile(self, value: bool | None, window: str) -> Compiled:
+        return _flag(self.field, bool(value), self.test, self.explain(window))
+
+    def options(self, value: bool | None) -> list[frozenset[str]]:
+        return [frozenset({self.field})] if value else []
+
+    def atoms(self, part: object) -> Iterable[str]:
+        return (self.field,) if part else ()
+
+    def pure(self, value: bool | None) -> bool:
+        return not value or isinstance(self.said, list)
+
+    def reads(self, values: list[bool | None]) -> Part:
+        return self.test
+
+
+class RepeatContact(Flag):
+    """Earlier tickets of the customer within the window; evidence names them."""
+
+    def __init__(self) -> None:
+        super().__init__("repeat_contact", _has_related, None)
+
+    def explain(self, window: str) -> Explain:
+        def repeat(f: Facts) -> Evidence:
+            n = len(f.related)
+            shown = ", ".join(f.related[:5])
+            return [f"{n} earlier ticket{'s' if n != 1 else ''} in {window}: {shown}"]
+
+        return repeat
+
+
+class Fired(Key[list[str] | None]):
+    """All these earlier rules fired; evidence ``after <id>``. Its guard is the last of
+    them (``rule:<id>``), met as the rules fire."""
+
+    def compile(self, value: list[str] | None, window: str) -> Compiled:
+        return _fired(tuple(value or ()))
+
+    def options(self, value: list[str] | None) -> list[frozenset[str]]:
+        return [frozenset({"rule:" + value[-1]})] if value else []
+
+    def pure(self, value: list[str] | None) -> bool:
+        return True
+
+
+class AnyOf(Key[list[Condition] | None]):
+    """One of the nested conditions holds (the first that does explains)."""
+
+    def compile(self, value: list[Condition] | None, window: str) -> Compiled:
+        conds = value or []
+        single = [single_fired(c) for c in conds]
+        if all(ref is not None for ref in single):
+            return _any_fired([ref for ref in single if ref is not None])
+        return _first_of([compile_condition(c, window) for c in conds])
+
+    def options(self, value: list[Condition] | None) -> list[frozenset[str]]:
+        subs = [guard(c) for c in value or ()]
+        if subs and all(sub is not None for sub in subs):
+            return [frozenset().union(*(sub for sub in subs if sub is not None))]
+        return []
+
+    def pure(self, value: list[Condition] | None) -> bool:
+        return all(is_pure(c) for c in value or ())
+
+
+class AllOf(Key[list[Condition] | None]):
+    """Every nested condition holds; their evidence concatenated."""
+
+    def compile(self, value: list[Condition] | None, window: str) -> Compiled:
+        subs = [compile_condition(c, window) for c in value or ()]
+        return _all(tuple(sub[0] for sub in subs)), _concat(tuple(sub[1] for sub in subs))
+
+    def options(self, value: list[Condition] | None) -> list[frozenset[str]]:
+        return [sub for sub in (guard(c) for c in value or ()) if sub is not None]
+
+    def pure(self, value: list[Condition] | None) -> bool:
+        return all(is_pure(c) for c in value or ())
+
+
+class Not(Key[Condition | None]):
+    """The nested condition does not hold; no evidence."""
+
+    explains = False
+
+    def compile(self, value: Condition | None, window: str) -> Compiled:
+        assert value is not None
+        unless = single_fired(value)
+        if unless is not None:  # the common "not after that rule"
+
+            def not_fired(f: Facts) -> bool:
+                return unless not in f.fired
+
+            return not_fired, _static([])
+        inner = compile_condition(value, window)[0]
+
+        def not_(f: Facts) -> bool:
+            return not inner(f)
+
+        return not_, _static([])
+
+    def pure(self, value: Condition | None) -> bool:
+        return True
+
+
+def _is_shouting(f: Facts) -> bool:
+    return f.shouting >= SHOUTING_THRESHOLD
+
+
+def _has_punctuation(f: Facts) -> bool:
+    return bool(f.punctuation)
+
+
+def _has_related(f: Facts) -> bool:
+    return bool(f.related)
+
+
+def _shouting(f: Facts) -> Evidence:
+    return [f"capitals {f.shouting:.0%}"]
+
+
+def _punctuation(f: Facts) -> Evidence:
+    return [f"punctuation {' '.join(f.punctuation[:3])}"]
+
+
+#: field of ``Condition`` → its key, in the fields' order
+KEYS: dict[str, Key[Any]] = {
+    key.field: key
+    for key in (
+        Score("nps", "nps", "nps_score"),
+        Score("rating", "rating", "rating"),
+        Member("channel"),
+        Member("tier"),
+        Member("lifecycle_stage", "stage"),
+        Member("language"),
+        Lexicons("text", "hits"),
+        Flag("text_empty", attrgetter("text_empty"), ["no text"]),
+        Flag("has_score", attrgetter("has_score"), ["score given"]),
+        Flag("shouting", _is_shouting, _shouting),
+        Flag("angry_punctuation", _has_punctuation, _punctuation),
+        Fired("fired"),
+        Stated(),
+        Hedged(),
+        Lexicons("intensified", "intensified"),
+        RepeatContact(),
+        Negativity(),
+        AnyOf("any"),
+        AllOf("all"),
+        Not("not_"),
+    )
+}
+
+
+# --- what the engine derives from the keys --------------------------------------------
+
+
+def compile_condition(cond: Condition, window: str) -> Compiled:
     keys = sorted(cond.model_fields_set)
-    compiled = [compile_key(key, cond, window) for key in keys]
+    compiled = [KEYS[key].compile(getattr(cond, key), window) for key in keys]
     if len(compiled) == 1:
         return compiled[0]
     preds = tuple(c[0] for c in compiled)
     # a ``not`` has no evidence: leave it out of the concatenation
-    explains = tuple(c[1] for key, c in zip(keys, compiled, strict=True) if key != "not_")
+    explains = tuple(c[1] for key, c in zip(keys, compiled, strict=True) if KEYS[key].explains)
     return _all(preds), _concat(explains)
+
+
+def is_pure(cond: Condition) -> bool:
+    """True when the evidence of ``cond`` (when it holds) is a function of the facts'
+    signature alone: no matched words, capitals share, punctuation or ticket ids."""
+    return all(KEYS[key].pure(getattr(cond, key)) for key in cond.model_fields_set)
+
+
+def single_fired(cond: Condition) -> str | None:
+    """The rule id of a condition that is exactly ``{fired: [id]}``, else None."""
+    if cond.model_fields_set == {"fired"} and cond.fired and len(cond.fired) == 1:
+        return cond.fired[0]
+    return None
+
+
+def guard(cond: Condition) -> frozenset[str] | None:
+    """Atoms of which at least one must be present for ``cond`` to hold, or None."""
+    options = _options(cond)
+    if not options:
+        return None
+    return min(options, key=len)  # any one is necessary; the smallest is the sharpest
+
+
+def guards(cond: Condition) -> tuple[frozenset[str] | None, frozenset[str] | None]:
+    """Two necessary conditions of ``cond``, both known before its ``holds`` runs: atoms of
+    the event's facts of which one must be present, and atoms of which one must be present
+    or, for ``rule:<id>``, have fired before (None: no such guard). The first is known once
+    the facts are; the second as the rules fire (a rule guarded by ``fired: [negative]``
+    and ``tier: [enterprise]`` is tried only for an enterprise customer, only once
+    ``negative`` fired)."""
+    options = _options(cond)
+    on_facts = [o for o in options if not any(a.startswith("rule:") for a in o)]
+    on_rules = [o for o in options if all(a.startswith("rule:") for a in o)]
+    mixed = [o for o in options if o not in on_facts and o not in on_rules]
+    return (
+        min(on_facts, key=len) if on_facts else None,
+        min(on_rules or mixed, key=len) if on_rules or mixed else None,
+    )
+
+
+def _options(cond: Condition) -> list[frozenset[str]]:
+    """Sets of atoms, each necessary for ``cond``: one of its atoms must be present."""
+    return [
+        option
+        for key in sorted(cond.model_fields_set)
+        for option in KEYS[key].options(getattr(cond, key))
+    ]
+
+
+def signature_for(rules: RuleSet) -> tuple[Signature, tuple[Key[Any], ...]]:
+    """The signature function of a rule set, and the key of each part of a signature.
+    Two events with the same signature fire the same rules: it holds everything a rule's
+    ``holds`` can read, the part (``reads``) of every key the rule set's conditions use,
+    coarsened to what this rule set tells apart: a channel, tier, lifecycle stage or
+    language that no condition names is, to every condition, the same as none at all (a
+    membership test fails for both, its negation holds for both, and evidence names a
+    value only when it is a member), and a score (NPS, rating, the text model's
+    negativity) is its class (``_score_classes``). So a stream of many channels, tiers,
+    languages and scores reuses far fewer, far more often used plans (the shipped rules
+    name only the nine languages of the text model's thresholds, and no channel a private
+    message uses)."""
+    keys: list[Key[Any]] = []
+    parts: list[Part] = []
+    for field, values in _values(rules).items():
+        part = KEYS[field].reads(values)
+        if part is not None:
+            keys.append(KEYS[field])
+            parts.append(part)
+    readers = tuple(parts)
+
+    def signature(f: Facts) -> tuple[object, ...]:
+        return tuple([read(f) for read in readers])
+
+    return signature, tuple(keys)
+
+
+def _values(rules: RuleSet) -> dict[str, list[Any]]:
+    """Each key that a condition of ``rules`` sets (in ``KEYS`` order) → their values."""
+    found: dict[str, list[Any]] = {key: [] for key in KEYS}
+    for cond in _conditions(rule.when for rule in rules.rules):
+        for key in cond.model_fields_set:
+            found[key].append(getattr(cond, key))
+    return {key: values for key, values in found.items() if values}
+
+
+def _conditions(roots: Iterable[Condition]) -> Iterator[Condition]:
+    """Every condition, nested ones (``any``, ``all``, ``not``) included."""
+    stack = list(roots)
+    while stack:
+        cond = stack.pop()
+        yield cond
+        stack.extend(cond.children())
+
+
+def _score_classes(ranges: list[Range], *, cache: bool = True) -> Callable[[float], int]:
+    """A score's class: which of ``ranges`` (every range the rule set compares that score
+    with) contain it. Scores of one class pass and fail the same conditions, so they
+    share a plan: with the shipped rules an NPS of 0–10 falls into 4 classes (0–3, 4–6,
+    7–8, 9–10), which is what lets a survey mailing's events reuse plans. The class is an
+    int, one bit per distinct range, remembered per value (scores are small integers;
+    ``cache=False`` for a probability, which hardly ever repeats)."""
+    distinct = list({(r.min, r.max): r for r in ranges}.values())
+    bounds = tuple((r.min, r.max, 1 << i) for i, r in enumerate(distinct))
+
+    def score_class(value: float) -> int:
+        found = 0
+        for lo, hi, bit in bounds:  # ``Range.contains``, without a call per range
+            if (lo is None or value >= lo) and (hi is None or value <= hi):
+                found |= bit
+        return found
+
+    return lru_cache(maxsize=1024)(score_class) if cache else score_class
+
+
+# --- the closures the keys compile into -----------------------------------------------
 
 
 def _all(preds: tuple[Holds, ...]) -> Holds:
@@ -78,7 +569,7 @@ def _static(evidence: Evidence) -> Explain:
     return explain
 
 
-def _range(name: str, rng: Range, attr: str) -> tuple[Holds, Explain]:
+def _range(name: str, rng: Range, attr: str) -> Compiled:
     lo = rng.min if rng.min is not None else float("-inf")
     hi = rng.max if rng.max is not None else float("inf")
     get = attrgetter(attr)
@@ -93,7 +584,7 @@ def _range(name: str, rng: Range, attr: str) -> tuple[Holds, Explain]:
     return holds, explain
 
 
-def _member(name: str, allowed: list[str], attr: str) -> tuple[Holds, Explain]:
+def _member(name: str, allowed: list[str], attr: str) -> Compiled:
     allowed_set = frozenset(allowed)
     get = attrgetter(attr)
 
@@ -106,7 +597,7 @@ def _member(name: str, allowed: list[str], attr: str) -> tuple[Holds, Explain]:
     return holds, explain
 
 
-def _flag(name: str, want: bool, pred: Holds, explain: Explain) -> tuple[Holds, Explain]:
+def _flag(name: str, want: bool, pred: Holds, explain: Explain) -> Compiled:
     if want:
         return pred, explain
 
@@ -118,7 +609,7 @@ def _flag(name: str, want: bool, pred: Holds, explain: Explain) -> tuple[Holds, 
 
 def _lexicon_check(
     names: list[str], bucket: Callable[[TextSignals], dict[str, list[str]]]
-) -> tuple[Holds, Explain]:
+) -> Compiled:
     wanted = tuple(names)
     wanted_set = frozenset(names)
 
@@ -150,7 +641,7 @@ def _lexicon_check(
     return holds, explain
 
 
-def _stated(names: list[str]) -> tuple[Holds, Explain]:
+def _stated(names: list[str]) -> Compiled:
     wanted = tuple(names)
     wanted_set = frozenset(names)
 
@@ -172,7 +663,7 @@ def _stated(names: list[str]) -> tuple[Holds, Explain]:
     return holds, explain
 
 
-def _hedged(names: list[str]) -> tuple[Holds, Explain]:
+def _hedged(names: list[str]) -> Compiled:
     wanted = tuple(names)
 
     def holds(f: Facts) -> bool:
@@ -195,262 +686,58 @@ def _hedged(names: list[str]) -> tuple[Holds, Explain]:
     return holds, explain
 
 
-def _text_empty(f: Facts) -> bool:
-    return f.text_empty
+def _fired(refs: tuple[str, ...]) -> Compiled:
+    after = _static([f"after {r}" for r in refs])
+    if len(refs) == 1:
+        (ref,) = refs
+
+        def fired_one(f: Facts) -> bool:
+            return ref in f.fired
+
+        return fired_one, after
+    ref_set = frozenset(refs)
+
+    def fired(f: Facts) -> bool:
+        return ref_set <= f.fired
+
+    return fired, after
 
 
-def _has_score(f: Facts) -> bool:
-    return f.has_score
+def _any_fired(refs: list[str]) -> Compiled:
+    """The common "any of these rules fired": one set test, and the evidence of the first
+    that fired."""
+    ref_set = frozenset(refs)
+    afters = tuple((ref, f"after {ref}") for ref in refs)
+
+    def any_fired(f: Facts) -> bool:
+        return not ref_set.isdisjoint(f.fired)
+
+    def first_fired(f: Facts) -> Evidence:
+        fired = f.fired
+        for ref, after in afters:
+            if ref in fired:
+                return [after]
+        raise AssertionError("explained an 'any' that does not hold")  # pragma: no cover
+
+    return any_fired, first_fired
 
 
-def _is_shouting(f: Facts) -> bool:
-    return f.shouting >= SHOUTING_THRESHOLD
+def _first_of(subs: list[Compiled]) -> Compiled:
+    """Holds when one of ``subs`` does; the evidence of the first that holds."""
+    preds = tuple(sub[0] for sub in subs)
+    explains = tuple(sub[1] for sub in subs)
 
-
-def _has_punctuation(f: Facts) -> bool:
-    return bool(f.punctuation)
-
-
-def _has_related(f: Facts) -> bool:
-    return bool(f.related)
-
-
-def _shouting(f: Facts) -> Evidence:
-    return [f"capitals {f.shouting:.0%}"]
-
-
-def _punctuation(f: Facts) -> Evidence:
-    return [f"punctuation {' '.join(f.punctuation[:3])}"]
-
-
-def _negativity(rng: Range) -> tuple[Holds, Explain]:
-    holds = _range("negativity", rng, "negativity")[0]
-
-    def explain(f: Facts) -> Evidence:
-        # "negativity 0.98 (rude 2.01, food 1.74)": the words that pushed it, with their
-        # part of the logit margin towards negative (service/sentiment/model.py)
-        model = f.text_model
-        words = model.explain(f.model_input) if model is not None else []
-        shown = ", ".join(f"{w} {share:.2f}" for w, share in words)
-        return [f"negativity {f.negativity:.2f}" + (f" ({shown})" if shown else "")]
-
-    return holds, explain
-
-
-def compile_key(key: str, cond: Condition, window: str) -> tuple[Holds, Explain]:
-    if key == "negativity":
-        assert cond.negativity is not None
-        return _negativity(cond.negativity)
-    if key == "nps":
-        assert cond.nps is not None
-        return _range("nps_score", cond.nps, "nps")
-    if key == "rating":
-        assert cond.rating is not None
-        return _range("rating", cond.rating, "rating")
-    if key == "channel":
-        return _member("channel", cond.channel or [], "channel")
-    if key == "tier":
-        return _member("tier", cond.tier or [], "tier")
-    if key == "lifecycle_stage":
-        return _member("lifecycle_stage", cond.lifecycle_stage or [], "stage")
-    if key == "language":
-        return _member("language", cond.language or [], "language")
-    if key == "text":
-        return _lexicon_check(cond.text or [], attrgetter("hits"))
-    if key == "stated":
-        return _stated(cond.stated or [])
-    if key == "hedged":
-        return _hedged(cond.hedged or [])
-    if key == "intensified":
-        return _lexicon_check(cond.intensified or [], attrgetter("intensified"))
-    if key == "text_empty":
-        return _flag("text_empty", bool(cond.text_empty), _text_empty, _static(["no text"]))
-    if key == "has_score":
-        return _flag("has_score", bool(cond.has_score), _has_score, _static(["score given"]))
-    if key == "shouting":
-        return _flag("shouting", bool(cond.shouting), _is_shouting, _shouting)
-    if key == "angry_punctuation":
-        return _flag(
-            "angry_punctuation", bool(cond.angry_punctuation), _has_punctuation, _punctuation
-        )
-    if key == "repeat_contact":
-
-        def repeat(f: Facts) -> Evidence:
-            n = len(f.related)
-            shown = ", ".join(f.related[:5])
-            return [f"{n} earlier ticket{'s' if n != 1 else ''} in {window}: {shown}"]
-
-        return _flag("repeat_contact", bool(cond.repeat_contact), _has_related, repeat)
-    if key == "fired":
-        refs = tuple(cond.fired or ())
-        after = _static([f"after {r}" for r in refs])
-        if len(refs) == 1:
-            (ref,) = refs
-
-            def fired_one(f: Facts) -> bool:
-                return ref in f.fired
-
-            return fired_one, after
-        ref_set = frozenset(refs)
-
-        def fired(f: Facts) -> bool:
-            return ref_set <= f.fired
-
-        return fired, after
-    if key == "any":
-        subs = [compile_condition(c, window) for c in cond.any or ()]
-        preds = tuple(sub[0] for sub in subs)
-        explains = tuple(sub[1] for sub in subs)
-        single = [single_fired(c) for c in cond.any or ()]
-        if all(ref is not None for ref in single):
-            # the common "any of these rules fired": one set test, and the evidence of
-            # the first that fired
-            ref_set = frozenset(ref for ref in single if ref is not None)
-            afters = tuple((ref, f"after {ref}") for ref in single if ref is not None)
-
-            def any_fired(f: Facts) -> bool:
-                return not ref_set.isdisjoint(f.fired)
-
-            def first_fired(f: Facts) -> Evidence:
-                fired = f.fired
-                for ref, after in afters:
-                    if ref in fired:
-                        return [after]
-                raise AssertionError("explained an 'any' that does not hold")  # pragma: no cover
-
-            return any_fired, first_fired
-
-        def holds(f: Facts) -> bool:
-            # a plain loop: ``any()`` would build a generator for every candidate rule
-            for pred in preds:  # noqa: SIM110
-                if pred(f):
-                    return True
-            return False
-
-        def first(f: Facts) -> Evidence:
-            for pred, explain in zip(preds, explains, strict=True):
-                if pred(f):
-                    return explain(f)
-            raise AssertionError("explained an 'any' that does not hold")  # pragma: no cover
-
-        return holds, first
-    if key == "all":
-        subs = [compile_condition(c, window) for c in cond.all or ()]
-        return _all(tuple(sub[0] for sub in subs)), _concat(tuple(sub[1] for sub in subs))
-    if key == "not_":
-        assert cond.not_ is not None
-        unless = single_fired(cond.not_)
-        if unless is not None:  # the common "not after that rule"
-
-            def not_fired(f: Facts) -> bool:
-                return unless not in f.fired
-
-            return not_fired, _static([])
-        inner = compile_condition(cond.not_, window)[0]
-
-        def not_(f: Facts) -> bool:
-            return not inner(f)
-
-        return not_, _static([])
-    raise ValueError(f"unknown condition key {key!r}")  # pragma: no cover - model forbids it
-
-
-#: condition keys whose evidence depends only on the facts' signature (not ``nps`` and
-#: ``rating``: the signature holds a score's class, the evidence its value)
-_PURE_KEYS = frozenset(
-    {"channel", "tier", "lifecycle_stage", "language", "text_empty"}
-    | {"has_score", "fired", "not_"}
-)
-_FLAG_KEYS = ("shouting", "angry_punctuation", "repeat_contact")
-
-
-def is_pure(cond: Condition) -> bool:
-    """True when the evidence of ``cond`` (when it holds) is a function of the facts'
-    signature alone: no matched words, capitals share, punctuation or ticket ids."""
-    for key in cond.model_fields_set:
-        if key in _PURE_KEYS:
-            continue
-        if key in _FLAG_KEYS and getattr(cond, key) is False:
-            continue  # "not shouting"
-        if key in ("any", "all") and all(is_pure(c) for c in getattr(cond, key) or ()):
-            continue
+    def holds(f: Facts) -> bool:
+        # a plain loop: ``any()`` would build a generator for every candidate rule
+        for pred in preds:  # noqa: SIM110
+            if pred(f):
+                return True
         return False
-    return True
 
+    def first(f: Facts) -> Evidence:
+        for pred, explain in zip(preds, explains, strict=True):
+            if pred(f):
+                return explain(f)
+        raise AssertionError("explained an 'any' that does not hold")  # pragma: no cover
 
-def single_fired(cond: Condition) -> str | None:
-    """The rule id of a condition that is exactly ``{fired: [id]}``, else None."""
-    if cond.model_fields_set == {"fired"} and cond.fired and len(cond.fired) == 1:
-        return cond.fired[0]
-    return None
-
-
-def guard(cond: Condition) -> frozenset[str] | None:
-    """Atoms of which at least one must be present for ``cond`` to hold, or None."""
-    options = _options(cond)
-    if not options:
-        return None
-    return min(options, key=len)  # any one is necessary; the smallest is the sharpest
-
-
-def guards(cond: Condition) -> tuple[frozenset[str] | None, frozenset[str] | None]:
-    """Two necessary conditions of ``cond``, both known before its ``holds`` runs: atoms of
-    the event's facts of which one must be present, and atoms of which one must be present
-    or, for ``rule:<id>``, have fired before (None: no such guard). The first is known once
-    the facts are; the second as the rules fire (a rule guarded by ``fired: [negative]``
-    and ``tier: [enterprise]`` is tried only for an enterprise customer, only once
-    ``negative`` fired)."""
-    options = _options(cond)
-    on_facts = [o for o in options if not any(a.startswith("rule:") for a in o)]
-    on_rules = [o for o in options if all(a.startswith("rule:") for a in o)]
-    mixed = [o for o in options if o not in on_facts and o not in on_rules]
-    return (
-        min(on_facts, key=len) if on_facts else None,
-        min(on_rules or mixed, key=len) if on_rules or mixed else None,
-    )
-
-
-def _options(cond: Condition) -> list[frozenset[str]]:
-    """Sets of atoms, each necessary for ``cond``: one of its atoms must be present."""
-    options: list[frozenset[str]] = []
-    for key in cond.model_fields_set:
-        g: frozenset[str] | None = None
-        if key in ("text", "stated", "hedged", "intensified"):
-            g = frozenset("lex:" + n for n in getattr(cond, key) or ())
-        elif key == "nps":
-            g = frozenset({"nps"})
-        elif key == "rating":
-            g = frozenset({"rating"})
-        elif key == "negativity":
-            g = frozenset({"negativity"})
-        elif key == "has_score" and cond.has_score:
-            g = frozenset({"nps", "rating"})
-        elif key == "repeat_contact" and cond.repeat_contact:
-            g = frozenset({"related"})
-        elif key == "shouting" and cond.shouting:
-            g = frozenset({"shouting"})
-        elif key == "angry_punctuation" and cond.angry_punctuation:
-            g = frozenset({"punct"})
-        elif key == "text_empty" and cond.text_empty:
-            g = frozenset({"empty"})
-        elif key == "fired" and cond.fired:
-            g = frozenset({"rule:" + cond.fired[-1]})
-        elif key == "channel":
-            g = frozenset("channel:" + c for c in cond.channel or ())
-        elif key == "language":
-            g = frozenset("lang:" + c for c in cond.language or ())
-        elif key == "tier":
-            g = frozenset("tier:" + c for c in cond.tier or ())
-        elif key == "lifecycle_stage":
-            g = frozenset("stage:" + c for c in cond.lifecycle_stage or ())
-        elif key == "any":
-            subs = [guard(c) for c in cond.any or ()]
-            if subs and all(sub is not None for sub in subs):
-                g = frozenset().union(*(sub for sub in subs if sub is not None))
-        elif key == "all":
-            for sub in (guard(c) for c in cond.all or ()):
-                if sub is not None:
-                    options.append(sub)
-        if g is not None:
-            options.append(g)
-    return options
+    return holds, first

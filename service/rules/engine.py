@@ -20,14 +20,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from hashlib import sha1
+from typing import Any
 
 from pydantic import BaseModel
 
 from schemas.common import Priority
 from schemas.feedback import FeedbackEvent
 from schemas.ticket import Reason, SlaInfo, Ticket
-from service.rules.conditions import Evidence, Explain, Holds, compile_condition, guards, is_pure
-from service.rules.facts import SHOUTING_THRESHOLD, Facts, atoms, signature_for
+from service.rules.conditions import (
+    Evidence,
+    Explain,
+    Holds,
+    Key,
+    compile_condition,
+    guards,
+    is_pure,
+    signature_for,
+)
+from service.rules.facts import SHOUTING_THRESHOLD, Facts
 from service.rules.language import decide
 from service.rules.matcher import LexiconMatcher, TextSignals
 from service.rules.model import RuleSet
@@ -128,8 +138,9 @@ class RuleEngine:
         # meeting an atom or firing a rule is one ``|``.
         guarded = [guards(r.when) for r in rules.rules]
         bit = {r.id: 1 << i for i, r in enumerate(rules.rules)}
-        #: fact atom → (rules whose guard on facts it meets, rules whose guard on rules
-        #: it meets: a guard mixing both, such as "angry fired, or nps")
+        #: atom of the facts (see ``Key.atoms``) → (rules whose guard on facts it meets,
+        #: rules whose guard on rules it meets: a guard mixing both, such as "angry
+        #: fired, or nps")
         self._atom_bits: dict[str, tuple[int, int]] = {}
         #: rules without a guard on facts, without a guard on rules
         self._unguarded = (0, 0)
@@ -187,7 +198,9 @@ class RuleEngine:
         self._by_rank = {p.rank: p for p in Priority}
         #: signature of the facts → plan (see ``assess``)
         self._plans: dict[tuple[object, ...], _Plan] = {}
-        self._signature = signature_for(rules)
+        self._signature, keys = signature_for(rules)
+        #: per part of a signature: its value → the rules whose guards it meets
+        self._met_by = tuple(_MetBy(key, self._atom_bits) for key in keys)
         # the rules guarded by "this rule fired" come later (the rule-file validation
         # guarantees it), so one pass in file order sees them
         assert all(c.dependents & ((2 << i) - 1) == 0 for i, c in enumerate(self._compiled))
@@ -232,7 +245,7 @@ class RuleEngine:
         plan = self._plans.get(key)
         if plan is None:
             # planning explains every rule it fires: that evidence is this event's
-            plan, evidence = self._plan(facts)
+            plan, evidence = self._plan(facts, key)
             if len(self._plans) >= PLAN_CACHE_SIZE:
                 self._plans.clear()
             self._plans[key] = plan
@@ -280,22 +293,20 @@ class RuleEngine:
             fired.add(rule.id)
         return evidence
 
-    def _plan(self, facts: Facts) -> tuple[_Plan, list[Evidence]]:
+    def _plan(self, facts: Facts, key: tuple[object, ...]) -> tuple[_Plan, list[Evidence]]:
         """Run the rules' conditions: which fire (in file order) and what follows, with
         the evidence of each fired rule (the plan keeps a copy of the signature-only
-        evidence, see ``is_pure``)."""
+        evidence, see ``is_pure``). ``key``: the facts' signature."""
         fired = facts.fired
         compiled = self._compiled
         # Candidates: the rules whose guard on facts and guard on rules are both met,
         # visited in file order (lowest bit first); a rule that fires meets the guards
         # of its dependents, always later in the file.
         on_facts, on_rules = self._unguarded
-        atom_bits = self._atom_bits
-        for atom in atoms(facts):
-            met = atom_bits.get(atom)
-            if met is not None:
-                on_facts |= met[0]
-                on_rules |= met[1]
+        for met_by, part in zip(self._met_by, key, strict=True):
+            met = met_by[part]
+            on_facts |= met[0]
+            on_rules |= met[1]
         pending = on_facts & on_rules
         fired_rules: list[_CompiledRule] = []
         fired_ids: list[tuple[int, Evidence | None]] = []
@@ -360,6 +371,29 @@ class RuleEngine:
     def describe_window(self) -> str:
         days = self._window_days
         return f"{int(days)} days" if days == int(days) else f"{days:g} days"
+
+
+class _MetBy(dict[object, tuple[int, int]]):
+    """One part of the signature (the part of ``key``): its value → the rules whose guard
+    on facts, whose guard on rules, its atoms meet (as bits, see ``_atom_bits``); found
+    on first use, at most ``PLAN_CACHE_SIZE`` values kept."""
+
+    def __init__(self, key: Key[Any], atom_bits: dict[str, tuple[int, int]]) -> None:
+        super().__init__()
+        self._atoms = key.atoms
+        self._atom_bits = atom_bits
+
+    def __missing__(self, part: object) -> tuple[int, int]:
+        on_facts = on_rules = 0
+        for atom in self._atoms(part):
+            met = self._atom_bits.get(atom)
+            if met is not None:
+                on_facts |= met[0]
+                on_rules |= met[1]
+        if len(self) >= PLAN_CACHE_SIZE:
+            self.clear()
+        self[part] = (on_facts, on_rules)
+        return on_facts, on_rules
 
 
 #: category rank of a rule without a category (never chosen)

@@ -84,7 +84,26 @@ class TextSignals:
     spaced: str = ""
 
 
-_Entry = tuple[Any, ...]
+@dataclass(frozen=True, slots=True)
+class _Term:
+    """One term of a lexicon, as the automaton finds it: under its literal head (the key)."""
+
+    #: ``LEX`` (a signal) or the kind of modifier (``NEG``, ``PSEUDO``, ``HEDGE``, ``INTENS``)
+    kind: int
+    #: the lexicon
+    name: str
+    lang: str
+    #: what must follow the head (anchored at its end), for a term with a stem or a ``*``
+    #: inside; None: the head is the term
+    verify: re.Pattern[str] | None
+    #: a CJK term (matched as a substring, its modifiers counted in characters)
+    cjk: bool
+    #: a negator cancels its hits
+    negatable: bool
+    #: the length of the head (a word term's starts with a space)
+    key_len: int
+    #: the phrase a hit shows, for a term of whole words; None: the words the hit spans
+    phrase: str | None
 
 
 def _add(bucket: dict[str, list[str]], name: str, phrase: str) -> None:
@@ -117,8 +136,8 @@ class LexiconMatcher:
         self.negation_window = negation_window
         self.hedge_window = hedge_window
         self.intensifier_window = intensifier_window
-        keyed: dict[str, list[_Entry]] = {}
-        symbols: dict[str, list[_Entry]] = {}
+        keyed: dict[str, list[_Term]] = {}
+        symbols: dict[str, list[_Term]] = {}
         #: language → its stopwords (single normalised words), to guess Latin-script text
         self.stopwords: dict[str, frozenset[str]] = {}
         for name, by_lang in lexicons.items():
@@ -168,19 +187,21 @@ class LexiconMatcher:
         kind: int,
         lang: str,
         raw: str,
-        keyed: dict[str, list[_Entry]],
-        symbols: dict[str, list[_Entry]],
+        keyed: dict[str, list[_Term]],
+        symbols: dict[str, list[_Term]],
     ) -> None:
         norm = normalize(raw.strip())
         negatable = self._negatable is None or name in self._negatable
         if not _HAS_WORD.search(norm):  # emoji, emoticons
             if norm.strip() and kind == LEX:
                 key = sys.intern(norm.strip())
-                symbols.setdefault(key, []).append((LEX, name, lang, None, 2, False, len(key), key))
+                term = _Term(LEX, name, lang, None, False, False, len(key), key)
+                symbols.setdefault(key, []).append(term)
             return
         if has_cjk(norm):
             key = _NONWORD.sub("", norm)
-            keyed.setdefault(key, []).append((kind, name, lang, None, 1, negatable, len(key), key))
+            term = _Term(kind, name, lang, None, True, negatable, len(key), key)
+            keyed.setdefault(key, []).append(term)
             return
         words = [w for w in (w.replace("_", "") for w in _TERM_TOKEN.findall(norm)) if w]
         words = [CLAUSE if w == "," else w for w in words]
@@ -218,9 +239,8 @@ class LexiconMatcher:
             verify = re.compile("".join(parts))
         # a term of whole words (no stem, nothing to verify) is its own phrase
         phrase = head.strip().replace(CLAUSE, ",") if verify is None and not stem_open else None
-        keyed.setdefault(sys.intern(head), []).append(
-            (kind, name, lang, verify, 0, negatable, len(head), phrase)
-        )
+        term = _Term(kind, name, lang, verify, False, negatable, len(head), phrase)
+        keyed.setdefault(sys.intern(head), []).append(term)
 
     def scan(self, normalized: str) -> TextSignals:
         """All signals of a normalised text (see ``normalize``)."""
@@ -228,19 +248,12 @@ class LexiconMatcher:
         if not normalized:
             return sig
         text = sig.spaced = spaced(normalized)
-        hits, negated, stated = sig.hits, sig.negated, sig.stated
+        hits, stated = sig.hits, sig.stated
         votes: defaultdict[str, int] = defaultdict(int)
-        # lang → (start, end, is_cjk, reach): a hit starting after ``reach`` is past the
-        # clause or the window (see ``_reach``)
-        last_neg: dict[str, tuple[int, int, int, int]] = {}
-        last_pseudo: dict[str, tuple[int, int]] = {}
-        last_hedge: dict[str, tuple[int, int]] = {}
-        last_int: dict[str, tuple[int, int]] = {}
-        negated_at: set[tuple[str, int]] = set()
-        nwin, hwin, iwin = self.negation_window, self.hedge_window, self.intensifier_window
+        mods = _Modifiers(text, self.negation_window, self.hedge_window, self.intensifier_window)
         # The last start of a word hit that a modifier seen so far may change (-1: none
         # yet). Modifiers are rare and reach a few words: most hits start past it and are
-        # plainly stated, which needs none of the per-language tests below.
+        # plainly stated, which needs none of the per-language tests of ``_Modifiers``.
         # (``test_text_fast_paths.py`` compares with this scan starting from
         # ``len(text)``, where every hit takes the tests.)
         reached = -1
@@ -248,150 +261,54 @@ class LexiconMatcher:
         # to tell) has no CJK character and no emoji
         in_latin1 = normalized.isascii() or latin1(normalized) is not None
         auto = self._word_terms if in_latin1 or not _may_have_cjk(text) else self._words
-        if auto is not None:
-            cjk_negators = _CJK_NEGATORS
-            for end, entries in auto.iter(text):
-                stop = end + 1
-                for kind, name, lang, verify, cjk, negatable, key_len, phrase in entries:
-                    start = stop - key_len
-                    if verify is not None:
-                        m = verify.match(text, stop)
-                        if m is None:
-                            continue
-                        hit_stop = m.end()
-                    else:
-                        hit_stop = stop
-                    if kind:  # a modifier
-                        if kind == NEG:
-                            # (a CJK negator's reach, rarely needed, is found when it is)
-                            neg = last_neg[lang] = (
-                                start,
-                                hit_stop,
-                                cjk,
-                                -1 if cjk else _reach(text, hit_stop, nwin),
-                            )
-                            # a CJK negator: no bound known (yet), every later hit is tested
-                            reach = len(text) if cjk else neg[3]
-                            if reach > reached:
-                                reached = reach
-                            if (
-                                not cjk
-                                and text[start + 1 : hit_stop - 1] not in _AMBIGUOUS_NEGATORS
-                            ):
-                                last_neg["*"] = neg
-                        elif kind == PSEUDO:
-                            last_pseudo[lang] = last_pseudo["*"] = (start, hit_stop)
-                        else:
-                            if kind == HEDGE:
-                                last_hedge[lang] = (start, hit_stop)
-                            else:
-                                last_int[lang] = (start, hit_stop)
-                            if cjk:  # in CJK text, where most hits take the full tests
-                                reached = len(text)
-                            elif reached < len(text):
-                                reach = _window_end(text, hit_stop, hwin if kind == HEDGE else iwin)
-                                if reach > reached:
-                                    reached = reach
+        end: int
+        terms: tuple[_Term, ...]
+        for end, terms in auto.iter(text) if auto is not None else ():
+            stop = end + 1
+            for term in terms:
+                start = stop - term.key_len
+                verify = term.verify
+                if verify is None:
+                    hit_stop = stop
+                else:
+                    m = verify.match(text, stop)
+                    if m is None:
                         continue
-                    # a lexicon term
-                    if phrase is None:  # a stem or a verified term: the words it spans
-                        if cjk:
-                            phrase = text[start:hit_stop]
-                        else:
-                            # the term starts at a space; extend a stem to the end of its word
-                            if text[hit_stop - 1] == " ":
-                                phrase = text[start + 1 : hit_stop - 1]
-                            else:
-                                nxt = text.find(" ", hit_stop)
-                                phrase = text[start + 1 : nxt if nxt != -1 else len(text)]
-                            if CLAUSE in phrase:
-                                phrase = phrase.replace(CLAUSE, ",")
-                    votes[lang] += 1
-                    if start > reached and not cjk:
-                        # no modifier reaches this hit (see ``reached``): it is stated
-                        found = hits.get(name)
-                        if found is None:
-                            hits[name] = [phrase]
-                        elif phrase not in found:
-                            found.append(phrase)
-                        stated.add(name)
-                        continue
-                    if negatable:
-                        if negated_at and (name, start) in negated_at:
-                            is_negated = True
-                        elif cjk:
-                            # 不/没/别… within CJK_NEGATION_CHARS before (unless the term
-                            # itself starts with one), or a language-neutral negator
-                            is_negated = (
-                                text[start] not in cjk_negators
-                                and not cjk_negators.isdisjoint(
-                                    text[max(0, start - CJK_NEGATION_CHARS) : start]
-                                )
-                            ) or _negates(
-                                last_neg.get("*"), last_pseudo.get("*"), start, text, nwin
-                            )
-                        elif last_neg:
-                            # most hits are out of the last negators' reach: that test
-                            # inline, ``_negates`` (which repeats it) only for the others
-                            near = last_neg.get(lang)
-                            is_negated = (
-                                near is not None
-                                and near[1] <= start + 1
-                                and (near[3] < 0 or start <= near[3])
-                                and _negates(near, last_pseudo.get(lang), start, text, nwin)
-                            )
-                            if not is_negated:
-                                near = last_neg.get("*")
-                                is_negated = (
-                                    near is not None
-                                    and near[1] <= start + 1
-                                    and (near[3] < 0 or start <= near[3])
-                                    and _negates(near, last_pseudo.get("*"), start, text, nwin)
-                                )
-                        else:
-                            is_negated = False
-                        if is_negated:
-                            # the same words as a term of another language are negated too
-                            negated_at.add((name, start))
-                            _add(negated, name, phrase)
-                            continue
+                    hit_stop = m.end()
+                if term.kind:  # a modifier
+                    reached = mods.see(term, start, hit_stop, reached)
+                    continue
+                phrase = term.phrase
+                if phrase is None:  # a stem or a verified term: the words it spans
+                    phrase = _spanned(text, start, hit_stop, term.cjk)
+                votes[term.lang] += 1
+                if term.cjk:
+                    mods.cjk_hit(sig, term, start, phrase)
+                elif start > reached:
+                    # no modifier reaches this hit (see ``reached``): it is stated
+                    name = term.name
                     found = hits.get(name)
                     if found is None:
                         hits[name] = [phrase]
                     elif phrase not in found:
                         found.append(phrase)
-                    # hedged / intensified: the modifier ends at most a window of words
-                    # before the hit (CJK: three characters a word)
-                    hedge = last_hedge.get(lang) if last_hedge else None
-                    if hedge is not None and (
-                        hedge[1] <= start + 1
-                        and (
-                            start - hedge[1] <= hwin * 3
-                            if cjk
-                            else text.count(" ", hedge[1] - 1, start) <= hwin
-                        )
-                    ):
-                        _add(sig.hedged, name, phrase)
-                    else:
-                        stated.add(name)
-                    inten = last_int.get(lang) if last_int else None
-                    if inten is not None and (
-                        inten[1] <= start + 1
-                        and (
-                            start - inten[1] <= iwin * 3
-                            if cjk
-                            else text.count(" ", inten[1] - 1, start) <= iwin
-                        )
-                    ):
-                        _add(sig.intensified, name, phrase)
+                    stated.add(name)
+                else:
+                    mods.word_hit(sig, term, start, phrase)
         if votes:
             sig.votes = dict(votes)
         if self._symbols is not None and self._may_have_symbols(normalized, in_latin1):
-            for end, entries in self._symbols.iter(normalized):
-                for entry in entries:
-                    _add(hits, entry[1], normalized[end + 1 - entry[6] : end + 1])
-                    stated.add(entry[1])
+            self._scan_symbols(normalized, sig)
         return sig
+
+    def _scan_symbols(self, normalized: str, sig: TextSignals) -> None:
+        """The symbol terms (emoji, emoticons): substrings of the normalised text, stated."""
+        end: int
+        terms: tuple[_Term, ...]
+        for end, terms in self._symbols.iter(normalized):
+            for term in terms:
+                _add(sig.hits, term.name, normalized[end + 1 - term.key_len : end + 1])
+                sig.stated.add(term.name)
 
     def _may_have_symbols(self, normalized: str, in_latin1: bool) -> bool:
         if in_latin1:
@@ -422,6 +339,138 @@ class LexiconMatcher:
     def match(self, normalized: str) -> dict[str, list[str]]:
         """Map lexicon name → matched phrases (in order of appearance, deduplicated)."""
         return self.scan(normalized).hits
+
+
+def _spanned(text: str, start: int, stop: int, cjk: bool) -> str:
+    """The phrase of a hit of a stem or a verified term at ``start:stop``: the words it
+    spans (a word term starts at a space; a stem is extended to the end of its word)."""
+    if cjk:
+        return text[start:stop]
+    if text[stop - 1] == " ":
+        phrase = text[start + 1 : stop - 1]
+    else:
+        nxt = text.find(" ", stop)
+        phrase = text[start + 1 : nxt if nxt != -1 else len(text)]
+    return phrase.replace(CLAUSE, ",") if CLAUSE in phrase else phrase
+
+
+class _Modifiers:
+    """The modifiers one scan has seen so far (the last of each kind, by language of the
+    term), and what they do to a hit that they may reach."""
+
+    __slots__ = ("hedge", "hwin", "intens", "iwin", "neg", "negated_at", "nwin", "pseudo", "text")
+
+    def __init__(self, text: str, nwin: int, hwin: int, iwin: int) -> None:
+        self.text = text
+        self.nwin, self.hwin, self.iwin = nwin, hwin, iwin
+        #: lang → (start, end, is_cjk, reach): a hit starting after ``reach`` is past the
+        #: clause or the window (see ``_reach``; -1: not found yet); "*": the last negator
+        #: that negates a term of any language
+        self.neg: dict[str, tuple[int, int, bool, int]] = {}
+        #: lang → (start, end); "*": the last of any language
+        self.pseudo: dict[str, tuple[int, int]] = {}
+        self.hedge: dict[str, tuple[int, int]] = {}
+        self.intens: dict[str, tuple[int, int]] = {}
+        #: (lexicon, start) of the negated hits: the same words as a term of another
+        #: language are negated too
+        self.negated_at: set[tuple[str, int]] = set()
+
+    def see(self, term: _Term, start: int, stop: int, reached: int) -> int:
+        """Note a modifier found at ``start:stop``; ``reached`` (the last start of a hit
+        that the modifiers seen before may change) moved on to cover this one's reach."""
+        kind, lang, text = term.kind, term.lang, self.text
+        if kind == PSEUDO:
+            self.pseudo[lang] = self.pseudo["*"] = (start, stop)
+            return reached
+        if kind == NEG:
+            if term.cjk:  # its reach, rarely needed, is found when it is: test every hit
+                self.neg[lang] = (start, stop, True, -1)
+                return len(text)
+            neg = self.neg[lang] = (start, stop, False, _reach(text, stop, self.nwin))
+            if text[start + 1 : stop - 1] not in _AMBIGUOUS_NEGATORS:
+                self.neg["*"] = neg
+            reach = neg[3]
+        else:
+            (self.hedge if kind == HEDGE else self.intens)[lang] = (start, stop)
+            if term.cjk:  # in CJK text, where most hits take the full tests
+                return len(text)
+            if reached >= len(text):
+                return reached
+            reach = _window_end(text, stop, self.hwin if kind == HEDGE else self.iwin)
+        return reach if reach > reached else reached
+
+    def word_hit(self, sig: TextSignals, term: _Term, start: int, phrase: str) -> None:
+        """Record a hit of a word term that a modifier may reach: negated (set apart) when
+        the last negator of its language, or of any, negates it (``_negated_by``); else a
+        hit, hedged (or else stated) and intensified when such a modifier of its language
+        ends at most a window of words before it."""
+        name, lang, text = term.name, term.lang, self.text
+        if term.negatable and (
+            (self.negated_at and (name, start) in self.negated_at)
+            or (self.neg and self._negated_by(lang, start))
+        ):
+            self.negated_at.add((name, start))
+            _add(sig.negated, name, phrase)
+            return
+        found = sig.hits.get(name)  # ``_add``, inline (most hits here are not negated)
+        if found is None:
+            sig.hits[name] = [phrase]
+        elif phrase not in found:
+            found.append(phrase)
+        hedge = self.hedge.get(lang)
+        if hedge and hedge[1] <= start + 1 and text.count(" ", hedge[1] - 1, start) <= self.hwin:
+            _add(sig.hedged, name, phrase)
+        else:
+            sig.stated.add(name)
+        inten = self.intens.get(lang)
+        if inten and inten[1] <= start + 1 and text.count(" ", inten[1] - 1, start) <= self.iwin:
+            _add(sig.intensified, name, phrase)
+
+    def cjk_hit(self, sig: TextSignals, term: _Term, start: int, phrase: str) -> None:
+        """``word_hit`` for a CJK term: negated by 不/没/别… within ``CJK_NEGATION_CHARS``
+        before it (unless the term itself starts with one) or by a language-neutral
+        negator; a window of words is three characters a word."""
+        name, lang, text = term.name, term.lang, self.text
+        if term.negatable and (
+            (self.negated_at and (name, start) in self.negated_at)
+            or (
+                text[start] not in _CJK_NEGATORS
+                and not _CJK_NEGATORS.isdisjoint(text[max(0, start - CJK_NEGATION_CHARS) : start])
+            )
+            or _negates(self.neg.get("*"), self.pseudo.get("*"), start, text, self.nwin)
+        ):
+            self.negated_at.add((name, start))
+            _add(sig.negated, name, phrase)
+            return
+        found = sig.hits.get(name)  # ``_add``, inline (most hits here are not negated)
+        if found is None:
+            sig.hits[name] = [phrase]
+        elif phrase not in found:
+            found.append(phrase)
+        hedge = self.hedge.get(lang)
+        if hedge and hedge[1] <= start + 1 and start - hedge[1] <= self.hwin * 3:
+            _add(sig.hedged, name, phrase)
+        else:
+            sig.stated.add(name)
+        inten = self.intens.get(lang)
+        if inten and inten[1] <= start + 1 and start - inten[1] <= self.iwin * 3:
+            _add(sig.intensified, name, phrase)
+
+    def _negated_by(self, lang: str, start: int) -> bool:
+        """The last negator of ``lang``, or the last of any language, negates the (non-CJK)
+        hit at ``start``."""
+        for key in (lang, "*"):
+            near = self.neg.get(key)
+            # most hits are out of the last negators' reach: that test here, ``_negates``
+            # (which repeats it) only for the others
+            if (
+                near is not None
+                and near[1] <= start + 1
+                and (near[3] < 0 or start <= near[3])
+                and _negates(near, self.pseudo.get(key), start, self.text, self.nwin)
+            ):
+                return True
+        return False
 
 
 #: The UTF-8 lead bytes of U+3000–U+FFFF: every CJK character starts with one of them.
@@ -465,7 +514,7 @@ _WORD_RUNS: dict[int, re.Pattern[str]] = {}
 
 
 def _negates(
-    neg: tuple[int, int, int, int] | None,
+    neg: tuple[int, int, bool, int] | None,
     pseudo: tuple[int, int] | None,
     start: int,
     text: str,

@@ -29,6 +29,15 @@ RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,79}$")]
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
+class _NamesLexicons:
+    """Marks a ``Condition`` field whose value names lexicons (``Condition.lexicons``
+    collects them, the rule set checks them); no part of the JSON schema."""
+
+
+#: the type of a ``Condition`` field of lexicon names
+LexiconNames = Annotated[list[Name] | None, _NamesLexicons()]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -50,6 +59,9 @@ class Range(_Strict):
         return f"[{self.min if self.min is not None else ''}..{self.max if self.max is not None else ''}]"
 
 
+# What each key of a condition means to the engine (how it compiles, its guard, its part
+# of the plan signature) is its entry in ``KEYS`` (``service/rules/conditions.py``). The
+# docstring below is part of the rule file's JSON schema.
 class Condition(_Strict):
     """All the keys given must hold (AND). ``any``/``all``/``not`` nest conditions."""
 
@@ -59,7 +71,7 @@ class Condition(_Strict):
     tier: list[str] | None = None
     lifecycle_stage: list[str] | None = None
     language: list[str] | None = None
-    text: list[Name] | None = Field(
+    text: LexiconNames = Field(
         default=None, description="Any of these lexicons matched the subject or text."
     )
     text_empty: bool | None = None
@@ -67,14 +79,14 @@ class Condition(_Strict):
     shouting: bool | None = Field(default=None, description="Mostly capital letters.")
     angry_punctuation: bool | None = Field(default=None, description="Runs like !!! or ?!?.")
     fired: list[RuleId] | None = Field(default=None, description="All these earlier rules fired.")
-    stated: list[Name] | None = Field(
+    stated: LexiconNames = Field(
         default=None, description="Any of these lexicons matched without a hedge (and not negated)."
     )
-    hedged: list[Name] | None = Field(
+    hedged: LexiconNames = Field(
         default=None,
         description="These lexicons matched only hedged ('maybe I'll cancel'), never stated.",
     )
-    intensified: list[Name] | None = Field(
+    intensified: LexiconNames = Field(
         default=None, description="Any of these lexicons matched right after an intensifier."
     )
     repeat_contact: bool | None = Field(
@@ -124,22 +136,35 @@ class Condition(_Strict):
                 return at + found
         return None
 
+    def children(self) -> list[Condition]:
+        """The conditions nested in this one (``any``, ``all``, ``not``)."""
+        return [sub for _, sub in self._subs()]
+
     def lexicons(self) -> set[str]:
-        names = set(self.text or ()) | set(self.stated or ()) | set(self.hedged or ())
-        names |= set(self.intensified or ())
-        for sub in [*(self.any or ()), *(self.all or ()), *([self.not_] if self.not_ else [])]:
+        """The lexicons named by this condition and the ones nested in it."""
+        names: set[str] = set()
+        for key in self.model_fields_set & _LEXICON_FIELDS:
+            names.update(getattr(self, key) or ())
+        for sub in self.children():
             names |= sub.lexicons()
         return names
 
     def uses_negativity(self) -> bool:
-        subs = [*(self.any or ()), *(self.all or ()), *([self.not_] if self.not_ else [])]
-        return self.negativity is not None or any(sub.uses_negativity() for sub in subs)
+        return self.negativity is not None or any(sub.uses_negativity() for sub in self.children())
 
     def fired_refs(self) -> set[str]:
         refs = set(self.fired or ())
-        for sub in [*(self.any or ()), *(self.all or ()), *([self.not_] if self.not_ else [])]:
+        for sub in self.children():
             refs |= sub.fired_refs()
         return refs
+
+
+#: the fields of ``Condition`` typed ``LexiconNames``
+_LEXICON_FIELDS = frozenset(
+    name
+    for name, info in Condition.model_fields.items()
+    if any(isinstance(m, _NamesLexicons) for m in info.metadata)
+)
 
 
 class Rule(_Strict):

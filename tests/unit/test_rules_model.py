@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from schemas.common import Priority
+from service.rules.conditions import KEYS, _Lexicons
 from service.rules.matcher import LexiconMatcher
 from service.rules.model import (
     Condition,
@@ -348,3 +349,21 @@ def test_condition_collects_lexicons_and_fired_refs_recursively() -> None:
     )
     assert cond.lexicons() == {"a", "b", "c", "d"}
     assert cond.fired_refs() == {"r1", "r2", "r3"}
+
+
+def test_every_condition_key_has_exactly_one_entry_in_the_table() -> None:
+    """``conditions.KEYS`` is the one home of a condition key: one entry per field of
+    ``Condition``, in the fields' order, each knowing its own field (a field without an
+    entry, or an entry without a field, fails here rather than in some rule set)."""
+    assert list(KEYS) == list(Condition.model_fields)
+    assert [key.field for key in KEYS.values()] == list(KEYS)
+    assert len({id(key) for key in KEYS.values()}) == len(KEYS)
+
+
+def test_the_fields_naming_lexicons_are_the_lexicon_keys() -> None:
+    """``Condition.lexicons`` (what the rule set checks against its lexicons) collects the
+    fields typed ``LexiconNames``: exactly the keys that match lexicons."""
+    lexicon_keys = {name for name, key in KEYS.items() if isinstance(key, _Lexicons)}
+    assert lexicon_keys == {"text", "stated", "hedged", "intensified"}
+    cond = Condition.model_validate({name: [name] for name in sorted(lexicon_keys)})
+    assert cond.lexicons() == lexicon_keys

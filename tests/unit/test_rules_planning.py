@@ -10,6 +10,7 @@ from typing import Any
 
 from schemas.feedback import FeedbackEvent
 from service.rules import RuleEngine, load_default_rules
+from service.rules.conditions import _score_classes
 from service.rules.facts import SHOUTING_THRESHOLD, Facts
 from service.rules.model import Condition, Range
 from tests.data.labelled_source import DEEP, HELDOUT, OTHER
@@ -185,3 +186,16 @@ def test_a_survey_mailing_reuses_one_plan_per_score_class() -> None:
     for n in range(11):
         engine.assess(base.model_copy(update={"nps_score": n, "rating": None}))
     assert len(engine._plans) == 4
+
+
+def test_a_score_class_is_the_ranges_that_contain_the_score() -> None:
+    """``_score_classes``: one bit per distinct range, set when ``Range.contains`` the
+    score (bounds included, an open end unbounded), remembered or not."""
+    ranges = [Range(min=0, max=3), Range(max=6), Range(min=0.5), Range(min=7, max=8)]
+    ranges.append(Range(min=0, max=3))  # repeated: one bit
+    values = [-1.0, 0.0, 0.25, 0.5, 2.999, 3.0, 3.001, 6.0, 6.5, 7.0, 8.0, 8.5, 10.0]
+    for cache in (True, False):
+        classify = _score_classes(ranges, cache=cache)
+        for value in values:
+            want = sum(1 << i for i, r in enumerate(ranges[:4]) if r.contains(value))
+            assert classify(value) == want, (value, cache)
