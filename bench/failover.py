@@ -1,7 +1,7 @@
 """How fast SLA clocks are back after an instance dies (``kill -9``), on a real broker.
 
 Usage:  .venv/bin/python bench/failover.py [--runs 3] [--clocks 20] [--partitions 4]
-                                           [--scenario restart|survivor|both]
+                                           [--scenario restart|survivor|handover|all]
 
 Each run uses fresh topics and groups and ``triage run`` child processes (role ``all``)
 with an SLA policy whose targets are ``--target`` seconds for every priority:
@@ -16,6 +16,8 @@ with an SLA policy whose targets are ``--target`` seconds for every priority:
   the deadline and not restarted. Measured: when the survivor owns the dead one's
   partitions (its ``triage_assigned_partitions`` for the tickets topic reaches all of
   them) and how late the dead one's breaches were, against the session timeout.
+* **handover**: as survivor, but the instance is stopped with SIGTERM (a deploy): it
+  leaves the group as it stops, so the survivor need not wait out its session.
 
 Environment variables ``TRIAGE_*`` reach the children (e.g. ``TRIAGE_SESSION_TIMEOUT_MS``
 to try other timeouts). Medians of ``--runs``; the last line is
@@ -205,6 +207,14 @@ async def restart(bootstrap: str, args: argparse.Namespace) -> dict[str, float]:
 
 
 async def survivor(bootstrap: str, args: argparse.Namespace) -> dict[str, float]:
+    return await _two(bootstrap, args, graceful=False)
+
+
+async def handover(bootstrap: str, args: argparse.Namespace) -> dict[str, float]:
+    return await _two(bootstrap, args, graceful=True)
+
+
+async def _two(bootstrap: str, args: argparse.Namespace, graceful: bool) -> dict[str, float]:
     run = Run(bootstrap, args.partitions, args.target, args.dynamic)
     await run.create_topics()
     a, port_a = await run.start("triage-a")
@@ -222,7 +232,7 @@ async def survivor(bootstrap: str, args: argparse.Namespace) -> dict[str, float]
         fed = time.time()
         await _open_clocks(port_b, 1)
         await asyncio.sleep(max(0.0, fed + args.target - args.lead - time.time()))
-        a.proc.send_signal(signal.SIGKILL)
+        a.proc.send_signal(signal.SIGTERM if graceful else signal.SIGKILL)
         killed = time.time()
 
         async def all_owned() -> bool:
@@ -237,6 +247,7 @@ async def survivor(bootstrap: str, args: argparse.Namespace) -> dict[str, float]
     if args.show_log:
         print(f"killed at {datetime.fromtimestamp(killed, UTC).isoformat()}")
         print("\n".join(line for line in b.log_tail(200_000).splitlines() if "partition" in line))
+        print("\n".join(line for line in a.log_tail(200_000).splitlines() if "group" in line or "stop" in line or "leav" in line or "left" in line))
     return _figures(killed, owned, got, args.clocks)
 
 
@@ -277,14 +288,15 @@ async def main() -> None:
     p.add_argument("--lead", type=float, default=20.0, help="kill this long before the deadline")
     p.add_argument("--dynamic", action="store_true", help="no TRIAGE_INSTANCE_ID")
     p.add_argument("--show-log", action="store_true", help="the survivor's rebalance log")
-    p.add_argument("--scenario", choices=["restart", "survivor", "both"], default="both")
+    p.add_argument("--scenario", choices=["restart", "survivor", "handover", "all"], default="all")
     args = p.parse_args()
     session = os.environ.get("TRIAGE_SESSION_TIMEOUT_MS", "(default)")
     print(f"session timeout {session} ms; {args.clocks} clocks; {args.partitions} partitions")
     medians: dict[str, float] = {}
     async with broker() as bootstrap:
-        for name, scenario in (("restart", restart), ("survivor", survivor)):
-            if args.scenario not in (name, "both"):
+        scenarios = (("restart", restart), ("survivor", survivor), ("handover", handover))
+        for name, scenario in scenarios:
+            if args.scenario not in (name, "all"):
                 continue
             results = [await scenario(bootstrap, args) for _ in range(args.runs)]
             for key in results[0]:
