@@ -247,7 +247,13 @@ async def _two(bootstrap: str, args: argparse.Namespace, graceful: bool) -> dict
     if args.show_log:
         print(f"killed at {datetime.fromtimestamp(killed, UTC).isoformat()}")
         print("\n".join(line for line in b.log_tail(200_000).splitlines() if "partition" in line))
-        print("\n".join(line for line in a.log_tail(200_000).splitlines() if "group" in line or "stop" in line or "leav" in line or "left" in line))
+        print(
+            "\n".join(
+                line
+                for line in a.log_tail(200_000).splitlines()
+                if "group" in line or "stop" in line or "leav" in line or "left" in line
+            )
+        )
     return _figures(killed, owned, got, args.clocks)
 
 
