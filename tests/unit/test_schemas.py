@@ -499,4 +499,4 @@ def test_from_record_without_dlq_headers_fails() -> None:
 
 def test_public_exports() -> None:
     assert Customer.model_fields["id"].is_required()
-    assert SCHEMA_VERSION == "1.0"
+    assert SCHEMA_VERSION == "1.1"
