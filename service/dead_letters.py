@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
+from pydantic import ValidationError
+
 from schemas.common import rfc3339
 from schemas.dead_letter import DeadLetter, DeadLetterReason
 from service import cloudevents
@@ -82,4 +84,21 @@ def dead_letter_record(
         ),
         kind="dead_letter",
         label=reason.value,
+    )
+
+
+def invalid_record(
+    record: InRecord, exc: ValidationError, topic: str, now: datetime, source: str
+) -> OutRecord:
+    """The dead letter of an input that failed validation: ``invalid_json`` when it is not
+    JSON, else ``schema_violation``, with the first error's place and message."""
+    err = exc.errors(include_input=False, include_url=False)[0]
+    reason = (
+        DeadLetterReason.INVALID_JSON
+        if err["type"].startswith("json")
+        else DeadLetterReason.SCHEMA_VIOLATION
+    )
+    loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+    return dead_letter_record(
+        record, reason, f"{loc}: {err['msg']}", None, topic, now, source=source
     )

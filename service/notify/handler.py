@@ -10,10 +10,9 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from schemas.dead_letter import DeadLetterReason
 from schemas.escalation import Escalation
 from service.clock import Clock
-from service.dead_letters import dead_letter_record
+from service.dead_letters import invalid_record
 from service.records import InRecord, OutRecord
 
 #: CloudEvents source of the dead letters this role writes.
@@ -31,22 +30,7 @@ class EscalationInput:
             try:
                 Escalation.model_validate_json(record.value or b"")
             except ValidationError as exc:
-                err = exc.errors(include_input=False, include_url=False)[0]
-                reason = (
-                    DeadLetterReason.INVALID_JSON
-                    if err["type"].startswith("json")
-                    else DeadLetterReason.SCHEMA_VIOLATION
-                )
-                loc = ".".join(str(p) for p in err["loc"]) or "(root)"
                 out.append(
-                    dead_letter_record(
-                        record,
-                        reason,
-                        f"{loc}: {err['msg']}",
-                        None,
-                        self.dlq_topic,
-                        self.clock.now(),
-                        source=SOURCE_NOTIFY,
-                    )
+                    invalid_record(record, exc, self.dlq_topic, self.clock.now(), SOURCE_NOTIFY)
                 )
         return out

@@ -23,12 +23,11 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 
 from schemas.activity import TicketActivity
-from schemas.dead_letter import DeadLetterReason
 from schemas.escalation import Escalation
 from schemas.ticket import Ticket
 from service import cloudevents
 from service.clock import Clock
-from service.dead_letters import dead_letter_record
+from service.dead_letters import invalid_record
 from service.observability.logging import get_logger
 from service.partition_state import PartitionedState
 from service.records import InRecord, OutRecord
@@ -123,24 +122,8 @@ class SlaMonitor:
                     activity = TicketActivity.model_validate_json(record.value or b"")
                     escalations = engine.on_activity(activity, now)
             except ValidationError as exc:
-                err = exc.errors(include_input=False, include_url=False)[0]
-                reason = (
-                    DeadLetterReason.INVALID_JSON
-                    if err["type"].startswith("json")
-                    else DeadLetterReason.SCHEMA_VIOLATION
-                )
-                loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-                phase0.append(
-                    dead_letter_record(
-                        record,
-                        reason,
-                        f"{loc}: {err['msg']}",
-                        None,
-                        self.topics.dlq,
-                        now,
-                        source=cloudevents.SOURCE_SLA,
-                    )
-                )
+                dlq = self.topics.dlq
+                phase0.append(invalid_record(record, exc, dlq, now, cloudevents.SOURCE_SLA))
                 continue
             phase0.extend(self._escalation_record(e) for e in escalations)
         return phase0 + self._state_records()
