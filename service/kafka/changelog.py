@@ -25,15 +25,9 @@ async def read_changelog(
     await consumer.start()
     try:
         consumer.assign([tp])
-        # Some Kafka-compatible brokers answer ListOffsets(latest) with the base offset of
-        # the last record batch + 1, not the true end. Any answer > 0 still points into the
-        # last batch, so fetch there and take the true end from the fetch's high watermark.
-        estimate = (await consumer.end_offsets([tp]))[tp]
-        if estimate == 0:
+        end = await _true_end(consumer, tp, timeout_s)
+        if end == 0:
             return 0, []
-        consumer.seek(tp, estimate - 1)
-        await _read_until(consumer, tp, estimate, timeout_s)
-        end = max(estimate, consumer.highwater(tp) or estimate)
         base = 0
         consumer.seek(tp, end - 1)
         last = await _read_until(consumer, tp, end, timeout_s)
@@ -46,6 +40,22 @@ async def read_changelog(
         return base, [(k, v) for k, v, _ in records]
     finally:
         await consumer.stop()
+
+
+async def _true_end(consumer: AIOKafkaConsumer, tp: TopicPartition, timeout_s: float) -> int:
+    """The partition's end offset now.
+
+    Some Kafka-compatible brokers answer ListOffsets(latest) with the base offset of the
+    last record batch + 1, not the true end. Any answer > 0 still points into the last
+    batch, so fetch there and take the true end from the fetch's high watermark.
+    """
+    estimate: int = (await consumer.end_offsets([tp]))[tp]
+    if estimate == 0:
+        return 0
+    consumer.seek(tp, estimate - 1)
+    await _read_until(consumer, tp, estimate, timeout_s)
+    high: int | None = consumer.highwater(tp)
+    return max(estimate, high or estimate)
 
 
 async def _read_until(
@@ -84,13 +94,9 @@ async def read_since(
     await consumer.start()
     try:
         consumer.assign([tp])
-        estimate = (await consumer.end_offsets([tp]))[tp]
-        if estimate == 0:
+        end = await _true_end(consumer, tp, timeout_s)
+        if end == 0:
             return []
-        # the true end from the high watermark of a fetch (see read_changelog)
-        consumer.seek(tp, estimate - 1)
-        await _read_until(consumer, tp, estimate, timeout_s)
-        end = max(estimate, consumer.highwater(tp) or estimate)
         found = (await consumer.offsets_for_times({tp: since_ms}))[tp]
         if found is None:
             return []  # nothing that new
