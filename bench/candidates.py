@@ -122,7 +122,6 @@ def _without_rules() -> None:
             actions=["personal_reply"],
             management_attention=False,
             language=event.language or "und",
-            sla_seconds=28_800,
             related_ticket_ids=list(related),
         )
 

@@ -5,7 +5,7 @@ Usage:  .venv/bin/python bench/sla_memory.py [--tickets N] [--seed S] [--no-trac
 
 Feeds N (default 1,000,000) synthetic open tickets, shaped as the prioritizer builds them
 (``Ticket.model_construct``, mixed priorities P1 10 % / P2 30 % / P3 40 % / P4 20 % with
-the shipped rule set's targets, ``occurred_at`` spread uniformly over the last hour), to
+the shipped SLA policy's targets, ``occurred_at`` spread uniformly over the last hour), to
 one ``SlaEngine`` with the shipped default policy, all at one processing time ``now``.
 The input tickets are built lazily by a generator, one at a time, so they are not part of
 what is measured; only what the engine keeps (its clocks, the ids and datetimes they
@@ -101,7 +101,7 @@ TIERS = ["free", "standard", "premium", "enterprise"]
 def synthetic_tickets(n: int, now: datetime, seed: int) -> Iterator[Ticket]:
     """``n`` tickets, built one at a time (never all in memory at once)."""
     rnd = random.Random(seed)
-    targets = load_default_rules().sla_seconds
+    policy = load_policy()
     priorities = [p for p, _ in MIX]
     weights = [w for _, w in MIX]
     rules_version = load_default_rules().version
@@ -110,7 +110,7 @@ def synthetic_tickets(n: int, now: datetime, seed: int) -> Iterator[Ticket]:
         category, reasons, actions, channel, text = PROFILE[prio]
         occurred = now - timedelta(seconds=rnd.uniform(0.0, SPREAD_SECONDS))
         event_id = f"evt-{seed}-{i:09d}"
-        target = targets[prio]
+        target, due = policy.first_response_due(prio, occurred)
         yield Ticket.model_construct(
             ticket_id=ticket_id_for(event_id),
             event_id=event_id,
@@ -121,7 +121,7 @@ def synthetic_tickets(n: int, now: datetime, seed: int) -> Iterator[Ticket]:
             reasons=reasons,
             language="en",
             sla=SlaInfo.model_construct(
-                target_seconds=target, first_response_due_at=occurred + timedelta(seconds=target)
+                target_seconds=target, first_response_due_at=due, policy_id=policy.version
             ),
             actions=actions,
             management_attention=prio is Priority.P1 and rnd.random() < 0.2,
@@ -156,7 +156,7 @@ def next_step_after(
     ticket: Ticket, policy: SlaPolicy, fractions: list[float], now: datetime
 ) -> float:
     """Epoch seconds of the ticket's first ladder step after ``now`` (inf: none left)."""
-    target = policy.target_for(ticket.priority, ticket.sla.target_seconds)
+    target, _ = policy.first_response_due(ticket.priority, ticket.occurred_at)
     start = ticket.occurred_at.timestamp()
     now_s = now.timestamp()
     for f in fractions:

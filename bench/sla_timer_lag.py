@@ -5,8 +5,8 @@ Usage:  .venv/bin/python bench/sla_timer_lag.py [--rate R] [--seconds S]
 
 Starts the embedded broker on loopback (or uses ``KAFKA_BOOTSTRAP_SERVERS``, with fresh
 topic names) and a ``TriageApp`` (role ``all``) whose SLA policy gives every priority the
-same short target T (default 10 s) with one warning at 50 % and one breach at 100 %; the
-rule set's ``sla_seconds`` are set to T as well, so each ticket's own SLA agrees. By
+same short target T (default 10 s) with one warning at 50 % and one breach at 100 % (the
+prioritizer publishes the same target, from the same policy). By
 default the service runs in a child process (spawned), so that the benchmark's own
 producer and reader do not share an event loop, or a core, with the timers it measures;
 ``--in-process`` runs it in this process's event loop instead.
@@ -60,7 +60,7 @@ from service.app import TriageApp
 from service.config import Settings
 from service.kafka.embedded import EmbeddedBroker, free_port
 from service.observability.logging import configure_logging
-from service.rules.model import RuleSet, load_default_rules
+from service.rules.model import load_default_rules
 from service.sla.policy import SlaPolicy
 
 WARNING, BREACH = "sla_warning", "sla_breach"
@@ -83,12 +83,6 @@ def bench_policy(target: int) -> SlaPolicy:
     )
 
 
-def bench_rules(policy: SlaPolicy) -> RuleSet:
-    """The default rules with ``sla_seconds`` matching the policy (as the demo does)."""
-    rules = load_default_rules()
-    return rules.model_copy(update={"sla_seconds": {**rules.sla_seconds, **policy.target_seconds}})
-
-
 async def run_service(
     values: dict[str, Any],
     target: int,
@@ -97,7 +91,7 @@ async def run_service(
 ) -> None:
     """Start a TriageApp, call ``on_ready`` once it is ready, run until ``stopping()``."""
     policy = bench_policy(target)
-    app = TriageApp(Settings(**values), role="all", rules=bench_rules(policy), sla_policy=policy)
+    app = TriageApp(Settings(**values), role="all", rules=load_default_rules(), sla_policy=policy)
     await app.start()
     try:
         deadline = time.monotonic() + READY_TIMEOUT

@@ -23,8 +23,17 @@ class Reason(BaseModel):
 class SlaInfo(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    target_seconds: int = Field(description="First-response target for this priority.")
-    first_response_due_at: Timestamp = Field(description="occurred_at + target_seconds.")
+    target_seconds: int = Field(
+        description="First-response target for this priority, from the SLA policy."
+    )
+    first_response_due_at: Timestamp = Field(
+        description="occurred_at + target_seconds: the deadline the SLA monitor keeps."
+    )
+    policy_id: str | None = Field(
+        default=None,
+        description="The SLA policy (its version) the target came from; absent on "
+        "tickets published before schema 1.2 (their target came from the rule set).",
+    )
 
 
 class Ticket(BaseModel):

@@ -56,6 +56,14 @@ class TriageApp:
             self.rules = rules or load_rules(settings.rules_path)
         with set_by(settings.named_by("sla_policy_path")):
             self.sla_policy = sla_policy or load_policy(settings.sla_policy_path)
+        # the policy is the only source of targets: both roles get this one object
+        if self.rules.sla_seconds is not None:
+            log.warning(
+                "rules_sla_seconds_ignored",
+                detail=self.rules.sla_seconds_ignored(
+                    self.sla_policy.version, self.sla_policy.target_seconds
+                ),
+            )
         self.text_model = self._load_text_model()
         self.sla: SlaRuntime | None = None
         self.prioritizer: PrioritizerRuntime | None = None
@@ -124,7 +132,14 @@ class TriageApp:
         loop_config = LoopConfig.from_settings(s)  # one for every role of this process
         if self.role in ("all", "prioritizer"):
             self.prioritizer = PrioritizerRuntime(
-                s, self.conn, self.rules, self.clock, self.metrics, loop_config, self.text_model
+                s,
+                self.conn,
+                self.rules,
+                self.clock,
+                self.metrics,
+                loop_config,
+                self.text_model,
+                self.sla_policy,
             )
             self.loops.append(self.prioritizer.loop)
         if self.role in ("all", "sla"):
@@ -152,7 +167,13 @@ class TriageApp:
             self._tasks.append(
                 asyncio.create_task(self._run_timers(self.prioritizer), name="customer-expiry")
             )
-        log.info("triage_started", role=self.role, version=__version__, rules=self.rules.version)
+        log.info(
+            "triage_started",
+            role=self.role,
+            version=__version__,
+            rules=self.rules.version,
+            sla_policy=self.sla_policy.version,
+        )
 
     async def _ensure_topics(self) -> None:
         delay = 0.5

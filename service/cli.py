@@ -75,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--model", help="text model folder (default: TRIAGE_MODEL_PATH, else the shipped model)"
     )
+    explain.add_argument(
+        "--policy",
+        help="SLA policy file, the tickets' targets (default: TRIAGE_SLA_POLICY_PATH, "
+        "else the shipped one)",
+    )
     explain.set_defaults(func=_cmd_explain)
 
     rules = sub.add_parser("rules", help="rule-file tools")
@@ -194,9 +199,18 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from service.rules.engine import RuleEngine, build_ticket
     from service.rules.model import load_rules
     from service.sentiment.model import load_model
+    from service.sla.policy import load_policy
     from service.startup_errors import set_by
 
     rules = load_rules(args.rules)  # a bad file: ConfigError, reported by main
+    policy_env = None if args.policy else os.environ.get("TRIAGE_SLA_POLICY_PATH")
+    with set_by("TRIAGE_SLA_POLICY_PATH" if policy_env else None):
+        policy = load_policy(args.policy or policy_env)
+    if rules.sla_seconds is not None:
+        print(
+            f"triage: warning: {rules.sla_seconds_ignored(policy.version, policy.target_seconds)}",
+            file=sys.stderr,
+        )
     try:
         raw = sys.stdin.buffer.read() if args.file in (None, "-") else Path(args.file).read_bytes()
     except OSError as exc:
@@ -214,7 +228,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         model = load_model(args.model or from_env)
     engine = RuleEngine(rules, text_model=model)
     assessment = engine.assess(event)
-    ticket = build_ticket(event, assessment, now, rules.version)
+    ticket = build_ticket(event, assessment, now, rules.version, policy)
     if args.json:
         print(ticket.model_dump_json(indent=2))
         return 0
@@ -225,7 +239,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     )
     print(
         f"sla      first response within {ticket.sla.target_seconds} s, "
-        f"due {rfc3339(ticket.sla.first_response_due_at)}"
+        f"due {rfc3339(ticket.sla.first_response_due_at)}   (SLA policy {policy.version})"
     )
     print(f"actions  {', '.join(ticket.actions)}")
     if ticket.management_attention:
@@ -251,6 +265,12 @@ def _cmd_rules_check(args: argparse.Namespace) -> int:
     except RulesError as exc:  # the line `triage run` prints; 1: the file fails the check
         print(f"triage: error: {describe(exc)}", file=sys.stderr)
         return 1
+    if rules.sla_seconds is not None:
+        print(
+            f"triage: warning: {args.path}: sla_seconds is deprecated and ignored; set the "
+            "targets in the SLA policy's target_seconds (docs/rules.md)",
+            file=sys.stderr,
+        )
     terms = sum(len(t) for by_lang in rules.lexicons.values() for t in by_lang.values())
     print(
         f"{args.path}: OK — rule set {rules.version}: {len(rules.rules)} rules, "

@@ -29,15 +29,17 @@ from service.prioritizer.decode import DecodeFailure, DecodeLimits, decode_feedb
 from service.prioritizer.ticket_json import ticket_json
 from service.rules.engine import RuleEngine, ticket_id_for
 from service.rules.model import load_default_rules
+from service.sla.policy import SlaPolicy, load_policy
 
 _LIMITS = DecodeLimits()
 
 
 @cache
-def _engine() -> tuple[RuleEngine, str]:
-    """The shipped rules, compiled once per process, and their version."""
+def _engine() -> tuple[RuleEngine, str, SlaPolicy]:
+    """The shipped rules, compiled once per process, their version and the shipped SLA
+    policy (the tickets' targets)."""
     rules = load_default_rules()
-    return RuleEngine(rules), rules.version
+    return RuleEngine(rules), rules.version, load_policy()
 
 
 def score(value: bytes | None) -> tuple[bytes, bytes] | None:
@@ -46,7 +48,7 @@ def score(value: bytes | None) -> tuple[bytes, bytes] | None:
     ``None`` stands for what triage would dead-letter (undecodable or invalid event, or
     a rule failure); the peer hosts skip those records rather than publish them.
     """
-    engine, version = _engine()
+    engine, version, policy = _engine()
     now = datetime.now(UTC)
     try:
         event = decode_feedback(value, _LIMITS, now)
@@ -56,7 +58,7 @@ def score(value: bytes | None) -> tuple[bytes, bytes] | None:
         assessment = engine.assess(event)
         ticket_id = ticket_id_for(event.event_id)
         # the pipeline's own ticket writer, so the hosts differ only in the hosting
-        value = ticket_json(event, assessment, ticket_id, rfc3339(now), version)
+        value = ticket_json(event, assessment, ticket_id, rfc3339(now), version, policy)
         return ticket_id.encode(), value
     except Exception:  # as in the pipeline: a rule bug must not stop the stream
         return None

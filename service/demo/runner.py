@@ -159,12 +159,9 @@ async def run_demo(seconds: float | None = None, live: bool = True) -> int:
                 await broker.start()
                 bootstrap = broker.bootstrap
             settings = demo_settings(base, bootstrap, shared_broker=broker is None)
+            # one policy for both halves: the tickets show the demo targets their clocks keep
             policy = load_demo_policy()
-            rules = load_default_rules()
-            rules = rules.model_copy(
-                update={"sla_seconds": {**rules.sla_seconds, **policy.target_seconds}}
-            )
-            app = TriageApp(settings, role="all", rules=rules, sla_policy=policy)
+            app = TriageApp(settings, role="all", rules=load_default_rules(), sla_policy=policy)
             try:
                 return await _session(app, settings, policy, console, live, stop, seconds, started)
             finally:
@@ -254,7 +251,7 @@ async def _session(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-    sla = {p.value: s for p, s in app.rules.sla_seconds.items()}
+    sla = {p.value: s for p, s in policy.target_seconds.items()}
     console.print(summary(state, sla, watch.escalations_seen))
     if outcome == "stopped":
         console.print("[yellow]interrupted[/yellow]")

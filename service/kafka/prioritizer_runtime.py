@@ -34,6 +34,7 @@ from service.rules import language
 from service.rules.engine import RuleEngine
 from service.rules.model import RuleSet
 from service.sentiment import NegativityModel, load_model
+from service.sla.policy import SlaPolicy, load_policy
 
 
 class PrioritizerRuntime:
@@ -46,11 +47,16 @@ class PrioritizerRuntime:
         metrics: Metrics,
         loop_config: LoopConfig | None = None,
         text_model: NegativityModel | None = None,
+        sla_policy: SlaPolicy | None = None,
     ) -> None:
         s = settings
         # the model is loaded only for rules that read it (the app loads it at start-up)
         if text_model is None and rules.uses_negativity():
             text_model = load_model(s.model_path)
+        # the tickets' SLA targets come from the policy the monitor keeps (the app loads
+        # it once at start-up and passes it to both roles)
+        if sla_policy is None:
+            sla_policy = load_policy(s.sla_policy_path)
         self.settings = settings
         changelog = s.topic_customer_changelog if s.repeat_contacts else None
         self.prioritizer = Prioritizer(
@@ -63,6 +69,7 @@ class PrioritizerRuntime:
                 max_age=timedelta(days=s.max_event_age_days),
             ),
             clock,
+            sla_policy,
         )
         language.preload()  # before the group join, not inside the first batch
         state = self.prioritizer.state

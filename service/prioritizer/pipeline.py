@@ -39,6 +39,7 @@ from service.prioritizer.history import CustomerCodec, CustomerHistory
 from service.prioritizer.ticket_json import ticket_json
 from service.records import InRecord, OutRecord
 from service.rules.engine import RuleEngine, ticket_id_for
+from service.sla.policy import SlaPolicy, load_policy
 
 log = get_logger("triage.prioritizer")
 _URGENT = frozenset({"P1", "P2"})
@@ -61,8 +62,12 @@ class Prioritizer:
         topics: Topics,
         limits: DecodeLimits,
         clock: Clock,
+        policy: SlaPolicy | None = None,
     ) -> None:
+        """``policy``: the SLA policy whose targets the tickets get (the one the monitor
+        keeps); the shipped default when None."""
         self.engine = engine
+        self.policy = policy or load_policy()
         self.topics = topics
         self.limits = limits
         self.clock = clock
@@ -98,6 +103,7 @@ class Prioritizer:
         engine = self.engine
         window = engine.repeat_window
         rules_version = self._rules_version
+        policy = self.policy
         # asked once per batch: the DEBUG line is not even built otherwise
         debug = log.is_enabled_for(logging.DEBUG)
         state = self.state
@@ -116,7 +122,7 @@ class Prioritizer:
                         event.customer.id, event.occurred_at, window, exclude=ticket_id
                     )
                 assessment = engine.assess(event, related)
-                value = ticket_json(event, assessment, ticket_id, created_at, rules_version)
+                value = ticket_json(event, assessment, ticket_id, created_at, rules_version, policy)
                 priority = assessment.priority.value
                 if history is not None:
                     history.record(

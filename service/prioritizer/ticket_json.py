@@ -10,13 +10,12 @@ equality on every labelled event.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import orjson
 
 from schemas.common import SCHEMA_VERSION, rfc3339
 from schemas.feedback import FeedbackEvent
 from service.rules.engine import Assessment
+from service.sla.policy import SlaPolicy
 
 
 def ticket_json(
@@ -25,11 +24,14 @@ def ticket_json(
     ticket_id: str,
     created_at: str,
     rules_version: str,
+    policy: SlaPolicy,
 ) -> bytes:
     """The ticket of ``event`` as ``Ticket.model_dump_json()`` writes it (``created_at``:
-    already formatted with ``rfc3339``, once per batch)."""
+    already formatted with ``rfc3339``, once per batch; the SLA from ``policy``, as
+    ``build_ticket`` does)."""
     customer = event.customer
     occurred = event.occurred_at
+    target, due = policy.first_response_due(assessment.priority, occurred)
     return orjson.dumps(
         {
             "schema_version": SCHEMA_VERSION,
@@ -43,10 +45,9 @@ def ticket_json(
             "reasons": [r.__dict__ for r in assessment.reasons],
             "language": assessment.language,
             "sla": {
-                "target_seconds": assessment.sla_seconds,
-                "first_response_due_at": rfc3339(
-                    occurred + timedelta(seconds=assessment.sla_seconds)
-                ),
+                "target_seconds": target,
+                "first_response_due_at": rfc3339(due),
+                "policy_id": policy.version,
             },
             "actions": assessment.actions,
             "management_attention": assessment.management_attention,

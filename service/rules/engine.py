@@ -43,6 +43,7 @@ from service.rules.matcher import LexiconMatcher, TextSignals
 from service.rules.model import RuleSet
 from service.rules.text import MAX_ANALYSED_CHARS, angry_punctuation, normalize, shouting_ratio
 from service.sentiment.model import NegativityModel, default_model
+from service.sla.policy import SlaPolicy
 
 #: Namespace of ticket ids: uuid5(TICKET_NAMESPACE, event_id). Never change it, or
 #: redelivered events would get new ticket ids.
@@ -73,7 +74,6 @@ class Assessment:
     actions: list[str]
     management_attention: bool
     language: str
-    sla_seconds: int
     related_ticket_ids: list[str] = field(default_factory=list)
 
 
@@ -205,7 +205,6 @@ class RuleEngine:
         # guarantees it), so one pass in file order sees them
         assert all(c.dependents & ((2 << i) - 1) == 0 for i, c in enumerate(self._compiled))
         self._base = rules.base_severity
-        self._sla = dict(rules.sla_seconds)
         self._actions_by_priority = {p: list(a) for p, a in rules.actions_by_priority.items()}
 
     @property
@@ -275,7 +274,6 @@ class RuleEngine:
             actions=list(actions),
             management_attention=manager,
             language=facts.language,
-            sla_seconds=self._sla[priority],
             related_ticket_ids=list(related),
         )
 
@@ -445,10 +443,15 @@ def _debug_reasons(facts: Facts) -> list[Reason]:
 
 
 def build_ticket(
-    event: FeedbackEvent, assessment: Assessment, now: datetime, rules_version: str
+    event: FeedbackEvent,
+    assessment: Assessment,
+    now: datetime,
+    rules_version: str,
+    policy: SlaPolicy,
 ) -> Ticket:
-    """Assemble the ticket; the SLA clock starts when the customer spoke."""
-    due = event.occurred_at + timedelta(seconds=assessment.sla_seconds)
+    """Assemble the ticket; the SLA clock starts when the customer spoke, with the target
+    of the SLA ``policy`` (the one the monitor keeps, ``SlaPolicy.first_response_due``)."""
+    target, due = policy.first_response_due(assessment.priority, event.occurred_at)
     customer = event.customer
     # Everything below comes from a validated event and a validated rule set, so the
     # ticket is constructed without re-validation (it is the hot path).
@@ -462,7 +465,7 @@ def build_ticket(
         reasons=assessment.reasons,
         language=assessment.language,
         sla=SlaInfo.model_construct(
-            target_seconds=assessment.sla_seconds, first_response_due_at=due
+            target_seconds=target, first_response_due_at=due, policy_id=policy.version
         ),
         actions=assessment.actions,
         management_attention=assessment.management_attention,

@@ -7,6 +7,7 @@ severity to priority and SLA target. See ``default_rules.yaml`` for the shipped 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -203,7 +204,11 @@ class RuleSet(_Strict):
     version: str = Field(min_length=1)
     base_severity: int = Field(default=0, ge=0, le=100)
     priorities: list[PriorityBand]
-    sla_seconds: dict[Priority, int]
+    sla_seconds: dict[Priority, int] | None = Field(
+        default=None,
+        description="Deprecated and ignored: the SLA policy's target_seconds decide the "
+        "targets (docs/sla.md). Accepted so older rule files still load.",
+    )
     actions_by_priority: dict[Priority, list[Name]] = Field(default_factory=dict)
     category_precedence: list[Name] = Field(default_factory=list)
     default_category: Name = "feedback"
@@ -217,12 +222,6 @@ class RuleSet(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> RuleSet:
         # each problem is raised at its place (``refusal``), so the message names the rule
-        missing = [p.value for p in Priority if p not in self.sla_seconds]
-        if missing:
-            raise refusal(("sla_seconds",), f"no target for {', '.join(missing)}")
-        for prio, seconds in self.sla_seconds.items():
-            if seconds <= 0:
-                raise refusal(("sla_seconds", prio.value), f"must be positive, got {seconds}")
         if not any(b.min_severity == 0 for b in self.priorities):
             raise refusal(("priorities",), "need a band with min_severity 0 so every ticket maps")
         seen: dict[str, int] = {}
@@ -275,6 +274,22 @@ class RuleSet(_Strict):
     def uses_negativity(self) -> bool:
         """Some rule reads the text model (so the engine needs one)."""
         return any(rule.when.uses_negativity() for rule in self.rules)
+
+    def sla_seconds_ignored(self, policy_id: str, targets: Mapping[Priority, int]) -> str:
+        """The deprecation notice of a rule file that still sets ``sla_seconds``: they are
+        ignored, the SLA policy ``policy_id`` with ``targets`` decides (naming the
+        priorities whose target the rule file would have set otherwise)."""
+        sla = self.sla_seconds or {}
+        differ = [
+            f"{p.value} {sla[p]} s -> {targets[p]} s"
+            for p in Priority
+            if p in sla and p in targets and sla[p] != targets[p]
+        ]
+        effect = f"; targets differ: {', '.join(differ)}" if differ else ""
+        return (
+            f'rule set "{self.version}": sla_seconds is deprecated and ignored, the targets '
+            f'come from SLA policy "{policy_id}" (its target_seconds){effect}'
+        )
 
 
 def _names(names: set[str]) -> str:

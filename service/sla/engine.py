@@ -14,8 +14,12 @@ layer keeps one engine per assigned partition and drives it::
     tombstone(engine.expire(now))            # every few minutes (also in changed())
 
 * ``on_ticket(ticket, now) -> list[Escalation]`` starts the first-response clock at the
-  ticket's ``occurred_at`` (target: the policy override for its priority, else
-  ``sla.target_seconds``), emits ``management_attention`` once if asked, applies the
+  ticket's ``occurred_at`` with the target the ticket shows: ``sla.target_seconds``, which
+  the prioritizer took from the SLA policy it names (``sla.policy_id``;
+  ``SlaPolicy.first_response_due``), so the clock keeps ``sla.first_response_due_at``
+  (also for a ticket published before schema 1.2, whose target the rule set decided). A
+  target other than this engine's policy gives is logged once per policy and priority
+  (``sla_policy_mismatch``: the roles run different policy files). Then it emits ``management_attention`` once if asked, applies the
   activities that arrived before it, and emits at most one step that is already due
   (a late ticket: the highest step passed). A known ticket id is a no-op.
 * ``on_activity(activity, now) -> list[Escalation]``: ``first_response``/``agent_reply``
@@ -54,10 +58,15 @@ from schemas.activity import TicketActivity
 from schemas.common import Priority
 from schemas.escalation import Escalation, EscalationKind
 from schemas.ticket import Ticket
+from service.observability.logging import get_logger
 from service.sla.ladder import Ladder, Outcome, escalation, from_us, to_us
 from service.sla.policy import SlaPolicy
 from service.sla.state import PendingActivities, Status, TicketClock
 from service.sla.transitions import apply_activity
+
+log = get_logger("triage.sla")
+#: distinct (policy id, priority) mismatches logged per engine, at most
+_MISMATCHES_LOGGED = 64
 
 #: At most this many activities are kept for a ticket not seen yet; later ones are dropped.
 MAX_PENDING_PER_TICKET = 100
@@ -118,14 +127,40 @@ class SlaEngine:
         self._dirty: dict[str, None] = {}
         self._outcomes: list[Outcome] = []
         self._counts: Counter[tuple[Priority, Status]] = Counter()
+        self._mismatches: set[tuple[str, Priority]] = set()
+
+    def _target(self, ticket: Ticket, start: datetime) -> int:
+        """The target the ticket's clock keeps: the one the ticket shows, so the clock
+        keeps its ``sla.first_response_due_at``. The prioritizer took it from the SLA policy
+        the ticket names (``SlaPolicy.first_response_due``, the same call as here); when
+        this engine's policy gives another target the roles run different policy files
+        (or the ticket predates schema 1.2, when the rule set decided): logged once per
+        policy and priority (``sla_policy_mismatch``)."""
+        sla = ticket.sla
+        mine, _ = self.policy.first_response_due(ticket.priority, start)
+        if sla.target_seconds != mine:
+            key = (sla.policy_id or "", ticket.priority)
+            if key not in self._mismatches and len(self._mismatches) < _MISMATCHES_LOGGED:
+                self._mismatches.add(key)
+                log.warning(
+                    "sla_policy_mismatch",
+                    ticket_id=ticket.ticket_id,
+                    priority=ticket.priority.value,
+                    ticket_policy=sla.policy_id,
+                    ticket_target_seconds=sla.target_seconds,
+                    policy=self.policy.version,
+                    policy_target_seconds=mine,
+                    kept="ticket",
+                )
+        return sla.target_seconds
 
     # -- inputs ---------------------------------------------------------------------
     def on_ticket(self, ticket: Ticket, now: datetime) -> list[Escalation]:
         tid = ticket.ticket_id
         if tid in self._clocks:
             return []
-        target = self.policy.target_for(ticket.priority, ticket.sla.target_seconds)
         start = ticket.occurred_at.astimezone(UTC)
+        target = self._target(ticket, start)
         clock = TicketClock(
             ticket_id=tid,
             customer_id=ticket.customer_id,

@@ -10,11 +10,17 @@ runs the same ladder of steps, measured from the cycle start:
 * ``sla_breach`` level 1, 2, 3 … at ``breach_multipliers`` × target (default 1×, 2×, 4×),
   step names ``breach1``, ``breach2``, ``breach3``. The first multiplier must be 1: breach
   level 1 is the deadline itself.
+
+The policy is also the only source of a ticket's first-response target: the prioritizer
+publishes ``sla.target_seconds``/``sla.first_response_due_at`` from
+``SlaPolicy.first_response_due`` and names the policy (``sla.policy_id``), and the monitor
+keeps the clock the ticket shows (``service.sla.engine``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from importlib import resources
 from itertools import pairwise
 from pathlib import Path
@@ -27,6 +33,15 @@ from schemas.common import Priority
 from service.startup_errors import ConfigError, Loc, refusal, validation_problems, yaml_problem
 
 DAY = 86_400
+
+#: First-response targets of a priority the policy does not name (the product's:
+#: P1 10 minutes, P2 1 hour, P3 a working day, P4 two days).
+DEFAULT_TARGETS: dict[Priority, int] = {
+    Priority.P1: 600,
+    Priority.P2: 3600,
+    Priority.P3: 28_800,
+    Priority.P4: 172_800,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +72,9 @@ class SlaPolicy(BaseModel):
         description="A customer reply (or reopen) after an agent reply starts a new clock.",
     )
     target_seconds: dict[Priority, int] = Field(
-        default_factory=dict,
-        description="Per-priority target overrides; absent: the ticket's sla.target_seconds.",
+        default_factory=lambda: dict(DEFAULT_TARGETS),
+        description="First-response target per priority, in seconds (a priority not named "
+        "keeps its default: P1 600, P2 3600, P3 28800, P4 172800).",
     )
     management_attention: bool = Field(
         default=True, description="Emit management_attention when a ticket asks for it."
@@ -103,11 +119,14 @@ class SlaPolicy(BaseModel):
         for prio, seconds in value.items():
             if seconds <= 0:
                 raise refusal((prio.value,), f"must be positive, got {seconds}")
-        return value
+        return {p: value.get(p, DEFAULT_TARGETS[p]) for p in Priority}
 
-    def target_for(self, priority: Priority, ticket_target: int) -> int:
-        """The target of a ticket: the override for its priority, else its own."""
-        return self.target_seconds.get(priority, ticket_target)
+    def first_response_due(self, priority: Priority, occurred_at: datetime) -> tuple[int, datetime]:
+        """A ticket's first-response target (seconds) and due time (``occurred_at`` +
+        target). The one place a target is decided: the prioritizer publishes these, the
+        monitor keeps them."""
+        target = self.target_seconds[priority]
+        return target, occurred_at + timedelta(seconds=target)
 
     def steps(self) -> tuple[StepDef, ...]:
         """The ladder of one cycle, in time order (warnings, then breaches)."""

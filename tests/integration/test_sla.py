@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from schemas.escalation import Escalation
+from schemas.ticket import Ticket
 from service.config import Settings
 from service.kafka.embedded import free_port
 from service.rules.engine import ticket_id_for
@@ -121,6 +122,39 @@ async def test_deadlines_late_tickets_and_answered_tickets(bootstrap: str) -> No
     assert [e.kind.value for e in by[ticket_id_for("manager")]] == ["management_attention"]
     assert by[ticket_id_for("answered")] == []
     assert sum(len(v) for v in by.values()) == 4  # distinct escalations: no others
+
+
+async def test_the_policy_target_is_the_published_due_time_and_the_breach(
+    bootstrap: str,
+) -> None:
+    # One policy, one source: a P1 target of 120 s is what the ticket shows and when the
+    # monitor breaches (issue 15). The ticket spoke 114 s ago: warn80 at once, breach in ~6 s.
+    s = unique_settings(bootstrap)
+    policy = SlaPolicy.model_validate({"version": "it-120", "target_seconds": {"P1": 120}})
+    event = feedback("p120", CHURN, occurred_at=ago(114))
+    tid = ticket_id_for("p120")
+    async with running_app(s, role="all", sla_policy=policy):
+        await produce(bootstrap, s.topic_feedback, [(b"c", orjson.dumps(event))])
+        [record] = await read_topic(bootstrap, s.topic_tickets, 1, timeout=30)
+
+        def breached(records: list[Any]) -> bool:
+            return any(
+                _step(Escalation.model_validate_json(r.value)) == (tid, "sla_breach", 1)
+                for r in records
+            )
+
+        found = await read_until(bootstrap, s.topic_escalations, breached, timeout=40)
+    ticket = Ticket.model_validate_json(record.value)
+    occurred = datetime.fromisoformat(event["occurred_at"])
+    assert ticket.priority.value == "P1"
+    assert (ticket.sla.target_seconds, ticket.sla.policy_id) == (120, "it-120")
+    assert abs((ticket.sla.first_response_due_at - occurred).total_seconds() - 120) < 0.001
+    steps = {
+        e.escalation_id: e for e in map(Escalation.model_validate_json, (r.value for r in found))
+    }
+    breach = steps[f"{tid}:first_response:breach1"]
+    assert breach.due_at == ticket.sla.first_response_due_at
+    assert 0 <= (breach.emitted_at - breach.due_at).total_seconds() < 1.0
 
 
 def _policy_yaml(path: Path, target: int) -> None:

@@ -66,6 +66,32 @@ def test_rules_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert "lawyers" in err
 
 
+def test_explain_takes_the_target_from_the_policy_and_warns_on_sla_seconds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("version: fast-2\ntarget_seconds: {P1: 90}\n", encoding="utf-8")
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(EVENT), encoding="utf-8")
+    old_rules = tmp_path / "rules.yaml"
+    old_rules.write_text(
+        default_rules_text() + "\nsla_seconds: {P1: 600, P2: 3600, P3: 28800, P4: 172800}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("TRIAGE_SLA_POLICY_PATH", raising=False)
+    args = ["explain", str(event), "--json", "--policy", str(policy), "--rules", str(old_rules)]
+    assert main(args) == 0
+    out = capsys.readouterr()
+    ticket = json.loads(out.out)
+    assert ticket["priority"] == "P1"
+    assert ticket["sla"]["target_seconds"] == 90
+    assert ticket["sla"]["policy_id"] == "fast-2"
+    assert "sla_seconds is deprecated and ignored" in out.err
+    assert "P1 600 s -> 90 s" in out.err
+    assert main(["rules", "check", str(old_rules)]) == 0
+    assert "sla_seconds is deprecated and ignored" in capsys.readouterr().err
+
+
 def test_schemas_export_writes_every_message(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -16,8 +16,10 @@ from service.rules import RuleEngine, build_ticket, load_default_rules, ticket_i
 from service.rules.engine import TICKET_NAMESPACE
 from service.rules.model import RuleSet, parse_rules
 from service.rules.text import MAX_ANALYSED_CHARS
+from service.sla.policy import SlaPolicy, load_policy
 
 DEFAULT = RuleEngine(load_default_rules())
+POLICY = load_policy()
 SLA = {Priority.P1: 600, Priority.P2: 3600, Priority.P3: 28800, Priority.P4: 172800}
 
 
@@ -38,7 +40,7 @@ def make_event(text: str = "", **fields: Any) -> FeedbackEvent:
 
 
 def engine(rules: list[dict[str, Any]], **top: Any) -> RuleEngine:
-    """An engine over a small rule set with the default bands and SLA targets."""
+    """An engine over a small rule set with the default bands."""
     data: dict[str, Any] = {
         "version": "test",
         "base_severity": 20,
@@ -48,7 +50,6 @@ def engine(rules: list[dict[str, Any]], **top: Any) -> RuleEngine:
             {"priority": "P3", "min_severity": 25},
             {"priority": "P4", "min_severity": 0},
         ],
-        "sla_seconds": {"P1": 600, "P2": 3600, "P3": 28800, "P4": 172800},
         "actions_by_priority": {"P1": ["page"], "P2": ["reply"], "P4": ["ack"]},
         "lexicons": {
             "anger": {"en": ["angry", "furious"]},
@@ -88,7 +89,6 @@ def test_severity_picks_the_priority_band(weight: int, priority: Priority) -> No
     a = engine([rule("r", ALWAYS, weight=weight)]).assess(make_event("hello"))
     assert a.severity == 20 + weight
     assert a.priority is priority
-    assert a.sla_seconds == SLA[priority]
 
 
 def test_no_rule_fired_gives_base_severity_and_default_category() -> None:
@@ -111,9 +111,11 @@ def test_no_rule_fired_gives_base_severity_and_default_category() -> None:
     ],
 )
 def test_default_sla_targets_per_priority(event: FeedbackEvent, priority: Priority) -> None:
-    a = DEFAULT.assess(event)
-    assert a.priority is priority
-    assert a.sla_seconds == SLA[priority]
+    # the targets come from the SLA policy (the shipped one keeps the product's values)
+    ticket = built(event)
+    assert ticket.priority is priority
+    assert ticket.sla.target_seconds == SLA[priority]
+    assert ticket.sla.policy_id == POLICY.version
 
 
 def test_severity_is_clamped_to_0_100() -> None:
@@ -155,7 +157,6 @@ def test_min_priority_raises_a_low_severity() -> None:
     a = engine([rule("r", ALWAYS, weight=0, min_priority="P1")]).assess(make_event("x"))
     assert a.severity == 20
     assert a.priority is Priority.P1
-    assert a.sla_seconds == 600
     assert a.reasons[0].min_priority is Priority.P1
 
 
@@ -163,7 +164,6 @@ def test_max_priority_caps_a_high_severity() -> None:
     a = engine([rule("r", ALWAYS, weight=70, max_priority="P3")]).assess(make_event("x"))
     assert a.severity == 90
     assert a.priority is Priority.P3
-    assert a.sla_seconds == 28800
 
 
 def test_min_priority_beats_max_priority() -> None:
@@ -416,7 +416,7 @@ def test_ticket_ids_are_distinct_for_many_events() -> None:
 
 def built(event: FeedbackEvent, now: datetime | None = None) -> Ticket:
     now = now or datetime(2026, 3, 2, 7, 20, tzinfo=UTC)
-    return build_ticket(event, DEFAULT.assess(event), now, DEFAULT.rules.version)
+    return build_ticket(event, DEFAULT.assess(event), now, DEFAULT.rules.version, POLICY)
 
 
 def test_build_ticket_sets_the_sla_from_occurred_at() -> None:
@@ -442,6 +442,34 @@ def test_build_ticket_due_time_per_priority(event: FeedbackEvent, seconds: int) 
     ticket = built(event)
     assert ticket.sla.target_seconds == seconds
     assert ticket.sla.first_response_due_at - event.occurred_at == timedelta(seconds=seconds)
+
+
+def test_build_ticket_takes_the_target_from_the_policy_not_the_rules() -> None:
+    # a rule file that still sets sla_seconds loads, but its targets are ignored
+    rules = parse_rules(
+        yaml.safe_dump(
+            {
+                "version": "old",
+                "priorities": [{"priority": "P4", "min_severity": 0}],
+                "sla_seconds": {"P1": 1, "P2": 2, "P3": 3, "P4": 4},
+                "rules": [],
+            }
+        )
+    )
+    assert rules.sla_seconds == {Priority.P1: 1, Priority.P2: 2, Priority.P3: 3, Priority.P4: 4}
+    event = make_event("x")
+    policy = SlaPolicy(version="fast-1", target_seconds={Priority.P4: 120})
+    ticket = build_ticket(event, RuleEngine(rules).assess(event), event.occurred_at, "old", policy)
+    assert ticket.priority is Priority.P4
+    assert ticket.sla.target_seconds == 120
+    assert ticket.sla.first_response_due_at == event.occurred_at + timedelta(seconds=120)
+    assert ticket.sla.policy_id == "fast-1"
+    notice = rules.sla_seconds_ignored(policy.version, policy.target_seconds)
+    assert notice == (
+        'rule set "old": sla_seconds is deprecated and ignored, the targets come from SLA '
+        'policy "fast-1" (its target_seconds); targets differ: P1 1 s -> 600 s, '
+        "P2 2 s -> 3600 s, P3 3 s -> 28800 s, P4 4 s -> 120 s"
+    )
 
 
 def test_build_ticket_keeps_what_an_agent_needs() -> None:

@@ -26,8 +26,10 @@ from schemas.feedback import FeedbackEvent
 from service.demo.runner import load_samples, sample_to_event
 from service.rules import RuleEngine, load_default_rules
 from service.rules.evaluate import load_labelled
+from service.sla.policy import load_policy
 
 DATA = Path(__file__).parents[1] / "data"
+POLICY = load_policy()
 GOLDEN = DATA / "golden_assessments.jsonl"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -70,7 +72,8 @@ def records(engine: RuleEngine) -> list[str]:
             "evidence": [r.evidence for r in a.reasons],
             "actions": a.actions,
             "management_attention": a.management_attention,
-            "sla_seconds": a.sla_seconds,
+            # the shipped SLA policy's target (no longer the rule set's): unchanged values
+            "sla_seconds": POLICY.target_seconds[a.priority],
             "debug": [[r.rule_id, r.evidence] for r in d.reasons[len(a.reasons) :]],
         }
         out.append(json.dumps(record, ensure_ascii=False, sort_keys=True))

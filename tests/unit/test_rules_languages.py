@@ -70,7 +70,6 @@ def check(case: Case) -> None:
     assert fired[case.rule].evidence, explain
     assert all(e for e in fired[case.rule].evidence), explain
     assert a.priority == case.priority, explain
-    assert a.sla_seconds == ENGINE.rules.sla_seconds[case.priority]
     if case.manager is not None:
         assert a.management_attention is case.manager, explain
     if case.action is not None:

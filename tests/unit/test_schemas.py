@@ -312,7 +312,11 @@ def make_ticket() -> Ticket:
             Reason(rule_id="negative", weight=0, evidence=["after text.churn_intent"]),
         ],
         language="el",
-        sla=SlaInfo(target_seconds=600, first_response_due_at=occurred + timedelta(seconds=600)),
+        sla=SlaInfo(
+            target_seconds=600,
+            first_response_due_at=occurred + timedelta(seconds=600),
+            policy_id="default-1",
+        ),
         actions=["auto_acknowledge", "retention_offer"],
         management_attention=True,
         occurred_at=occurred,
@@ -334,6 +338,7 @@ def test_ticket_json_round_trip_with_z_timestamps() -> None:
     assert data["sla"] == {
         "target_seconds": 600,
         "first_response_due_at": "2026-03-02T07:25:00.123Z",
+        "policy_id": "default-1",
     }
     assert data["priority"] == "P1"
     assert data["reasons"][0] == {
@@ -499,4 +504,11 @@ def test_from_record_without_dlq_headers_fails() -> None:
 
 def test_public_exports() -> None:
     assert Customer.model_fields["id"].is_required()
-    assert SCHEMA_VERSION == "1.1"
+    assert SCHEMA_VERSION == "1.2"
+
+
+def test_a_ticket_from_before_1_2_names_no_policy() -> None:
+    data = json.loads(make_ticket().model_dump_json())
+    del data["sla"]["policy_id"]
+    data["schema_version"] = "1.1"
+    assert Ticket.model_validate(data).sla.policy_id is None

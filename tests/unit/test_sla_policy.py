@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,12 @@ def test_default_policy_loads_with_documented_defaults() -> None:
     assert policy.warning_fractions == [0.5, 0.8]
     assert policy.breach_multipliers == [1, 2, 4]
     assert policy.next_reply_clock is True
-    assert policy.target_seconds == {}
+    assert policy.target_seconds == {
+        Priority.P1: 600,
+        Priority.P2: 3600,
+        Priority.P3: 28_800,
+        Priority.P4: 172_800,
+    }
     assert policy.management_attention is True
     assert policy.pending_retention_seconds == 7 * 86_400
     assert policy.closed_retention_seconds == 86_400
@@ -50,14 +56,25 @@ def test_demo_policy_has_short_targets() -> None:
         Priority.P3: 90,
         Priority.P4: 120,
     }
-    assert demo.target_for(Priority.P1, 600) == 40
+    at = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    assert demo.first_response_due(Priority.P1, at) == (40, at + timedelta(seconds=40))
     assert "demo" in policy_text("demo_policy.yaml").lower()
 
 
-def test_target_override_falls_back_to_the_ticket_target() -> None:
+def test_shipped_policy_has_the_product_targets() -> None:
+    # the targets the rule file used to ship (sla_seconds), now the policy's own
+    shipped = {Priority.P1: 600, Priority.P2: 3600, Priority.P3: 28_800, Priority.P4: 172_800}
+    assert load_policy().target_seconds == shipped
+    assert SlaPolicy().target_seconds == shipped
+    assert "target_seconds:\n  P1: 600\n" in policy_text()
+
+
+def test_a_priority_left_out_keeps_its_default_target() -> None:
     policy = SlaPolicy(target_seconds={Priority.P2: 120})
-    assert policy.target_for(Priority.P2, 3600) == 120
-    assert policy.target_for(Priority.P1, 600) == 600
+    at = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    assert policy.first_response_due(Priority.P2, at) == (120, at + timedelta(seconds=120))
+    assert policy.first_response_due(Priority.P1, at) == (600, at + timedelta(seconds=600))
+    assert parse_policy("target_seconds: {}").target_seconds == SlaPolicy().target_seconds
 
 
 def test_load_from_file_and_empty_file(tmp_path: Path) -> None:

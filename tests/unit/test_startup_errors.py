@@ -41,7 +41,6 @@ def rule_set(**overrides: Any) -> dict[str, Any]:
             {"priority": "P3", "min_severity": 25},
             {"priority": "P4", "min_severity": 0},
         ],
-        "sla_seconds": {"P1": 600, "P2": 3600, "P3": 28800, "P4": 172800},
         "lexicons": {"outage": {"en": ["down", "outage"]}},
         "rules": [
             {"id": "text.outage", "when": {"text": ["outage"]}, "weight": 40},
@@ -159,11 +158,6 @@ RULE_CASES: list[tuple[str, Any, list[str]]] = [
         "bare wildcard term",
         rule_set(lexicons={"outage": {"en": ["down", "*"]}}),
         ['rules.yaml: lexicon "outage": en[1]: empty or bare-wildcard term'],
-    ),
-    (
-        "missing SLA target",
-        rule_set(sla_seconds={"P1": 600, "P2": 3600, "P3": 28800}),
-        ["rules.yaml: sla_seconds: no target for P4"],
     ),
 ]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from schemas.common import rfc3339
+from schemas.common import Priority, rfc3339
 from schemas.feedback import FeedbackEvent
 from service import cloudevents
 from service.cloudevents import ticket_headers
@@ -24,6 +24,7 @@ from service.prioritizer.ticket_json import ticket_json
 from service.rules import RuleEngine, load_default_rules
 from service.rules.engine import build_ticket, ticket_id_for
 from service.rules.evaluate import load_labelled
+from service.sla.policy import SlaPolicy, load_demo_policy, load_policy
 
 DATA = Path(__file__).parents[1] / "data"
 NOW = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -53,6 +54,12 @@ def events() -> list[tuple[dict[str, Any], list[str]]]:
 
 
 CASES = events()
+#: the shipped policy, the demo's, and one with an odd id and a target of one second
+POLICIES = [
+    load_policy(),
+    load_demo_policy(),
+    SlaPolicy(version='ü "1"', target_seconds={p: 1 for p in Priority}),
+]
 
 
 @pytest.mark.parametrize(("data", "related"), CASES, ids=[c[0]["event_id"] for c in CASES])
@@ -62,11 +69,17 @@ def test_ticket_json_is_byte_identical_to_the_model(
     engine = _engine()
     event = FeedbackEvent.model_validate(data)
     assessment = engine.assess(event, related)
-    reference = build_ticket(event, assessment, NOW, engine.rules.version).model_dump_json()
-    fast = ticket_json(
-        event, assessment, ticket_id_for(event.event_id), rfc3339(NOW), engine.rules.version
-    )
-    assert fast == reference.encode()
+    for policy in POLICIES:
+        reference = build_ticket(event, assessment, NOW, engine.rules.version, policy)
+        fast = ticket_json(
+            event,
+            assessment,
+            ticket_id_for(event.event_id),
+            rfc3339(NOW),
+            engine.rules.version,
+            policy,
+        )
+        assert fast == reference.model_dump_json().encode()
 
 
 def test_ticket_headers_match_the_cloudevents_writer() -> None:

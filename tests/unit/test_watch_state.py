@@ -143,10 +143,16 @@ def test_rows_are_sorted_by_time_to_breach_overdue_first(clock: FakeClock) -> No
     assert clock_text(rows[0].seconds_left) == "-06:40"
     assert clock_text(rows[-1].seconds_left) == "4h00m"
 
-    # the deadlines are the policy's, as the monitor keeps them
-    demo = WatchState(load_demo_policy())
+    # the deadlines are the tickets' own, as the monitor keeps them: a ticket shows the
+    # due time of the policy the prioritizer applied, whatever the watcher's policy says
+    policy = load_demo_policy()
+    demo = WatchState(policy)
     demo.feed(ticket("x", Priority.P4, ago=0), now)
-    assert demo.rows(now)[0].seconds_left == pytest.approx(120)
+    target, due = policy.first_response_due(Priority.P4, now)
+    sla = SlaInfo(target_seconds=target, first_response_due_at=due, policy_id=policy.version)
+    demo.feed(ticket("y", Priority.P4, ago=0).model_copy(update={"sla": sla}), now)
+    left = {r.ticket.ticket_id: r.seconds_left for r in demo.rows(now)}
+    assert left == {"x": pytest.approx(86400), "y": pytest.approx(120)}
 
 
 def test_the_clock_moves_with_time_and_steps_show(clock: FakeClock) -> None:
