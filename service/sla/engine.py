@@ -26,9 +26,10 @@ layer keeps one engine per assigned partition and drives it::
   stop the running clock (and emit ``sla_recovered`` if the cycle warned or breached);
   ``resolved`` stops it too and closes the ticket; ``customer_reply`` after an agent reply
   and ``reopened`` after a resolution start a next-reply cycle (due = occurred_at +
-  target). Activities of unknown tickets are kept until the ticket arrives. Stale and
-  duplicate activities (a customer reply older than the last agent activity, an agent
-  activity older than the current next-reply cycle, a repeated kind) change nothing.
+  target, in the clock's business-hours calendar: ``SlaPolicy.calendar_for``).
+  Activities of unknown tickets are kept until the ticket arrives. Stale and duplicate
+  activities (a customer reply older than the last agent activity, an agent activity
+  older than the current next-reply cycle, a repeated kind) change nothing.
 * ``fire_due(now) -> list[Escalation]`` emits every step whose time has come, each once
   per cycle; several due at once for one ticket → only the highest.
 * ``next_due() -> datetime | None`` the earliest pending step (min-heap, lazy deletion).
@@ -61,7 +62,7 @@ from schemas.ticket import Ticket
 from service.observability.logging import get_logger
 from service.sla.ladder import Ladder, Outcome, escalation, from_us, to_us
 from service.sla.policy import SlaPolicy
-from service.sla.state import PendingActivities, Status, TicketClock
+from service.sla.state import FIRST_RESPONSE, PendingActivities, Status, TicketClock
 from service.sla.transitions import apply_activity
 
 log = get_logger("triage.sla")
@@ -167,7 +168,7 @@ class SlaEngine:
             priority=ticket.priority,
             target_seconds=target,
             started_at=start,
-            due_at=start + timedelta(seconds=target),
+            due_at=self.policy.calendar_for(ticket.priority, FIRST_RESPONSE).add(start, target),
             touched_at=now,
             category=ticket.category,
             customer_tier=ticket.customer_tier,
@@ -312,7 +313,8 @@ class SlaEngine:
                 continue
             if next_deadline is None or clock.due_at < next_deadline:
                 next_deadline = clock.due_at
-            if now >= clock.started_at + timedelta(seconds=warn * clock.target_seconds):
+            calendar = self.policy.calendar_for(clock.priority, clock.metric)
+            if now >= calendar.add(clock.started_at, warn * clock.target_seconds):
                 at_risk[clock.priority] += 1
         return SlaRisk(at_risk, overdue, next_deadline, now)
 

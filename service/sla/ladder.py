@@ -9,8 +9,10 @@ exactly. Escalation fields:
 * ``dedup_key`` ``<ticket>:<cycle>`` (``<ticket>:management``): a warning, the breaches
   after it and the recovery of one cycle share it, so a pager incident auto-resolves.
 * ``due_at`` the instant the step was scheduled for: the warning time for a warning,
-  start + multiplier × target for a breach (breach1 = the deadline); for ``recovered``
-  and ``management_attention`` the cycle's deadline.
+  start + multiplier × target for a breach (breach1 = the deadline), both in the clock's
+  business-hours calendar (``SlaPolicy.calendar_for``: priority and metric; plain
+  addition for 24/7); for ``recovered`` and ``management_attention`` the cycle's
+  deadline.
 * ``overdue_seconds`` ``emitted_at − deadline`` (negative before the deadline), so the
   deadline itself is always ``emitted_at − overdue_seconds``.
 * ``metric`` ``first_response`` or ``next_reply`` (without the cycle number).
@@ -57,6 +59,9 @@ class Ladder:
     """The policy's steps, applied to clocks."""
 
     def __init__(self, policy: SlaPolicy) -> None:
+        self.policy = policy
+        #: False: every clock is 24/7 and a step is start + offset (the fast path)
+        self._business = policy.business_hours
         self.steps: tuple[StepDef, ...] = policy.steps()
         self._names = [s.name for s in self.steps]
         self._index = {name: i for i, name in enumerate(self._names)}
@@ -65,7 +70,11 @@ class Ladder:
         return round(self.steps[i].fraction * clock.target_seconds * 1_000_000)
 
     def step_us(self, clock: TicketClock, i: int) -> int:
-        return to_us(clock.started_at) + self.offset_us(clock, i)
+        """Cycle start + the step's offset, in the clock's calendar (business time)."""
+        if not self._business:
+            return to_us(clock.started_at) + self.offset_us(clock, i)
+        calendar = self.policy.calendar_for(clock.priority, clock.metric)
+        return calendar.add_us(to_us(clock.started_at), self.offset_us(clock, i))
 
     def next_index(self, clock: TicketClock) -> int | None:
         """Index of the first step of the current cycle not yet emitted (None: none left)."""
@@ -87,10 +96,9 @@ class Ladder:
         if first is None:
             return None
         now_us = to_us(now)
-        start_us = to_us(clock.started_at)
         last = None
         for i in range(first, len(self.steps)):
-            if start_us + self.offset_us(clock, i) > now_us:
+            if self.step_us(clock, i) > now_us:
                 break
             last = i
         if last is None:

@@ -15,21 +15,45 @@ The policy is also the only source of a ticket's first-response target: the prio
 publishes ``sla.target_seconds``/``sla.first_response_due_at`` from
 ``SlaPolicy.first_response_due`` and names the policy (``sla.policy_id``), and the monitor
 keeps the clock the ticket shows (``service.sla.engine``).
+
+Business hours: ``calendars`` names calendar definitions (time zone, weekly hours,
+holidays; ``service.sla.calendar``) and ``calendar`` chooses one per priority and metric
+(``{default: business, P1: 24x7, next_reply: {...}}``). Every deadline and step time is
+``calendar.add(cycle start, fraction × target)``; without them every clock is 24/7.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime
 from importlib import resources
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from schemas.common import Priority
+from service.sla.calendar import (
+    ALWAYS,
+    TWENTY_FOUR_SEVEN,
+    BusinessCalendar,
+    CalendarError,
+    build_calendar,
+    ical_dates,
+    parse_hours,
+    zone_of,
+)
 from service.startup_errors import ConfigError, Loc, refusal, validation_problems, yaml_problem
 
 DAY = 86_400
@@ -53,6 +77,97 @@ class StepDef:
     kind: Literal["sla_warning", "sla_breach"]
     level: int
     fraction: float
+
+
+#: The clocks a calendar can be chosen for (``TicketClock.metric``).
+METRICS = ("first_response", "next_reply")
+
+
+class HolidaysDef(BaseModel):
+    """Closed days of a calendar: explicit dates, a country's public holidays (the
+    ``holidays`` package) and the all-day events of an iCalendar file (``icalendar``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dates: list[date] = Field(default_factory=list)
+    country: str | None = Field(default=None, description="ISO 3166-1 code, e.g. DE.")
+    subdivision: str | None = Field(default=None, description="e.g. BY (needs country).")
+    ical: str | None = Field(
+        default=None, description="An .ics file; relative paths from the policy file's folder."
+    )
+
+    @model_validator(mode="after")
+    def _subdivision_needs_country(self) -> HolidaysDef:
+        if self.subdivision is not None and self.country is None:
+            raise refusal(("subdivision",), "needs country")
+        return self
+
+
+class CalendarDef(BaseModel):
+    """One named calendar of the policy's ``calendars``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timezone: str = Field(description="IANA time zone, e.g. Europe/Berlin.")
+    hours: dict[str, str | list[str]] = Field(
+        description='Open hours by weekday or range: {"mon-fri": "09:00-18:00"}; local time.'
+    )
+    holidays: HolidaysDef = Field(default_factory=HolidaysDef)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            zone_of(value)
+        except CalendarError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        try:
+            parse_hours(value)
+        except CalendarError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("holidays", mode="before")
+    @classmethod
+    def _dates_only(cls, value: Any) -> Any:
+        return {"dates": value} if isinstance(value, list) else value
+
+
+class CalendarByPriority(BaseModel):
+    """Calendar names: ``default`` and per priority (None: fall back)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default: str | None = None
+    P1: str | None = None
+    P2: str | None = None
+    P3: str | None = None
+    P4: str | None = None
+
+    def named(self, priority: Priority) -> str | None:
+        name: str | None = getattr(self, priority.value)
+        return name if name is not None else self.default
+
+
+class CalendarChoice(CalendarByPriority):
+    """Which calendar a clock counts in: per metric (``first_response``, ``next_reply``),
+    then per priority, then ``default``, then 24/7. A plain string names one for all."""
+
+    first_response: CalendarByPriority | None = None
+    next_reply: CalendarByPriority | None = None
+
+    def name_for(self, priority: Priority, metric: str) -> str:
+        by_metric: CalendarByPriority | None = getattr(self, metric, None)
+        if by_metric is not None:
+            name = by_metric.named(priority)
+            if name is not None:
+                return name
+        return self.named(priority) or ALWAYS
 
 
 class SlaPolicy(BaseModel):
@@ -92,6 +207,69 @@ class SlaPolicy(BaseModel):
         "without a change; null keeps them until resolved.",
     )
 
+    calendars: dict[str, CalendarDef] = Field(
+        default_factory=dict,
+        description="Named business-hours calendars (24x7 is built in and reserved).",
+    )
+    calendar: CalendarChoice = Field(
+        default_factory=CalendarChoice,
+        description="The calendar of each priority and metric (default: 24x7 everywhere).",
+    )
+    _calendars: dict[tuple[Priority, str], BusinessCalendar] = PrivateAttr(default_factory=dict)
+
+    @field_validator("calendar", mode="before")
+    @classmethod
+    def _one_calendar(cls, value: Any) -> Any:
+        return {"default": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _build_calendars(self, info: ValidationInfo) -> SlaPolicy:
+        base = Path((info.context or {}).get("base", "."))
+        built: dict[str, BusinessCalendar] = {ALWAYS: TWENTY_FOUR_SEVEN}
+        for name, cal in self.calendars.items():
+            if name == ALWAYS:
+                raise refusal(("calendars", name), f"{ALWAYS} is built in (always open)")
+            closed = set(cal.holidays.dates)
+            if cal.holidays.ical is not None:
+                path = base / cal.holidays.ical
+                try:
+                    closed |= ical_dates(path)
+                except CalendarError as exc:
+                    raise refusal(("calendars", name, "holidays", "ical"), str(exc)) from None
+            try:
+                built[name] = build_calendar(
+                    name,
+                    cal.timezone,
+                    cal.hours,
+                    closed,
+                    cal.holidays.country,
+                    cal.holidays.subdivision,
+                )
+            except CalendarError as exc:
+                raise refusal(("calendars", name, "holidays"), str(exc)) from None
+        choice = self.calendar
+        for where, names in [((), choice), *(((m,), getattr(choice, m)) for m in METRICS)]:
+            if names is None:
+                continue
+            for key in ("default", *(p.value for p in Priority)):
+                name = getattr(names, key)
+                if name is not None and name not in built:
+                    known = ", ".join(sorted(built))
+                    raise refusal(
+                        ("calendar", *where, key), f"unknown calendar {name!r} (known: {known})"
+                    )
+        self._calendars = {(p, m): built[choice.name_for(p, m)] for p in Priority for m in METRICS}
+        return self
+
+    @property
+    def business_hours(self) -> bool:
+        """Some clock counts in a calendar other than 24/7 (else: plain addition)."""
+        return any(not cal.always_open for cal in self._calendars.values())
+
+    def calendar_for(self, priority: Priority, metric: str = "first_response") -> BusinessCalendar:
+        """The calendar a clock of this priority and metric counts in (24/7 by default)."""
+        return self._calendars.get((priority, metric), TWENTY_FOUR_SEVEN)
+
     @field_validator("warning_fractions")
     @classmethod
     def _warnings(cls, value: list[float]) -> list[float]:
@@ -123,10 +301,11 @@ class SlaPolicy(BaseModel):
 
     def first_response_due(self, priority: Priority, occurred_at: datetime) -> tuple[int, datetime]:
         """A ticket's first-response target (seconds) and due time (``occurred_at`` +
-        target). The one place a target is decided: the prioritizer publishes these, the
-        monitor keeps them."""
+        target in the priority's first-response calendar: plain addition for 24/7). The
+        one place a target is decided: the prioritizer publishes these, the monitor keeps
+        them."""
         target = self.target_seconds[priority]
-        return target, occurred_at + timedelta(seconds=target)
+        return target, self.calendar_for(priority, "first_response").add(occurred_at, target)
 
     def steps(self) -> tuple[StepDef, ...]:
         """The ladder of one cycle, in time order (warnings, then breaches)."""
@@ -165,7 +344,9 @@ def _subject_of(data: dict[str, Any]) -> Any:
     return subject
 
 
-def parse_policy(text: str, source: str = "<string>") -> SlaPolicy:
+def parse_policy(text: str, source: str = "<string>", base: str | Path | None = None) -> SlaPolicy:
+    """Parse a policy; ``base`` is the folder relative iCalendar paths start from
+    (default: the folder of ``source``)."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -175,7 +356,8 @@ def parse_policy(text: str, source: str = "<string>") -> SlaPolicy:
     if not isinstance(data, dict):
         raise PolicyError(source, "expected a mapping at the top level (an SLA policy)")
     try:
-        return SlaPolicy.model_validate(data)
+        folder = Path(base) if base is not None else Path(source).parent
+        return SlaPolicy.model_validate(data, context={"base": str(folder)})
     except ValidationError as exc:
         raise PolicyError(source, validation_problems(exc, _subject_of(data))) from exc
 

@@ -15,10 +15,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from schemas.activity import ActivityKind, TicketActivity
 from schemas.escalation import Escalation, EscalationKind
+from service.sla.calendar import TWENTY_FOUR_SEVEN, BusinessCalendar
 from service.sla.ladder import Outcome, escalation
 from service.sla.policy import SlaPolicy
 from service.sla.state import NEXT_REPLY, Status, TicketClock
@@ -45,7 +46,8 @@ def apply_activity(
         if changed:
             clock.last_agent_at = at
         if clock.running:
-            stop_clock(clock, at, now, out, outcomes)
+            calendar = policy.calendar_for(clock.priority, clock.metric)
+            stop_clock(clock, at, now, out, outcomes, calendar)
             changed = True
         if activity.kind is ActivityKind.RESOLVED:
             if clock.status is not Status.RESOLVED:
@@ -70,7 +72,8 @@ def start_next_reply(clock: TicketClock, at: datetime, policy: SlaPolicy) -> Non
     clock.cycle += 1
     clock.metric = NEXT_REPLY
     clock.started_at = at
-    clock.due_at = at + timedelta(seconds=clock.target_seconds)
+    calendar = policy.calendar_for(clock.priority, NEXT_REPLY)
+    clock.due_at = calendar.add(at, clock.target_seconds)
     clock.running = policy.next_reply_clock
     clock.emitted = []
     clock.escalated = False
@@ -84,7 +87,9 @@ def stop_clock(
     now: datetime,
     out: list[Escalation],
     outcomes: list[Outcome],
+    calendar: BusinessCalendar = TWENTY_FOUR_SEVEN,
 ) -> None:
+    """Stop the running cycle; its response time is counted in ``calendar``."""
     clock.running = False
     if clock.cycle == 0 and clock.first_response_at is None:
         clock.first_response_at = at
@@ -95,7 +100,7 @@ def stop_clock(
             metric=clock.metric,
             cycle=clock.cycle,
             met=at <= clock.due_at,
-            response_seconds=max(0.0, (at - clock.started_at).total_seconds()),
+            response_seconds=max(0.0, calendar.elapsed(clock.started_at, at)),
             target_seconds=clock.target_seconds,
         )
     )
