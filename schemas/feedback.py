@@ -57,3 +57,9 @@ class FeedbackEvent(BaseModel):
     )
     subject: str | None = Field(default=None, max_length=2_000)
     metadata: dict[str, str] = Field(default_factory=dict)
+    brand: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Brand or tenant id (schema 1.3); SLA policies can be chosen by it.",
+    )

@@ -31,7 +31,8 @@ class SlaInfo(BaseModel):
     )
     policy_id: str | None = Field(
         default=None,
-        description="The SLA policy (its version) the target came from; absent on "
+        description="The SLA policy the target came from (the file's version, or the id of "
+        "the entry of its policies the ticket matched); absent on "
         "tickets published before schema 1.2 (their target came from the rule set).",
     )
 
@@ -70,4 +71,9 @@ class Ticket(BaseModel):
         default_factory=list,
         description="Earlier tickets of the same customer within the repeat-contact window "
         "(any channel), oldest first.",
+    )
+    brand: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The feedback event's brand or tenant id, if it had one (schema 1.3).",
     )

@@ -239,7 +239,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     )
     print(
         f"sla      first response within {ticket.sla.target_seconds} s, "
-        f"due {rfc3339(ticket.sla.first_response_due_at)}   (SLA policy {policy.version})"
+        f"due {rfc3339(ticket.sla.first_response_due_at)}   (SLA policy {ticket.sla.policy_id})"
     )
     print(f"actions  {', '.join(ticket.actions)}")
     if ticket.management_attention:

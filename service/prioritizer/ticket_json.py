@@ -14,7 +14,7 @@ import orjson
 
 from schemas.common import SCHEMA_VERSION, rfc3339
 from schemas.feedback import FeedbackEvent
-from service.rules.engine import Assessment
+from service.rules.engine import Assessment, facts_of
 from service.sla.policy import SlaPolicy
 
 
@@ -31,7 +31,8 @@ def ticket_json(
     ``build_ticket`` does)."""
     customer = event.customer
     occurred = event.occurred_at
-    target, due = policy.first_response_due(assessment.priority, occurred)
+    chosen = policy.select(facts_of(event, assessment))
+    target, due = chosen.first_response_due(assessment.priority, occurred)
     return orjson.dumps(
         {
             "schema_version": SCHEMA_VERSION,
@@ -47,7 +48,7 @@ def ticket_json(
             "sla": {
                 "target_seconds": target,
                 "first_response_due_at": rfc3339(due),
-                "policy_id": policy.version,
+                "policy_id": chosen.version,
             },
             "actions": assessment.actions,
             "management_attention": assessment.management_attention,
@@ -63,5 +64,6 @@ def ticket_json(
             "text": event.text,
             "rules_version": rules_version,
             "related_ticket_ids": assessment.related_ticket_ids,
+            "brand": event.brand,
         }
     )

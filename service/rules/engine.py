@@ -43,7 +43,7 @@ from service.rules.matcher import LexiconMatcher, TextSignals
 from service.rules.model import RuleSet
 from service.rules.text import MAX_ANALYSED_CHARS, angry_punctuation, normalize, shouting_ratio
 from service.sentiment.model import NegativityModel, default_model
-from service.sla.policy import SlaPolicy
+from service.sla.policy import SlaPolicy, TicketFacts
 
 #: Namespace of ticket ids: uuid5(TICKET_NAMESPACE, event_id). Never change it, or
 #: redelivered events would get new ticket ids.
@@ -442,6 +442,19 @@ def _debug_reasons(facts: Facts) -> list[Reason]:
     return out
 
 
+def facts_of(event: FeedbackEvent, assessment: Assessment) -> TicketFacts:
+    """What the SLA policy's conditions see of a new ticket (``SlaPolicy.select``)."""
+    tier = event.customer.tier
+    return TicketFacts(
+        priority=assessment.priority,
+        tier=tier.value if tier else None,
+        channel=event.channel,
+        category=assessment.category,
+        language=assessment.language,
+        brand=event.brand,
+    )
+
+
 def build_ticket(
     event: FeedbackEvent,
     assessment: Assessment,
@@ -451,8 +464,9 @@ def build_ticket(
 ) -> Ticket:
     """Assemble the ticket; the SLA clock starts when the customer spoke, with the target
     of the SLA ``policy`` (the one the monitor keeps, ``SlaPolicy.first_response_due``)."""
-    target, due = policy.first_response_due(assessment.priority, event.occurred_at)
     customer = event.customer
+    chosen = policy.select(facts_of(event, assessment))
+    target, due = chosen.first_response_due(assessment.priority, event.occurred_at)
     # Everything below comes from a validated event and a validated rule set, so the
     # ticket is constructed without re-validation (it is the hot path).
     return Ticket.model_construct(
@@ -465,7 +479,7 @@ def build_ticket(
         reasons=assessment.reasons,
         language=assessment.language,
         sla=SlaInfo.model_construct(
-            target_seconds=target, first_response_due_at=due, policy_id=policy.version
+            target_seconds=target, first_response_due_at=due, policy_id=chosen.version
         ),
         actions=assessment.actions,
         management_attention=assessment.management_attention,
@@ -483,4 +497,5 @@ def build_ticket(
         text=event.text,
         rules_version=rules_version,
         related_ticket_ids=assessment.related_ticket_ids,
+        brand=event.brand,
     )

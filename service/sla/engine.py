@@ -61,7 +61,7 @@ from schemas.escalation import Escalation, EscalationKind
 from schemas.ticket import Ticket
 from service.observability.logging import get_logger
 from service.sla.ladder import Ladder, Outcome, escalation, from_us, to_us
-from service.sla.policy import SlaPolicy
+from service.sla.policy import SlaPolicy, TicketFacts
 from service.sla.state import FIRST_RESPONSE, PendingActivities, Status, TicketClock
 from service.sla.transitions import apply_activity
 
@@ -130,15 +130,18 @@ class SlaEngine:
         self._counts: Counter[tuple[Priority, Status]] = Counter()
         self._mismatches: set[tuple[str, Priority]] = set()
 
-    def _target(self, ticket: Ticket, start: datetime) -> int:
-        """The target the ticket's clock keeps: the one the ticket shows, so the clock
-        keeps its ``sla.first_response_due_at``. The prioritizer took it from the SLA policy
-        the ticket names (``SlaPolicy.first_response_due``, the same call as here); when
-        this engine's policy gives another target the roles run different policy files
-        (or the ticket predates schema 1.2, when the rule set decided): logged once per
-        policy and priority (``sla_policy_mismatch``)."""
+    def _target(self, ticket: Ticket, start: datetime) -> tuple[int, SlaPolicy]:
+        """The target the ticket's clock keeps and the policy it counts in. The target is
+        the one the ticket shows, so the clock keeps its ``sla.first_response_due_at``.
+        The prioritizer took it from the SLA policy the ticket names
+        (``SlaPolicy.select`` and ``first_response_due``, the same calls as here: the entry
+        ``sla.policy_id`` names, else the one the ticket's fields select); when that policy
+        gives another target the roles run different policy files (or the ticket predates
+        schema 1.2, when the rule set decided): logged once per policy and priority
+        (``sla_policy_mismatch``)."""
         sla = ticket.sla
-        mine, _ = self.policy.first_response_due(ticket.priority, start)
+        chosen = self.policy.for_ticket(sla.policy_id, ticket_facts(ticket))
+        mine, _ = chosen.first_response_due(ticket.priority, start)
         if sla.target_seconds != mine:
             key = (sla.policy_id or "", ticket.priority)
             if key not in self._mismatches and len(self._mismatches) < _MISMATCHES_LOGGED:
@@ -149,11 +152,11 @@ class SlaEngine:
                     priority=ticket.priority.value,
                     ticket_policy=sla.policy_id,
                     ticket_target_seconds=sla.target_seconds,
-                    policy=self.policy.version,
+                    policy=chosen.version,
                     policy_target_seconds=mine,
                     kept="ticket",
                 )
-        return sla.target_seconds
+        return sla.target_seconds, chosen
 
     # -- inputs ---------------------------------------------------------------------
     def on_ticket(self, ticket: Ticket, now: datetime) -> list[Escalation]:
@@ -161,14 +164,17 @@ class SlaEngine:
         if tid in self._clocks:
             return []
         start = ticket.occurred_at.astimezone(UTC)
-        target = self._target(ticket, start)
+        target, chosen = self._target(ticket, start)
+        # the entry of the policy's ``policies`` the clock counts in (None: the file's own)
+        policy_id = chosen.version if chosen is not self.policy else None
         clock = TicketClock(
             ticket_id=tid,
             customer_id=ticket.customer_id,
             priority=ticket.priority,
             target_seconds=target,
             started_at=start,
-            due_at=self.policy.calendar_for(ticket.priority, FIRST_RESPONSE).add(start, target),
+            due_at=chosen.calendar_for(ticket.priority, FIRST_RESPONSE).add(start, target),
+            policy_id=policy_id,
             touched_at=now,
             category=ticket.category,
             customer_tier=ticket.customer_tier,
@@ -313,7 +319,7 @@ class SlaEngine:
                 continue
             if next_deadline is None or clock.due_at < next_deadline:
                 next_deadline = clock.due_at
-            calendar = self.policy.calendar_for(clock.priority, clock.metric)
+            calendar = self.policy.calendar_for(clock.priority, clock.metric, clock.policy_id)
             if now >= calendar.add(clock.started_at, warn * clock.target_seconds):
                 at_risk[clock.priority] += 1
         return SlaRisk(at_risk, overdue, next_deadline, now)
@@ -377,3 +383,15 @@ class SlaEngine:
 
 def _order(activity: TicketActivity) -> datetime:
     return activity.occurred_at
+
+
+def ticket_facts(ticket: Ticket) -> TicketFacts:
+    """What the SLA policy's conditions see of a published ticket (``SlaPolicy.select``)."""
+    return TicketFacts(
+        priority=ticket.priority,
+        tier=ticket.customer_tier,
+        channel=ticket.channel,
+        category=ticket.category,
+        language=ticket.language,
+        brand=ticket.brand,
+    )

@@ -73,7 +73,7 @@ class Ladder:
         """Cycle start + the step's offset, in the clock's calendar (business time)."""
         if not self._business:
             return to_us(clock.started_at) + self.offset_us(clock, i)
-        calendar = self.policy.calendar_for(clock.priority, clock.metric)
+        calendar = self.policy.calendar_for(clock.priority, clock.metric, clock.policy_id)
         return calendar.add_us(to_us(clock.started_at), self.offset_us(clock, i))
 
     def next_index(self, clock: TicketClock) -> int | None:

@@ -20,6 +20,14 @@ Business hours: ``calendars`` names calendar definitions (time zone, weekly hour
 holidays; ``service.sla.calendar``) and ``calendar`` chooses one per priority and metric
 (``{default: business, P1: 24x7, next_reply: {...}}``). Every deadline and step time is
 ``calendar.add(cycle start, fraction × target)``; without them every clock is 24/7.
+
+Policies by conditions: ``policies`` is an ordered list of entries, each an ``id``,
+optional ``when`` conditions (priority, tier, channel, category, language, brand: a value
+or a list; every key given must match) and the settings it changes (``target_seconds``,
+``calendars``, ``calendar``); the rest of the file is the default each entry inherits
+and the policy of a ticket no entry matches. :meth:`SlaPolicy.select` picks the first
+entry that matches a ticket's facts; the prioritizer publishes its id as
+``sla.policy_id`` and the monitor looks it up again (:meth:`SlaPolicy.for_ticket`).
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.common import Priority
+from schemas.common import Channel, Priority, Tier
 from service.sla.calendar import (
     ALWAYS,
     TWENTY_FOUR_SEVEN,
@@ -54,7 +62,14 @@ from service.sla.calendar import (
     parse_hours,
     zone_of,
 )
-from service.startup_errors import ConfigError, Loc, refusal, validation_problems, yaml_problem
+from service.startup_errors import (
+    ConfigError,
+    Loc,
+    error_message,
+    refusal,
+    validation_problems,
+    yaml_problem,
+)
 
 DAY = 86_400
 
@@ -170,6 +185,90 @@ class CalendarChoice(CalendarByPriority):
         return self.named(priority) or ALWAYS
 
 
+#: Settings a ``policies`` entry may change (the ladder, the next-reply clock and the
+#: retention are the file's: one ladder for every clock).
+ENTRY_SETTINGS = ("target_seconds", "calendars", "calendar")
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str | int) and not isinstance(value, bool) else value
+
+
+class Conditions(BaseModel):
+    """An entry's ``when``: every key given must match (a value or any of a list)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    priority: list[Priority] | None = None
+    tier: list[Tier] | None = None
+    channel: list[Channel] | None = None
+    category: list[str] | None = None
+    language: list[str] | None = None
+    brand: list[str] | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return _as_list(value)
+
+    @field_validator("*")
+    @classmethod
+    def _not_empty(cls, value: list[Any] | None) -> list[Any] | None:
+        if value is not None and not value:
+            raise ValueError("must name at least one value (or leave the key out)")
+        if value is not None and any(isinstance(v, str) and not v.strip() for v in value):
+            raise ValueError("values must not be empty")
+        return value
+
+    def matches(self, facts: TicketFacts) -> bool:
+        if self.priority is not None and facts.priority not in self.priority:
+            return False
+        if self.tier is not None and facts.tier not in self.tier:
+            return False
+        if self.channel is not None and facts.channel not in self.channel:
+            return False
+        if self.category is not None and facts.category not in self.category:
+            return False
+        if self.brand is not None and facts.brand not in self.brand:
+            return False
+        if self.language is not None:
+            lang = (facts.language or "").lower()
+            if not any(
+                lang == c.lower() or lang.startswith(c.lower() + "-") for c in self.language
+            ):
+                return False
+        return True
+
+
+class PolicyEntry(BaseModel):
+    """One entry of ``policies``: an id, its conditions and the settings it changes."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: str = Field(min_length=1, max_length=100)
+    when: Conditions = Field(default_factory=Conditions)
+
+    @model_validator(mode="after")
+    def _settings(self) -> PolicyEntry:
+        for key in self.model_extra or {}:
+            if key not in ENTRY_SETTINGS:
+                allowed = ", ".join(("id", "when", *ENTRY_SETTINGS))
+                raise refusal((key,), f"unknown key (an entry takes {allowed})")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFacts:
+    """What a policy's conditions look at (``brand``: the event's tenant/brand id)."""
+
+    priority: str
+    tier: str | None = None
+    channel: str | None = None
+    category: str | None = None
+    language: str | None = None
+    brand: str | None = None
+
+
 class SlaPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -215,7 +314,14 @@ class SlaPolicy(BaseModel):
         default_factory=CalendarChoice,
         description="The calendar of each priority and metric (default: 24x7 everywhere).",
     )
+    policies: list[PolicyEntry] | None = Field(
+        default=None,
+        description="Policies chosen by conditions, in order: the first that matches a "
+        "ticket applies; none: this (the default) policy.",
+    )
     _calendars: dict[tuple[Priority, str], BusinessCalendar] = PrivateAttr(default_factory=dict)
+    _entries: tuple[tuple[Conditions, SlaPolicy], ...] = PrivateAttr(default=())
+    _by_id: dict[str, SlaPolicy] = PrivateAttr(default_factory=dict)
 
     @field_validator("calendar", mode="before")
     @classmethod
@@ -261,13 +367,79 @@ class SlaPolicy(BaseModel):
         self._calendars = {(p, m): built[choice.name_for(p, m)] for p in Priority for m in METRICS}
         return self
 
+    @model_validator(mode="after")
+    def _build_entries(self, info: ValidationInfo) -> SlaPolicy:
+        if self.policies is None:
+            return self
+        if not self.policies:
+            raise refusal(("policies",), "must hold at least one policy (or leave it out)")
+        inherited = self.model_dump(
+            include={"target_seconds", "calendars", "calendar"}, exclude_unset=True
+        )
+        entries: list[tuple[Conditions, SlaPolicy]] = []
+        by_id: dict[str, SlaPolicy] = {self.version: self}
+        for i, entry in enumerate(self.policies):
+            if entry.id in by_id:
+                what = "the file's version" if entry.id == self.version else "another policy"
+                raise refusal(("policies", i, "id"), f"duplicate id {entry.id!r} ({what})")
+            settings = dict(inherited)
+            for key, value in (entry.model_extra or {}).items():
+                if key in ("target_seconds", "calendars") and isinstance(value, dict):
+                    settings[key] = {**settings.get(key, {}), **value}
+                else:
+                    settings[key] = value
+            top = self.model_dump(exclude={"policies", *ENTRY_SETTINGS}, exclude_unset=True)
+            try:
+                policy = SlaPolicy.model_validate(
+                    {**top, **settings, "version": entry.id}, context=info.context
+                )
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                loc = tuple(err["loc"]) + tuple((err.get("ctx") or {}).get("loc", ()))
+                raise refusal(("policies", i, *loc), error_message(err)) from None
+            entries.append((entry.when, policy))
+            by_id[entry.id] = policy
+        self._entries = tuple(entries)
+        self._by_id = by_id
+        return self
+
+    def select(self, facts: TicketFacts) -> SlaPolicy:
+        """The policy of a ticket with these facts: the first entry of ``policies`` whose
+        conditions match, else this (the default) policy. The prioritizer's and the
+        monitor's one way to choose."""
+        for when, policy in self._entries:
+            if when.matches(facts):
+                return policy
+        return self
+
+    def by_id(self, policy_id: str | None) -> SlaPolicy | None:
+        """The entry (or this policy) a ticket's ``sla.policy_id`` names; None: unknown."""
+        if policy_id is None:
+            return None
+        if policy_id == self.version:
+            return self
+        return self._by_id.get(policy_id)
+
+    def for_ticket(self, policy_id: str | None, facts: TicketFacts) -> SlaPolicy:
+        """The monitor's choice: the policy the ticket names, else selection by its facts."""
+        return self.by_id(policy_id) or self.select(facts)
+
     @property
     def business_hours(self) -> bool:
         """Some clock counts in a calendar other than 24/7 (else: plain addition)."""
-        return any(not cal.always_open for cal in self._calendars.values())
+        return any(not cal.always_open for cal in self._calendars.values()) or any(
+            p.business_hours for _, p in self._entries
+        )
 
-    def calendar_for(self, priority: Priority, metric: str = "first_response") -> BusinessCalendar:
-        """The calendar a clock of this priority and metric counts in (24/7 by default)."""
+    def calendar_for(
+        self, priority: Priority, metric: str = "first_response", policy_id: str | None = None
+    ) -> BusinessCalendar:
+        """The calendar a clock of this priority and metric counts in (24/7 by default);
+        ``policy_id``: of that entry of ``policies`` (unknown or None: this policy's)."""
+        if policy_id is not None and self._entries:
+            chosen = self._by_id.get(policy_id)
+            if chosen is not None and chosen is not self:
+                return chosen.calendar_for(priority, metric)
         return self._calendars.get((priority, metric), TWENTY_FOUR_SEVEN)
 
     @field_validator("warning_fractions")
@@ -338,7 +510,15 @@ def _subject_of(data: dict[str, Any]) -> Any:
     version = data.get("version")
     name = f'SLA policy "{version}"' if isinstance(version, str) and version else "SLA policy"
 
+    entries = data.get("policies")
+
     def subject(loc: Loc) -> tuple[str, Loc]:
+        if len(loc) >= 2 and loc[0] == "policies" and isinstance(loc[1], int):
+            i = loc[1]
+            entry = entries[i] if isinstance(entries, list) and i < len(entries) else None
+            pid = entry.get("id") if isinstance(entry, dict) else None
+            if isinstance(pid, str) and pid:
+                return f'SLA policy "{pid}"', loc
         return name, loc
 
     return subject

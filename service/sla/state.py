@@ -69,6 +69,11 @@ class TicketClock(BaseModel):
     category: str | None = None
     customer_tier: str | None = None
     rule_ids: tuple[str, ...] = ()
+    policy_id: str | None = Field(
+        default=None,
+        description="The entry of the SLA policy's policies whose calendars the clock "
+        "counts in (None: the policy file's own; records from before have none).",
+    )
 
     @property
     def dedup_base(self) -> str:

@@ -46,7 +46,7 @@ def apply_activity(
         if changed:
             clock.last_agent_at = at
         if clock.running:
-            calendar = policy.calendar_for(clock.priority, clock.metric)
+            calendar = policy.calendar_for(clock.priority, clock.metric, clock.policy_id)
             stop_clock(clock, at, now, out, outcomes, calendar)
             changed = True
         if activity.kind is ActivityKind.RESOLVED:
@@ -72,7 +72,7 @@ def start_next_reply(clock: TicketClock, at: datetime, policy: SlaPolicy) -> Non
     clock.cycle += 1
     clock.metric = NEXT_REPLY
     clock.started_at = at
-    calendar = policy.calendar_for(clock.priority, NEXT_REPLY)
+    calendar = policy.calendar_for(clock.priority, NEXT_REPLY, clock.policy_id)
     clock.due_at = calendar.add(at, clock.target_seconds)
     clock.running = policy.next_reply_clock
     clock.emitted = []

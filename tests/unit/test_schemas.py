@@ -504,7 +504,7 @@ def test_from_record_without_dlq_headers_fails() -> None:
 
 def test_public_exports() -> None:
     assert Customer.model_fields["id"].is_required()
-    assert SCHEMA_VERSION == "1.2"
+    assert SCHEMA_VERSION == "1.3"
 
 
 def test_a_ticket_from_before_1_2_names_no_policy() -> None:
