@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -183,3 +186,14 @@ def service_env(s: Settings, port: int, **extra: str) -> dict[str, str]:
         "TRIAGE_HTTP_PORT": str(port),
     }
     return {**os.environ, **env, **extra}
+
+
+def start_service(env: dict[str, str], log: Path, role: str = "all") -> subprocess.Popen[bytes]:
+    """``triage run --role role`` as a child process, its log appended to ``log``."""
+    with log.open("ab") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "run", "--role", role],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )

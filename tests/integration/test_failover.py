@@ -8,25 +8,19 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from service.kafka.embedded import free_port
-from tests.integration.kafka_helpers import http_get, service_env, unique_settings
+from tests.integration.kafka_helpers import (
+    http_get,
+    service_env,
+    start_service,
+    unique_settings,
+)
 
 #: The bound the issue set for a restarted instance (kill → partitions owned).
 RESTART_BOUND_S = 10.0
-
-
-def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as sink:
-        return subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "run", "--role", "sla"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=sink,
-        )
 
 
 async def _ready(proc: subprocess.Popen[bytes], port: int, timeout: float) -> float:
@@ -50,14 +44,14 @@ async def test_a_restarted_instance_owns_its_partitions_within_ten_seconds(
     s = unique_settings(bootstrap)
     port = free_port()
     env = service_env(s, port, TRIAGE_INSTANCE_ID="triage-failover-0")
-    first = _start(env, tmp_path / "first.log")
+    first = start_service(env, tmp_path / "first.log", role="sla")
     second: subprocess.Popen[bytes] | None = None
     try:
         await _ready(first, port, 60)
         first.send_signal(signal.SIGKILL)
         killed = time.monotonic()
         first.wait(5)
-        second = _start(env, tmp_path / "second.log")
+        second = start_service(env, tmp_path / "second.log", role="sla")
         owned = await _ready(second, port, 60)
     finally:
         for proc in (first, second):

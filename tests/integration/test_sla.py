@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import signal
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from tests.integration.kafka_helpers import (
     read_until,
     running_app,
     service_env,
+    start_service,
     unique_settings,
     wait_for,
 )
@@ -166,17 +165,6 @@ def _policy_yaml(path: Path, target: int) -> None:
     )
 
 
-def _service(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """``triage run`` as a child process, its JSON log appended to ``log``."""
-    with log.open("ab") as sink:
-        return subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "run"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=sink,
-        )
-
-
 async def _metric_sum(port: int, name: str) -> float:
     try:
         status, text = await http_get(port, "/metrics")
@@ -204,7 +192,7 @@ async def test_kill_minus_nine_loses_no_escalation_and_repeats_none(
         TRIAGE_LOG_LEVEL="INFO",
     )
     n = 1000
-    proc = _service(env, tmp_path / "service.log")
+    proc = start_service(env, tmp_path / "service.log")
     try:
         await wait_for(lambda: proc.poll() is None, 1, "process start")
 
@@ -224,7 +212,7 @@ async def test_kill_minus_nine_loses_no_escalation_and_repeats_none(
         await _async_wait(all_open, 20, f"{n} open SLA clocks")
         proc.send_signal(signal.SIGKILL)
         proc.wait(5)
-        proc = _service(env, tmp_path / "service.log")
+        proc = start_service(env, tmp_path / "service.log")
         got = await escalations(bootstrap, s.topic_escalations, 2 * n, timeout=120)
         more = await escalations(bootstrap, s.topic_escalations, 2 * n + 1, timeout=3)
     finally:

@@ -21,7 +21,7 @@ from rich.console import Console
 from schemas.activity import ActivityKind, TicketActivity
 from schemas.common import Priority
 from schemas.escalation import Escalation, EscalationKind
-from schemas.ticket import SlaInfo, Ticket
+from schemas.ticket import Ticket
 from service.config import Settings
 from service.demo import agent, runner
 from service.kafka.admin import ensure_topics
@@ -31,34 +31,22 @@ from service.watch.runner import run_watch
 from service.watch.state import WatchState
 from service.watch.view import render
 from tests.integration.kafka_helpers import service_env, unique_settings, wait_for
+from tests.tickets import make_ticket
 
 pytestmark = pytest.mark.integration
 POLICY = SlaPolicy()  # P1 10 min, P2 1 h: the tickets' own targets
-TARGETS = {Priority.P1: 600, Priority.P2: 3600, Priority.P3: 14400, Priority.P4: 86400}
 
 
 def ticket(name: str, priority: Priority, ago: float, tier: str = "standard") -> Ticket:
-    occurred = datetime.now(UTC) - timedelta(seconds=ago)
-    target = TARGETS[priority]
-    return Ticket(
-        ticket_id=f"tkt-{name}",
+    return make_ticket(
+        f"tkt-{name}",
+        priority,
+        datetime.now(UTC) - timedelta(seconds=ago),
         event_id=f"evt-{name}",
         customer_id=f"cust-{name}",
-        priority=priority,
+        tier=tier,
         severity=70,
-        category="frustrated",
-        reasons=[],
-        language="en",
-        sla=SlaInfo(
-            target_seconds=target, first_response_due_at=occurred + timedelta(seconds=target)
-        ),
-        actions=[],
-        occurred_at=occurred,
-        created_at=occurred,
-        channel="email",
-        customer_tier=tier,
         text=f"feedback of {name}",
-        rules_version="test",
     )
 
 

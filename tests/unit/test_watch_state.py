@@ -20,9 +20,9 @@ from service.sla.policy import SlaPolicy, load_demo_policy
 from service.watch.runner import parse_duration
 from service.watch.state import ChangeKind, WatchState, WatchTopics, decode_event
 from service.watch.view import change_line, clock_text, plain_counts, render
+from tests.tickets import make_ticket
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-TARGETS = {Priority.P1: 600, Priority.P2: 3600, Priority.P3: 14400, Priority.P4: 86400}
 TOPICS = WatchTopics("tickets", "activity", "escalations")
 
 
@@ -38,28 +38,7 @@ def ticket(
     tier: str | None = None,
     severity: int = 80,
 ) -> Ticket:
-    occurred = at(-ago)
-    target = TARGETS[priority]
-    return Ticket(
-        ticket_id=tid,
-        event_id=f"e-{tid}",
-        customer_id=f"c-{tid}",
-        priority=priority,
-        severity=severity,
-        category="frustrated",
-        reasons=[],
-        language="en",
-        sla=SlaInfo(
-            target_seconds=target, first_response_due_at=occurred + timedelta(seconds=target)
-        ),
-        actions=[],
-        occurred_at=occurred,
-        created_at=occurred,
-        channel="email",
-        customer_tier=tier,
-        text=f"text of {tid}",
-        rules_version="test",
-    )
+    return make_ticket(tid, priority, at(-ago), tier=tier, severity=severity)
 
 
 def act(kind: str, tid: str, seconds: float = 0, agent: str | None = None) -> TicketActivity:
