@@ -31,7 +31,8 @@ def ticket_json(
     ``build_ticket`` does)."""
     customer = event.customer
     occurred = event.occurred_at
-    chosen = policy.select(facts_of(event, assessment))
+    # (a file without ``policies`` is one policy: no facts to build, per event)
+    chosen = policy.select(facts_of(event, assessment)) if policy.policies else policy
     target, due = chosen.first_response_due(assessment.priority, occurred)
     return orjson.dumps(
         {

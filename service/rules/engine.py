@@ -465,7 +465,7 @@ def build_ticket(
     """Assemble the ticket; the SLA clock starts when the customer spoke, with the target
     of the SLA ``policy`` (the one the monitor keeps, ``SlaPolicy.first_response_due``)."""
     customer = event.customer
-    chosen = policy.select(facts_of(event, assessment))
+    chosen = policy.select(facts_of(event, assessment)) if policy.policies else policy
     target, due = chosen.first_response_due(assessment.priority, event.occurred_at)
     # Everything below comes from a validated event and a validated rule set, so the
     # ticket is constructed without re-validation (it is the hot path).
