@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BeforeValidator, PlainSerializer, StringConstraints
 
 #: Version of the message contract. Changes are additive within a major version.
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 
 
 class Priority(StrEnum):

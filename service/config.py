@@ -143,6 +143,12 @@ class Settings(BaseSettings):
     sla_timer_max_sleep_seconds: float = Field(
         default=0.5, gt=0, description="Timer wakes at least this often (bounds escalation delay)."
     )
+    sla_apply_policy_to_open: bool = Field(
+        default=False,
+        description="At start (and when a partition is taken over), give open tickets the "
+        "targets the current SLA policy sets (a changed policy file); off: they keep the "
+        "targets they started with, and the count that differs is logged.",
+    )
 
     # --- notify: escalations → Alertmanager (service/notify/, docs/operations.md) ------------
     alertmanager_url: str | None = Field(

@@ -85,6 +85,7 @@ class SlaRuntime:
 
     def _restored(self, partitions: list[int], seconds: float) -> None:
         self.metrics.sla_restore.observe(seconds)
+        self.monitor.restored(partitions, self.settings.sla_apply_policy_to_open)
         self._wake.set()  # the restored clocks may be due before the current sleep ends
 
     # --- timers -------------------------------------------------------------------------------

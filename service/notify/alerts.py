@@ -11,9 +11,10 @@ priority       ``P1`` … ``P4``
 level          the step's level (``1``, ``2``, ``3`` …; ``0`` for management attention)
 severity       ``critical`` (a P1/P2 breach, management attention) or ``warning``
 ticket_id      the ticket (group and inhibit on it)
-dedup_key      the cycle: ``<ticket>:first_response``, ``<ticket>:next_reply.<n>``,
-               ``<ticket>:management``
-metric         ``first_response``, ``next_reply`` or ``management``
+dedup_key      the step's (since contract 1.4): ``<ticket>:first_response:warn50``,
+               ``<ticket>:next_reply.<n>:breach2``, …; ``<ticket>:management``
+metric         ``first_response``, ``next_reply``, ``resolution``, ``periodic_update``
+               or ``management``
 category       the ticket's category, when the escalation carries it
 tier           the customer's tier, when the escalation carries it
 =============  ===========================================================================
@@ -26,9 +27,12 @@ a repeated escalation, so a repeat is the same alert. ``endsAt`` is left open wh
 alert is active (each POST sets it a few re-send intervals ahead) and set to the
 recovery's time when ``sla_recovered`` comes.
 
-**Book** (``AlertBook``). The alerts of each cycle (dedup key), kept per escalations
-partition (every escalation of a ticket is on its ticket's partition):
+**Book** (``AlertBook``). The alerts of each cycle (``cycle_key``; escalations from
+before contract 1.4 have none and their ``dedup_key`` is the cycle's), kept per
+escalations partition (every escalation of a ticket is on its ticket's partition):
 
+* a step the SLA policy does not notify (``notify`` false) and ``sla_retargeted`` raise
+  no alert;
 * a warning or breach opens its cycle's alert for that step; the same step again is the
   same alert (a repeat changes nothing);
 * ``sla_recovered`` resolves every alert of its cycle and closes it: a warning or breach
@@ -63,7 +67,11 @@ ALERTNAMES: dict[EscalationKind, str] = {
 #: up to three re-sends in a row does not resolve it.
 LIFETIME_INTERVALS = 4
 _URGENT = frozenset({Priority.P1, Priority.P2})
-_METRIC_WORDS = {"first_response": "first response", "next_reply": "next reply"}
+_METRIC_WORDS = {
+    "first_response": "first response",
+    "next_reply": "next reply",
+    "periodic_update": "update",
+}
 
 
 def severity(esc: Escalation) -> str:
@@ -244,7 +252,10 @@ class AlertBook:
     def apply(self, partition: int, esc: Escalation, now: datetime) -> list[Alert]:
         """Take one escalation; the alerts it concerns, as they are now (active or
         resolved), to be sent. A repeat yields the same alerts again."""
-        cycle = self._cycles.get(esc.dedup_key)
+        if not esc.notify or esc.kind is EscalationKind.SLA_RETARGETED:
+            return []  # dashboards only: the policy pages nobody for it
+        cycle_key = esc.cycle_key or esc.dedup_key
+        cycle = self._cycles.get(cycle_key)
         if esc.kind is EscalationKind.SLA_RECOVERED:
             if cycle is None:
                 return []  # nothing of that cycle was alerted (or it is long gone)
@@ -259,7 +270,7 @@ class AlertBook:
         if alert.starts_at < now - self._ttl(alert):
             return []  # it would have ended by now
         if cycle is None:
-            cycle = self._cycles[esc.dedup_key] = _Cycle(partition)
+            cycle = self._cycles[cycle_key] = _Cycle(partition)
         if cycle.closed_at is not None:
             return []  # a repeat from before the recovery
         key = (esc.kind, esc.level)

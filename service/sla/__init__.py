@@ -13,9 +13,9 @@ from service.sla.ladder import Outcome
 from service.sla.policy import PolicyError, SlaPolicy, StepDef, load_demo_policy, load_policy
 from service.sla.state import (
     PendingActivities,
-    StateRecord,
     Status,
     TicketClock,
+    Timer,
     decode_record,
     encode_record,
 )
@@ -27,10 +27,10 @@ __all__ = [
     "SlaEngine",
     "SlaPolicy",
     "SlaStats",
-    "StateRecord",
     "Status",
     "StepDef",
     "TicketClock",
+    "Timer",
     "decode_record",
     "encode_record",
     "load_demo_policy",

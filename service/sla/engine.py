@@ -60,10 +60,26 @@ from schemas.common import Priority
 from schemas.escalation import Escalation, EscalationKind
 from schemas.ticket import Ticket
 from service.observability.logging import get_logger
-from service.sla.ladder import Ladder, Outcome, escalation, from_us, to_us
+from service.sla.ladder import (
+    Ladder,
+    Outcome,
+    calendar_of,
+    deadline,
+    from_us,
+    ticket_event,
+    to_us,
+)
 from service.sla.policy import SlaPolicy, TicketFacts
-from service.sla.state import FIRST_RESPONSE, PendingActivities, Status, TicketClock
-from service.sla.transitions import apply_activity
+from service.sla.state import (
+    FIRST_RESPONSE,
+    RESOLUTION,
+    PendingActivities,
+    Status,
+    TicketClock,
+    Timer,
+)
+from service.sla.transitions import apply_activity, apply_policy, differs_from_policy
+from service.sla.transitions import start as start_timer
 
 log = get_logger("triage.sla")
 #: distinct (policy id, priority) mismatches logged per engine, at most
@@ -163,36 +179,12 @@ class SlaEngine:
         tid = ticket.ticket_id
         if tid in self._clocks:
             return []
-        start = ticket.occurred_at.astimezone(UTC)
-        target, chosen = self._target(ticket, start)
-        # the entry of the policy's ``policies`` the clock counts in (None: the file's own)
-        policy_id = chosen.version if chosen is not self.policy else None
-        clock = TicketClock(
-            ticket_id=tid,
-            customer_id=ticket.customer_id,
-            priority=ticket.priority,
-            target_seconds=target,
-            started_at=start,
-            due_at=chosen.calendar_for(ticket.priority, FIRST_RESPONSE).add(start, target),
-            policy_id=policy_id,
-            touched_at=now,
-            category=ticket.category,
-            customer_tier=ticket.customer_tier,
-            rule_ids=tuple(r.rule_id for r in ticket.reasons),
-        )
+        clock = self._new_clock(ticket, now)
         out: list[Escalation] = []
         if self.policy.management_attention and ticket.management_attention:
             clock.management_emitted = True
             out.append(
-                escalation(
-                    clock,
-                    EscalationKind.MANAGEMENT_ATTENTION,
-                    0,
-                    "mgmt",
-                    clock.due_at,
-                    now,
-                    base="management",
-                )
+                ticket_event(clock, EscalationKind.MANAGEMENT_ATTENTION, "management", "mgmt", now)
             )
         self._put(clock)
         pending = self._pending.pop(tid, None)
@@ -201,6 +193,33 @@ class SlaEngine:
                 self._apply(clock, activity, now, out)
         self._after_change(clock, now, out)
         return out
+
+    def _new_clock(self, ticket: Ticket, now: datetime) -> TicketClock:
+        """The clock of a new ticket: the reply timer with the ticket's target, and the
+        resolution timer where its policy has a target for its priority."""
+        start = ticket.occurred_at.astimezone(UTC)
+        target, chosen = self._target(ticket, start)
+        clock = TicketClock(
+            ticket_id=ticket.ticket_id,
+            customer_id=ticket.customer_id,
+            priority=ticket.priority,
+            reply=Timer(FIRST_RESPONSE, 0, target, start, start),
+            touched_at=now,
+            opened_at=start,
+            category=ticket.category,
+            customer_tier=ticket.customer_tier,
+            rule_ids=tuple(r.rule_id for r in ticket.reasons),
+            # the entry of the policy's ``policies`` the clock counts in (None: the file's)
+            policy_id=chosen.version if chosen is not self.policy else None,
+            channel=ticket.channel,
+            language=ticket.language,
+            brand=ticket.brand,
+        )
+        clock.reply.due_at = deadline(self.policy, clock, clock.reply)
+        resolution = chosen.target_for(ticket.priority, RESOLUTION)
+        if resolution is not None:
+            clock.resolution = start_timer(self.policy, clock, RESOLUTION, 0, resolution, start)
+        return clock
 
     def on_activity(self, activity: TicketActivity, now: datetime) -> list[Escalation]:
         tid = activity.ticket_id
@@ -216,12 +235,33 @@ class SlaEngine:
     def _apply(
         self, clock: TicketClock, activity: TicketActivity, now: datetime, out: list[Escalation]
     ) -> bool:
-        before = clock.status
+        before = (clock.priority, clock.status)
         changed = apply_activity(clock, activity, now, self.policy, out, self._outcomes)
-        if clock.status is not before:
-            self._counts[(clock.priority, before)] -= 1
-            self._counts[(clock.priority, clock.status)] += 1
+        self._recount(clock, before)
         return changed
+
+    def _recount(self, clock: TicketClock, before: tuple[Priority, Status]) -> None:
+        after = (clock.priority, clock.status)
+        if after != before:
+            self._counts[before] -= 1
+            self._counts[after] += 1
+
+    def apply_policy(self, now: datetime) -> list[Escalation]:
+        """Give every open ticket the targets this engine's policy sets for it (a policy
+        file changed since the clocks started): explicit, at start, when asked to
+        (``TRIAGE_SLA_APPLY_POLICY_TO_OPEN``). Steps already emitted stay emitted; the
+        ones due under the new targets are emitted now (the highest per timer)."""
+        out: list[Escalation] = []
+        for clock in self._clocks.values():
+            before = (clock.priority, clock.status)
+            if apply_policy(clock, now, self.policy, out):
+                self._recount(clock, before)
+                self._after_change(clock, now, out)
+        return out
+
+    def differs_from_policy(self) -> int:
+        """How many open tickets run targets other than this engine's policy gives them."""
+        return sum(1 for c in self._clocks.values() if differs_from_policy(c, self.policy))
 
     def fire_due(self, now: datetime) -> list[Escalation]:
         now_us = to_us(now)
@@ -279,7 +319,7 @@ class SlaEngine:
                     gone.append(tid)
             elif (
                 p.idle_retention_seconds is not None
-                and self._ladder.next_index(clock) is None
+                and self._ladder.next_us(clock) is None
                 and clock.touched_at <= now - timedelta(seconds=p.idle_retention_seconds)
             ):
                 gone.append(tid)
@@ -312,15 +352,25 @@ class SlaEngine:
         overdue: dict[Priority, int] = dict.fromkeys(Priority, 0)
         next_deadline: datetime | None = None
         for clock in self._clocks.values():
-            if not clock.running:
-                continue
-            if now >= clock.due_at:
+            state = None  # the ticket's worst: "overdue" over "at_risk"
+            for timer in clock.timers():
+                if not timer.ticking:
+                    continue
+                if now >= timer.due_at:
+                    state = "overdue"
+                    continue
+                if next_deadline is None or timer.due_at < next_deadline:
+                    next_deadline = timer.due_at
+                calendar = calendar_of(self.policy, clock, timer)
+                warn_at = calendar.add_us(
+                    to_us(timer.started_at),
+                    round(warn * timer.target_seconds * 1e6) + timer.paused_us,
+                )
+                if state is None and to_us(now) >= warn_at:
+                    state = "at_risk"
+            if state == "overdue":
                 overdue[clock.priority] += 1
-                continue
-            if next_deadline is None or clock.due_at < next_deadline:
-                next_deadline = clock.due_at
-            calendar = self.policy.calendar_for(clock.priority, clock.metric, clock.policy_id)
-            if now >= calendar.add(clock.started_at, warn * clock.target_seconds):
+            elif state == "at_risk":
                 at_risk[clock.priority] += 1
         return SlaRisk(at_risk, overdue, next_deadline, now)
 
@@ -347,9 +397,7 @@ class SlaEngine:
         """Emit the step due now (if any), reschedule, and mark the state for the changelog."""
         key = self._ladder.next_us(clock)
         if key is not None and key <= to_us(now):
-            esc = self._ladder.fire(clock, now)
-            if esc is not None:
-                out.append(esc)
+            out.extend(self._ladder.fire(clock, now))
             key = self._ladder.next_us(clock)
         clock.touched_at = now
         self._dirty[clock.ticket_id] = None

@@ -1,21 +1,32 @@
-"""Step timing and escalation building for one ticket clock (pure functions of state).
+"""Step timing and escalation building for a ticket's timers (pure functions of state).
 
 Time is kept as integer microseconds since the epoch so heap keys and step times compare
 exactly. Escalation fields:
 
-* ``escalation_id`` ``<ticket>:<cycle>:<step>`` with cycle ``first_response`` or
-  ``next_reply.<n>`` and step ``warn50``, ``warn80``, ``breach1``…, ``recovered``;
-  management attention is ``<ticket>:management:mgmt``.
-* ``dedup_key`` ``<ticket>:<cycle>`` (``<ticket>:management``): a warning, the breaches
-  after it and the recovery of one cycle share it, so a pager incident auto-resolves.
-* ``due_at`` the instant the step was scheduled for: the warning time for a warning,
-  start + multiplier × target for a breach (breach1 = the deadline), both in the clock's
-  business-hours calendar (``SlaPolicy.calendar_for``: priority and metric; plain
-  addition for 24/7); for ``recovered`` and ``management_attention`` the cycle's
-  deadline.
+* ``escalation_id`` ``<ticket>:<cycle>:<step>`` with cycle ``first_response``,
+  ``next_reply.<n>``, ``resolution`` (``resolution.<n>`` after a reopen) or
+  ``periodic_update.<n>`` and step ``warn50``, ``warn80``, ``breach1``…, ``recovered``;
+  management attention is ``<ticket>:management:mgmt``; a re-targeting
+  ``<ticket>:retarget.<n>:retargeted``.
+* ``dedup_key``: **one per step** (since contract 1.4): a warning's or breach's is its
+  ``escalation_id``, so a pager that deduplicates on it (PagerDuty Events v2
+  ``dedup_key``, Opsgenie ``alias``) opens a new incident, and notifies, for every level.
+  ``cycle_key`` ``<ticket>:<cycle>`` groups a cycle's steps; ``sla_recovered`` carries
+  the cycle key as its ``dedup_key`` and lists in ``resolves`` the dedup key of every
+  step of the cycle, so a pager resolves each level. Management attention keeps
+  ``<ticket>:management``.
+* ``notify``: False for a step the policy's ladder for the priority does not notify
+  (``ladders.<P>.notify``); published for dashboards, left alone by pagers.
+* ``due_at`` the instant the step was scheduled for: cycle start + fraction × target +
+  the time paused, in the timer's business-hours calendar (``SlaPolicy.calendar_for``:
+  priority and metric; plain addition for 24/7); for ``recovered``,
+  ``management_attention`` and ``sla_retargeted`` the cycle's deadline.
 * ``overdue_seconds`` ``emitted_at − deadline`` (negative before the deadline), so the
   deadline itself is always ``emitted_at − overdue_seconds``.
-* ``metric`` ``first_response`` or ``next_reply`` (without the cycle number).
+* ``paused_seconds`` the time the cycle spent paused (in its calendar), which moved every
+  step after it.
+* ``metric`` ``first_response``, ``next_reply``, ``resolution`` or ``periodic_update``
+  (without the cycle number).
 """
 
 from __future__ import annotations
@@ -25,8 +36,9 @@ from datetime import UTC, datetime, timedelta
 
 from schemas.common import Priority
 from schemas.escalation import Escalation, EscalationKind
+from service.sla.calendar import BusinessCalendar
 from service.sla.policy import SlaPolicy, StepDef
-from service.sla.state import TicketClock
+from service.sla.state import TicketClock, Timer
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -44,100 +56,184 @@ def from_us(value: int) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """A cycle ended by a response (or a resolution): met or missed, for metrics."""
+    """A cycle ended by a response, an update or a resolution: met or missed, for metrics."""
 
     ticket_id: str
     priority: Priority
     metric: str
     cycle: int
     met: bool
+    #: time from the cycle's start to its end, less the time paused, in its calendar
     response_seconds: float
     target_seconds: int
 
 
+def calendar_of(policy: SlaPolicy, clock: TicketClock, timer: Timer) -> BusinessCalendar:
+    """The calendar a timer counts in: its priority's and metric's, of the clock's policy."""
+    return policy.calendar_for(clock.priority, timer.metric, clock.policy_id)
+
+
+def deadline(policy: SlaPolicy, clock: TicketClock, timer: Timer) -> datetime:
+    """A timer's deadline: start + target + the time paused so far, in its calendar."""
+    calendar = calendar_of(policy, clock, timer)
+    due = calendar.add_us(
+        to_us(timer.started_at), timer.target_seconds * 1_000_000 + timer.paused_us
+    )
+    return from_us(due)
+
+
 class Ladder:
-    """The policy's steps, applied to clocks."""
+    """The policy's steps (per priority), applied to a ticket's timers."""
 
     def __init__(self, policy: SlaPolicy) -> None:
         self.policy = policy
         #: False: every clock is 24/7 and a step is start + offset (the fast path)
         self._business = policy.business_hours
-        self.steps: tuple[StepDef, ...] = policy.steps()
-        self._names = [s.name for s in self.steps]
-        self._index = {name: i for i, name in enumerate(self._names)}
+        self._steps = {p: policy.steps(p) for p in Priority}
+        self._names = {p: tuple(s.name for s in steps) for p, steps in self._steps.items()}
+        self._index = {p: {n: i for i, n in enumerate(ns)} for p, ns in self._names.items()}
 
-    def offset_us(self, clock: TicketClock, i: int) -> int:
-        return round(self.steps[i].fraction * clock.target_seconds * 1_000_000)
+    def steps(self, priority: Priority) -> tuple[StepDef, ...]:
+        return self._steps[priority]
 
-    def step_us(self, clock: TicketClock, i: int) -> int:
-        """Cycle start + the step's offset, in the clock's calendar (business time)."""
+    def step_us(self, clock: TicketClock, timer: Timer, i: int) -> int:
+        """Cycle start + the step's offset + the time paused, in the timer's calendar."""
+        step = self._steps[clock.priority][i]
+        offset = round(step.fraction * timer.target_seconds * 1_000_000) + timer.paused_us
         if not self._business:
-            return to_us(clock.started_at) + self.offset_us(clock, i)
-        calendar = self.policy.calendar_for(clock.priority, clock.metric, clock.policy_id)
-        return calendar.add_us(to_us(clock.started_at), self.offset_us(clock, i))
+            return to_us(timer.started_at) + offset
+        return calendar_of(self.policy, clock, timer).add_us(to_us(timer.started_at), offset)
 
-    def next_index(self, clock: TicketClock) -> int | None:
-        """Index of the first step of the current cycle not yet emitted (None: none left)."""
-        if not clock.running:
+    def next_index(self, clock: TicketClock, timer: Timer) -> int | None:
+        """Index of the timer's first step not yet emitted (None: none left, or the timer
+        is stopped or paused)."""
+        if not timer.ticking:
             return None
-        emitted = clock.emitted
+        names = self._names[clock.priority]
+        emitted = timer.emitted
         n = len(emitted)
-        if emitted != self._names[:n]:  # not a prefix: the policy changed since
-            n = max((self._index[e] for e in emitted if e in self._index), default=-1) + 1
-        return n if n < len(self.steps) else None
+        if emitted != names[:n]:  # not a prefix: the ladder changed (policy or priority)
+            index = self._index[clock.priority]
+            n = max((index[e] for e in emitted if e in index), default=-1) + 1
+        return n if n < len(names) else None
 
     def next_us(self, clock: TicketClock) -> int | None:
-        i = self.next_index(clock)
-        return None if i is None else self.step_us(clock, i)
+        """The earliest step still to come over the ticket's timers (None: none)."""
+        best: int | None = None
+        for timer in clock.timers():
+            i = self.next_index(clock, timer)
+            if i is not None:
+                at = self.step_us(clock, timer, i)
+                if best is None or at < best:
+                    best = at
+        return best
 
-    def fire(self, clock: TicketClock, now: datetime) -> Escalation | None:
-        """Emit the highest step due at ``now`` (marking lower ones emitted), if any."""
-        first = self.next_index(clock)
+    def fire(self, clock: TicketClock, now: datetime) -> list[Escalation]:
+        """For each timer, emit the highest step due at ``now`` (marking lower ones done)."""
+        out: list[Escalation] = []
+        for timer in clock.timers():
+            esc = self._fire(clock, timer, now)
+            if esc is not None:
+                out.append(esc)
+        return out
+
+    def _fire(self, clock: TicketClock, timer: Timer, now: datetime) -> Escalation | None:
+        first = self.next_index(clock, timer)
         if first is None:
             return None
+        steps = self._steps[clock.priority]
         now_us = to_us(now)
         last = None
-        for i in range(first, len(self.steps)):
-            if self.step_us(clock, i) > now_us:
+        for i in range(first, len(steps)):
+            if self.step_us(clock, timer, i) > now_us:
                 break
             last = i
         if last is None:
             return None
-        clock.emitted.extend(s.name for s in self.steps[first : last + 1])
-        clock.escalated = True
-        step = self.steps[last]
+        timer.emitted = (*timer.emitted, *(s.name for s in steps[first : last + 1]))
+        timer.escalated = True
+        step = steps[last]
         return escalation(
             clock,
+            timer,
             EscalationKind(step.kind),
             step.level,
             step.name,
-            from_us(self.step_us(clock, last)),
+            from_us(self.step_us(clock, timer, last)),
             now,
+            notify=step.notify,
         )
 
 
 def escalation(
     clock: TicketClock,
+    timer: Timer,
     kind: EscalationKind,
     level: int,
     step: str,
     due_at: datetime,
     now: datetime,
-    base: str | None = None,
+    *,
+    notify: bool = True,
 ) -> Escalation:
-    base = base or clock.dedup_base
+    """A warning, breach or recovery of one of the ticket's timers."""
+    cycle_key = f"{clock.ticket_id}:{timer.dedup_base}"
+    step_key = f"{cycle_key}:{step}"
+    recovered = kind is EscalationKind.SLA_RECOVERED
     return Escalation(
-        escalation_id=f"{clock.ticket_id}:{base}:{step}",
-        dedup_key=f"{clock.ticket_id}:{base}",
+        escalation_id=step_key,
+        dedup_key=cycle_key if recovered else step_key,
+        cycle_key=cycle_key,
+        resolves=[f"{cycle_key}:{s}" for s in timer.emitted if s != "recovered"]
+        if recovered
+        else [],
+        notify=notify,
         ticket_id=clock.ticket_id,
         customer_id=clock.customer_id,
         kind=kind,
         level=level,
         priority=clock.priority,
-        metric=clock.metric,
+        metric=timer.metric,
         due_at=due_at.astimezone(UTC),
         emitted_at=now.astimezone(UTC),
-        overdue_seconds=(now - clock.due_at).total_seconds(),
+        overdue_seconds=(now - timer.due_at).total_seconds(),
+        paused_seconds=timer.paused_us / 1_000_000,
+        category=clock.category,
+        customer_tier=clock.customer_tier,
+        rule_ids=list(clock.rule_ids),
+    )
+
+
+def ticket_event(
+    clock: TicketClock,
+    kind: EscalationKind,
+    base: str,
+    step: str,
+    now: datetime,
+    *,
+    notify: bool = True,
+    previous_priority: Priority | None = None,
+) -> Escalation:
+    """An event about the ticket rather than one step of a timer (management attention,
+    a re-targeting): its deadline is the reply timer's."""
+    key = f"{clock.ticket_id}:{base}"
+    reply = clock.reply
+    return Escalation(
+        escalation_id=f"{key}:{step}",
+        dedup_key=key,
+        cycle_key=key,
+        notify=notify,
+        ticket_id=clock.ticket_id,
+        customer_id=clock.customer_id,
+        kind=kind,
+        level=0,
+        priority=clock.priority,
+        previous_priority=previous_priority,
+        metric=reply.metric,
+        due_at=reply.due_at.astimezone(UTC),
+        emitted_at=now.astimezone(UTC),
+        overdue_seconds=(now - reply.due_at).total_seconds(),
+        paused_seconds=reply.paused_us / 1_000_000,
         category=clock.category,
         customer_tier=clock.customer_tier,
         rule_ids=list(clock.rule_ids),

@@ -4,7 +4,12 @@ Inputs (tickets and activity, both keyed by ticket id and co-partitioned) are ro
 the engine of their partition number. Outputs come in two phases, so that a crash can
 only ever repeat an escalation (same id: harmless), never lose one:
 
-* phase 0 — escalations (and dead letters for unreadable input);
+* phase 0 — escalations (and dead letters for unreadable input), and a
+  ``repeat_contact`` activity for each earlier ticket a new ticket names in
+  ``related_ticket_ids`` (the customer wrote again): published to the activity topic,
+  keyed by the earlier ticket's id, so it reaches the engine that owns that ticket and
+  raises its priority there when the new ticket's is higher (``SlaPolicy.
+  retarget_on_repeat_contact``; deterministic ``activity_id``, so a repeat is a no-op);
 * phase 1 — changelog records of the states those escalations changed, written to the
   changelog partition with the same number.
 
@@ -22,7 +27,7 @@ from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
-from schemas.activity import TicketActivity
+from schemas.activity import ActivityKind, TicketActivity
 from schemas.escalation import Escalation
 from schemas.ticket import Ticket
 from service import cloudevents
@@ -105,6 +110,8 @@ class SlaMonitor:
         #: The engines of the owned partitions; changes are phase 1, snapshots phase 2.
         self.state = PartitionedState(SlaCodec(policy), topics.changelog, phase=1)
         self._last_expire: datetime | None = None
+        #: partitions whose open tickets get the current policy's targets at the next tick
+        self._apply_policy: set[int] = set()
         self._expire_turn = -1
 
     # --- input --------------------------------------------------------------------------------
@@ -117,6 +124,8 @@ class SlaMonitor:
             try:
                 if record.topic == self.topics.tickets:
                     ticket = Ticket.model_validate_json(record.value or b"")
+                    if engine.get(ticket.ticket_id) is None:
+                        phase0.extend(self._repeat_contacts(ticket))
                     escalations = engine.on_ticket(ticket, now)
                 else:
                     activity = TicketActivity.model_validate_json(record.value or b"")
@@ -128,12 +137,77 @@ class SlaMonitor:
             phase0.extend(self._escalation_record(e) for e in escalations)
         return phase0 + self._state_records()
 
+    def _repeat_contacts(self, ticket: Ticket) -> list[OutRecord]:
+        """A ``repeat_contact`` activity for each earlier ticket the new one names."""
+        if not self.policy.retarget_on_repeat_contact:
+            return []
+        return [
+            OutRecord(
+                topic=self.topics.activity,
+                key=earlier.encode(),
+                value=TicketActivity(
+                    ticket_id=earlier,
+                    kind=ActivityKind.REPEAT_CONTACT,
+                    occurred_at=ticket.occurred_at,
+                    priority=ticket.priority,
+                    related_ticket_id=ticket.ticket_id,
+                    activity_id=f"{ticket.ticket_id}:repeat_contact:{earlier}",
+                )
+                .model_dump_json(exclude_none=True)
+                .encode(),
+                kind="activity",
+                label=ActivityKind.REPEAT_CONTACT.value,
+                phase=0,
+            )
+            for earlier in ticket.related_ticket_ids
+            if earlier != ticket.ticket_id
+        ]
+
+    # --- policy changes -------------------------------------------------------------------
+
+    def restored(self, partitions: Sequence[int], apply_policy: bool) -> None:
+        """After partitions were rebuilt from the changelog: with ``apply_policy``, mark
+        them so the next ``fire_due`` gives their open tickets the current policy's
+        targets; without, log how many open tickets run other targets (they keep them)."""
+        for number in partitions:
+            engine = self.state.get(number)
+            differ = engine.differs_from_policy()
+            if not differ:
+                continue
+            if apply_policy:
+                self._apply_policy.add(number)
+            else:
+                log.warning(
+                    "sla_open_tickets_keep_their_targets",
+                    partition=number,
+                    tickets=differ,
+                    policy=self.policy.version,
+                    hint="set TRIAGE_SLA_APPLY_POLICY_TO_OPEN=true to apply the policy to them",
+                )
+
+    def _apply_policy_now(self, now: datetime) -> list[Escalation]:
+        out: list[Escalation] = []
+        for number in sorted(self._apply_policy & set(self.state.owned)):
+            engine = self.state.get(number)
+            differ = engine.differs_from_policy()
+            escalations = engine.apply_policy(now)
+            log.warning(
+                "sla_policy_applied_to_open_tickets",
+                partition=number,
+                tickets=differ,
+                policy=self.policy.version,
+                escalations=len(escalations),
+            )
+            out += escalations
+        self._apply_policy.clear()
+        return out
+
     # --- timers -------------------------------------------------------------------------------
 
     def fire_due(self) -> list[OutRecord]:
         """Escalations whose time has come, plus the state they changed."""
         now = self.clock.now()
-        phase0: list[OutRecord] = []
+        phase0 = [self._escalation_record(e) for e in self._apply_policy_now(now)]
         for engine in self.state.states():
             phase0.extend(self._escalation_record(e) for e in engine.fire_due(now))
         # Forget old tickets one partition per tick, in turn, so each partition is swept

@@ -32,7 +32,7 @@ entry that matches a ticket's facts; the prioritizer publishes its id as
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from importlib import resources
 from itertools import pairwise
@@ -62,6 +62,7 @@ from service.sla.calendar import (
     parse_hours,
     zone_of,
 )
+from service.sla.state import METRICS
 from service.startup_errors import (
     ConfigError,
     Loc,
@@ -92,10 +93,13 @@ class StepDef:
     kind: Literal["sla_warning", "sla_breach"]
     level: int
     fraction: float
+    #: False: the step is published (dashboards, ``triage watch``) but marked
+    #: ``notify: false`` so the notify role and pagers leave it alone
+    notify: bool = True
 
 
-#: The clocks a calendar can be chosen for (``TicketClock.metric``).
-METRICS = ("first_response", "next_reply")
+#: Activity kinds that pause clocks (``pauses``: which metrics each pauses).
+PAUSE_KINDS = ("pending", "on_hold", "waiting_on_customer")
 
 
 class HolidaysDef(BaseModel):
@@ -175,6 +179,8 @@ class CalendarChoice(CalendarByPriority):
 
     first_response: CalendarByPriority | None = None
     next_reply: CalendarByPriority | None = None
+    resolution: CalendarByPriority | None = None
+    periodic_update: CalendarByPriority | None = None
 
     def name_for(self, priority: Priority, metric: str) -> str:
         by_metric: CalendarByPriority | None = getattr(self, metric, None)
@@ -185,9 +191,41 @@ class CalendarChoice(CalendarByPriority):
         return self.named(priority) or ALWAYS
 
 
-#: Settings a ``policies`` entry may change (the ladder, the next-reply clock and the
-#: retention are the file's: one ladder for every clock).
-ENTRY_SETTINGS = ("target_seconds", "calendars", "calendar")
+#: Settings a ``policies`` entry may change (the ladders, the pauses, the next-reply
+#: clock and the retention are the file's, the same for every ticket).
+ENTRY_SETTINGS = (
+    "target_seconds",
+    "resolution_seconds",
+    "periodic_update_seconds",
+    "calendars",
+    "calendar",
+)
+#: Entry settings merged key by key with the file's (the others replace it).
+_MERGED = frozenset(
+    {"target_seconds", "resolution_seconds", "periodic_update_seconds", "calendars"}
+)
+
+
+class LadderDef(BaseModel):
+    """One priority's ladder (``ladders.P4``): which steps exist and which notify. A key
+    left out keeps the file's (``warning_fractions``, ``breach_multipliers``); ``notify``
+    names the steps that page (default: all of them)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    warning_fractions: list[float] | None = None
+    breach_multipliers: list[float] | None = None
+    notify: list[str] | None = None
+
+    @field_validator("warning_fractions")
+    @classmethod
+    def _warnings(cls, value: list[float] | None) -> list[float] | None:
+        return None if value is None else check_warnings(value)
+
+    @field_validator("breach_multipliers")
+    @classmethod
+    def _breaches(cls, value: list[float] | None) -> list[float] | None:
+        return None if value is None else check_breaches(value)
 
 
 def _as_list(value: Any) -> Any:
@@ -269,6 +307,10 @@ class TicketFacts:
     brand: str | None = None
 
 
+def _pause_all() -> dict[str, list[str]]:
+    return {kind: list(METRICS) for kind in PAUSE_KINDS}
+
+
 class SlaPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -290,8 +332,33 @@ class SlaPolicy(BaseModel):
         description="First-response target per priority, in seconds (a priority not named "
         "keeps its default: P1 600, P2 3600, P3 28800, P4 172800).",
     )
+    resolution_seconds: dict[Priority, int] = Field(
+        default_factory=dict,
+        description="Resolution target per priority (from the ticket's start to resolved); "
+        "a priority not named has none.",
+    )
+    periodic_update_seconds: dict[Priority, int] = Field(
+        default_factory=dict,
+        description="Periodic-update target per priority: after each agent update, the "
+        "next one is due within this; a priority not named has none.",
+    )
+    pauses: dict[str, list[str]] = Field(
+        default_factory=_pause_all,
+        description="Which metrics each pause kind (pending, on_hold, waiting_on_customer) "
+        "stops; default: every pause stops every clock.",
+    )
+    ladders: dict[Priority, LadderDef] = Field(
+        default_factory=dict,
+        description="Per-priority ladders: the steps a priority's clocks run and which "
+        "of them notify (a priority not named: the file's ladder, every step notifies).",
+    )
     management_attention: bool = Field(
         default=True, description="Emit management_attention when a ticket asks for it."
+    )
+    retarget_on_repeat_contact: bool = Field(
+        default=True,
+        description="A new ticket that names earlier open ones (related_ticket_ids: the "
+        "customer wrote again) raises their priority to its own when higher.",
     )
     pending_retention_seconds: int = Field(
         default=7 * DAY, gt=0, description="Keep activities of not-yet-seen tickets this long."
@@ -320,6 +387,7 @@ class SlaPolicy(BaseModel):
         "ticket applies; none: this (the default) policy.",
     )
     _calendars: dict[tuple[Priority, str], BusinessCalendar] = PrivateAttr(default_factory=dict)
+    _steps: dict[Priority, tuple[StepDef, ...]] = PrivateAttr(default_factory=dict)
     _entries: tuple[tuple[Conditions, SlaPolicy], ...] = PrivateAttr(default=())
     _by_id: dict[str, SlaPolicy] = PrivateAttr(default_factory=dict)
 
@@ -373,9 +441,7 @@ class SlaPolicy(BaseModel):
             return self
         if not self.policies:
             raise refusal(("policies",), "must hold at least one policy (or leave it out)")
-        inherited = self.model_dump(
-            include={"target_seconds", "calendars", "calendar"}, exclude_unset=True
-        )
+        inherited = self.model_dump(include=set(ENTRY_SETTINGS), exclude_unset=True)
         entries: list[tuple[Conditions, SlaPolicy]] = []
         by_id: dict[str, SlaPolicy] = {self.version: self}
         for i, entry in enumerate(self.policies):
@@ -384,7 +450,7 @@ class SlaPolicy(BaseModel):
                 raise refusal(("policies", i, "id"), f"duplicate id {entry.id!r} ({what})")
             settings = dict(inherited)
             for key, value in (entry.model_extra or {}).items():
-                if key in ("target_seconds", "calendars") and isinstance(value, dict):
+                if key in _MERGED and isinstance(value, dict):
                     settings[key] = {**settings.get(key, {}), **value}
                 else:
                     settings[key] = value
@@ -445,23 +511,61 @@ class SlaPolicy(BaseModel):
     @field_validator("warning_fractions")
     @classmethod
     def _warnings(cls, value: list[float]) -> list[float]:
-        if any(not 0 < f < 1 for f in value):
-            raise ValueError("each fraction must be between 0 and 1 (exclusive)")
-        _increasing(value)
-        names = [_warn_name(f) for f in value]
-        if len(set(names)) != len(names):
-            raise ValueError(f"fractions must differ in whole percent, got step names {names}")
-        return value
+        return check_warnings(value)
 
     @field_validator("breach_multipliers")
     @classmethod
     def _breaches(cls, value: list[float]) -> list[float]:
-        if not value:
-            raise ValueError("at least one multiplier (1, the deadline) is required")
-        if value[0] != 1:
-            raise ValueError(f"the first multiplier must be 1 (the deadline), got {value[0]}")
-        _increasing(value)
+        return check_breaches(value)
+
+    @field_validator("resolution_seconds", "periodic_update_seconds")
+    @classmethod
+    def _other_targets(cls, value: dict[Priority, int]) -> dict[Priority, int]:
+        for prio, seconds in value.items():
+            if seconds <= 0:
+                raise refusal((prio.value,), f"must be positive, got {seconds}")
         return value
+
+    @field_validator("pauses")
+    @classmethod
+    def _pauses(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for kind, metrics in value.items():
+            if kind not in PAUSE_KINDS:
+                raise refusal((kind,), f"unknown pause (known: {', '.join(PAUSE_KINDS)})")
+            for i, metric in enumerate(metrics):
+                if metric not in METRICS:
+                    raise refusal(
+                        (kind, i), f"unknown metric {metric!r} (known: {', '.join(METRICS)})"
+                    )
+        return {kind: value.get(kind, []) for kind in PAUSE_KINDS}
+
+    @model_validator(mode="after")
+    def _build_ladders(self) -> SlaPolicy:
+        for prio in Priority:
+            own = self.ladders.get(prio)
+            fractions = self.warning_fractions
+            multipliers = self.breach_multipliers
+            notify: list[str] | None = None
+            if own is not None:
+                fractions = (
+                    own.warning_fractions if own.warning_fractions is not None else fractions
+                )
+                multipliers = (
+                    own.breach_multipliers if own.breach_multipliers is not None else multipliers
+                )
+                notify = own.notify
+            steps = _ladder(fractions, multipliers)
+            if notify is not None:
+                names = [s.name for s in steps]
+                for i, name in enumerate(notify):
+                    if name not in names:
+                        raise refusal(
+                            ("ladders", prio.value, "notify", i),
+                            f"unknown step {name!r} (this ladder has {', '.join(names)})",
+                        )
+                steps = tuple(replace(s, notify=s.name in notify) for s in steps)
+            self._steps[prio] = steps
+        return self
 
     @field_validator("target_seconds")
     @classmethod
@@ -479,17 +583,48 @@ class SlaPolicy(BaseModel):
         target = self.target_seconds[priority]
         return target, self.calendar_for(priority, "first_response").add(occurred_at, target)
 
-    def steps(self) -> tuple[StepDef, ...]:
-        """The ladder of one cycle, in time order (warnings, then breaches)."""
-        warn = [
-            StepDef(_warn_name(f), "sla_warning", i, f)
-            for i, f in enumerate(self.warning_fractions, 1)
-        ]
-        breach = [
-            StepDef(f"breach{i}", "sla_breach", i, m)
-            for i, m in enumerate(self.breach_multipliers, 1)
-        ]
-        return (*warn, *breach)
+    def steps(self, priority: Priority = Priority.P1) -> tuple[StepDef, ...]:
+        """The ladder of one cycle of a priority's clocks, in time order (warnings, then
+        breaches): the file's ``warning_fractions`` and ``breach_multipliers`` unless
+        ``ladders`` names the priority."""
+        return self._steps[priority]
+
+    def target_for(self, priority: Priority, metric: str) -> int | None:
+        """The target of a metric's cycles for a priority (None: the policy sets none)."""
+        if metric == "resolution":
+            return self.resolution_seconds.get(priority)
+        if metric == "periodic_update":
+            return self.periodic_update_seconds.get(priority)
+        return self.target_seconds[priority]
+
+    def pauses_metric(self, pause: str, metric: str) -> bool:
+        """Whether a pause of this kind stops clocks of this metric."""
+        return metric in self.pauses.get(pause, ())
+
+
+def _ladder(fractions: list[float], multipliers: list[float]) -> tuple[StepDef, ...]:
+    warn = [StepDef(_warn_name(f), "sla_warning", i, f) for i, f in enumerate(fractions, 1)]
+    breach = [StepDef(f"breach{i}", "sla_breach", i, m) for i, m in enumerate(multipliers, 1)]
+    return (*warn, *breach)
+
+
+def check_warnings(value: list[float]) -> list[float]:
+    if any(not 0 < f < 1 for f in value):
+        raise ValueError("each fraction must be between 0 and 1 (exclusive)")
+    _increasing(value)
+    names = [_warn_name(f) for f in value]
+    if len(set(names)) != len(names):
+        raise ValueError(f"fractions must differ in whole percent, got step names {names}")
+    return value
+
+
+def check_breaches(value: list[float]) -> list[float]:
+    if not value:
+        raise ValueError("at least one multiplier (1, the deadline) is required")
+    if value[0] != 1:
+        raise ValueError(f"the first multiplier must be 1 (the deadline), got {value[0]}")
+    _increasing(value)
+    return value
 
 
 def _warn_name(fraction: float) -> str:

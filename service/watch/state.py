@@ -109,8 +109,9 @@ class QueueRow:
     @property
     def policy(self) -> str:
         """Which clock runs, and its target: ``first 40s`` or ``reply 2 10m``."""
-        metric = "first" if self.clock.cycle == 0 else f"reply {self.clock.cycle}"
-        return f"{metric} {_duration(self.clock.target_seconds)}"
+        reply = self.clock.reply
+        metric = "first" if reply.cycle == 0 else f"reply {reply.cycle}"
+        return f"{metric} {_duration(reply.target_seconds)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,8 +213,9 @@ class WatchState:
         clock = self.engine.get(ticket_id)
         if ticket_id not in self._queue or clock is None:
             return None
-        left = (clock.due_at - now).total_seconds() if clock.running else None
-        passed = [s for s in clock.emitted if s != "recovered"]
+        reply = clock.reply
+        left = (reply.due_at - now).total_seconds() if reply.running else None
+        passed = [s for s in reply.emitted if s != "recovered"]
         return QueueRow(self.tickets[ticket_id], clock, left, passed[-1] if passed else None)
 
     def queue(self, now: datetime) -> list[QueueRow]:

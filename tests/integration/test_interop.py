@@ -100,7 +100,7 @@ async def test_another_client_sees_one_ticket_per_event_and_one_dead_letter_per_
         def stopped() -> bool:
             assert app.sla is not None
             clocks = [engine.get(t) for engine in app.sla.monitor.state.states() for t in answered]
-            return sum(1 for c in clocks if c is not None and not c.running) == len(answered)
+            return sum(1 for c in clocks if c is not None and not c.reply.running) == len(answered)
 
         await wait_for(stopped, 30, "the replies to stop their tickets' clocks")
     parsed = [Ticket.model_validate_json(m.value()) for m in tickets]

@@ -44,14 +44,21 @@ def esc(
     ticket: str = "t-1",
     priority: Priority = Priority.P1,
     cycle: str = "first_response",
+    legacy: bool = False,
     **extra: Any,
 ) -> Escalation:
+    """An escalation as the SLA monitor writes it (contract 1.4: a dedup key per step and
+    the cycle's ``cycle_key``); ``legacy``: as written before 1.4 (the cycle's key)."""
     due = DEADLINE if kind in (EscalationKind.SLA_RECOVERED,) else at
     if kind is EscalationKind.MANAGEMENT_ATTENTION:
         cycle, due = "management", DEADLINE
+    cycle_key = f"{ticket}:{cycle}"
+    per_step = kind in (EscalationKind.SLA_WARNING, EscalationKind.SLA_BREACH)
+    if not legacy:
+        extra.setdefault("cycle_key", cycle_key)
     return Escalation(
         escalation_id=f"{ticket}:{cycle}:{step}",
-        dedup_key=f"{ticket}:{cycle}",
+        dedup_key=f"{cycle_key}:{step}" if per_step and not legacy else cycle_key,
         ticket_id=ticket,
         customer_id="c-1",
         kind=kind,
@@ -87,7 +94,7 @@ def test_a_breach_maps_to_labels_that_route_and_annotations_for_people() -> None
         "level": "1",
         "severity": "critical",
         "ticket_id": "t-1",
-        "dedup_key": "t-1:first_response",
+        "dedup_key": "t-1:first_response:breach1",
         "metric": "first_response",
         "category": "churn_threat",
         "tier": "enterprise",
@@ -175,6 +182,34 @@ def test_repeats_are_the_same_alert_and_recovery_resolves_the_whole_cycle() -> N
     assert (
         book.apply(0, esc(EscalationKind.SLA_RECOVERED, 0, "recovered", now, ticket="x"), now) == []
     )
+
+
+def test_every_level_is_its_own_alert_and_pre_1_4_escalations_still_group_by_cycle() -> None:
+    now = DEADLINE + timedelta(minutes=11)
+    b2_at = DEADLINE + timedelta(minutes=10)
+    for legacy in (False, True):
+        book = AlertBook()
+        [b1] = book.apply(
+            0, esc(EscalationKind.SLA_BREACH, 1, "breach1", DEADLINE, legacy=legacy), now
+        )
+        [b2] = book.apply(
+            0, esc(EscalationKind.SLA_BREACH, 2, "breach2", b2_at, legacy=legacy), now
+        )
+        keys = {b1.label("dedup_key"), b2.label("dedup_key")}
+        assert len(keys) == (1 if legacy else 2)  # 1.4: a pager sees a new incident per level
+        recovered = esc(EscalationKind.SLA_RECOVERED, 0, "recovered", now, legacy=legacy)
+        assert {a.labels for a in book.apply(0, recovered, now)} == {b1.labels, b2.labels}
+        assert book.active() == []
+
+
+def test_steps_the_policy_does_not_notify_and_retargets_raise_no_alert() -> None:
+    book = AlertBook()
+    quiet = esc(EscalationKind.SLA_WARNING, 1, "warn50", T0 + timedelta(minutes=5), notify=False)
+    retarget = esc(EscalationKind.SLA_RETARGETED, 0, "retargeted", T0, notify=False)
+    assert book.apply(0, quiet, DEADLINE) == []
+    assert book.apply(0, retarget, DEADLINE) == []
+    assert book.active() == []
+    assert len(book) == 0
 
 
 def test_lifetimes_old_escalations_and_forgetting() -> None:

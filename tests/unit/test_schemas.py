@@ -264,9 +264,12 @@ def test_ticket_activity() -> None:
 
 @pytest.mark.parametrize("kind", [k.value for k in ActivityKind])
 def test_ticket_activity_kinds(kind: str) -> None:
-    act = TicketActivity.model_validate(
-        {"ticket_id": "t", "kind": kind, "occurred_at": "2026-03-02T07:20:00Z"}
-    )
+    data = {"ticket_id": "t", "kind": kind, "occurred_at": "2026-03-02T07:20:00Z"}
+    if kind in ("priority_changed", "repeat_contact"):
+        with pytest.raises(ValidationError, match="needs priority"):
+            TicketActivity.model_validate(data)
+        data["priority"] = "P1"
+    act = TicketActivity.model_validate(data)
     assert act.kind == kind
 
 
@@ -504,7 +507,7 @@ def test_from_record_without_dlq_headers_fails() -> None:
 
 def test_public_exports() -> None:
     assert Customer.model_fields["id"].is_required()
-    assert SCHEMA_VERSION == "1.3"
+    assert SCHEMA_VERSION == "1.4"
 
 
 def test_a_ticket_from_before_1_2_names_no_policy() -> None:

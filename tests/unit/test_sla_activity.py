@@ -19,17 +19,26 @@ def test_next_reply_cycles_after_customer_replies() -> None:
     assert engine.next_due() == at(1300)
     [warn] = engine.fire_due(at(1300))
     assert warn.escalation_id == "t1:next_reply.1:warn50"
-    assert (warn.dedup_key, warn.metric) == ("t1:next_reply.1", "next_reply")
+    assert (warn.dedup_key, warn.cycle_key, warn.metric) == (
+        "t1:next_reply.1:warn50",
+        "t1:next_reply.1",
+        "next_reply",
+    )
     assert warn.due_at == at(1300)
     assert warn.overdue_seconds == -300  # deadline = 1000 + 600
     [rec] = engine.on_activity(act("agent_reply", 1400), at(1400))
     assert (rec.escalation_id, rec.dedup_key) == ("t1:next_reply.1:recovered", "t1:next_reply.1")
+    assert rec.resolves == ["t1:next_reply.1:warn50"]
     engine.on_activity(act("customer_reply", 2000), at(2000))
     [late] = engine.fire_due(at(2000 + 2 * P1_TARGET))
     assert late.escalation_id == "t1:next_reply.2:breach2"
     clock = engine.get("t1")
     assert clock is not None
-    assert (clock.cycle, clock.metric, clock.first_response_at) == (2, "next_reply", at(60))
+    assert (clock.reply.cycle, clock.reply.metric, clock.first_response_at) == (
+        2,
+        "next_reply",
+        at(60),
+    )
     metrics = [(o.metric, o.cycle, o.met) for o in engine.outcomes()]
     assert metrics == [("first_response", 0, True), ("next_reply", 1, True)]
 
@@ -58,7 +67,7 @@ def test_stale_and_duplicate_activities_are_harmless() -> None:
     assert engine.next_due() is None
     clock = engine.get("t1")
     assert clock is not None
-    assert (clock.cycle, clock.status) == (1, Status.WAITING_FOR_CUSTOMER)
+    assert (clock.reply.cycle, clock.status) == (1, Status.WAITING_FOR_CUSTOMER)
     # An agent reply older than the customer message of the running cycle does not stop it.
     engine.on_activity(act("customer_reply", 500), at(500))
     assert engine.on_activity(act("agent_reply", 450), at(501)) == []
@@ -79,7 +88,7 @@ def test_resolved_stops_everything_and_reopen_starts_a_cycle() -> None:
     assert engine.on_activity(act("customer_reply", 400), at(400)) == []  # no implicit reopen
     assert engine.on_activity(act("resolved", 350), at(401)) == []
     assert engine.on_activity(act("reopened", 1000), at(1000)) == []
-    assert (clock.status, clock.cycle, clock.closed_at) == (Status.WAITING_FOR_AGENT, 1, None)
+    assert (clock.status, clock.reply.cycle, clock.closed_at) == (Status.WAITING_FOR_AGENT, 1, None)
     assert ids(engine.fire_due(at(1600))) == ["t1:next_reply.1:breach1"]
     assert engine.on_activity(act("reopened", 1000), at(1601)) == []  # duplicate
     assert engine.on_activity(act("resolved", 350), at(1602)) == []  # older than the reopen

@@ -4,6 +4,7 @@ and the SLA engine counting a P3 ticket's ladder in business time while P1 stays
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -413,7 +414,7 @@ def test_engine_fires_p3_steps_in_business_time_and_p1_in_wall_time() -> None:
     p3 = engine.get("p3")
     assert p3 is not None
     # 2 h business target from Monday 17:00: 1 h on Monday, 1 h on Tuesday → 10:00
-    assert p3.due_at == datetime(2026, 12, 8, 10, 0, tzinfo=BERLIN)
+    assert p3.reply.due_at == datetime(2026, 12, 8, 10, 0, tzinfo=BERLIN)
     fired: dict[str, datetime] = {}
     for _ in range(3 * 24 * 60):  # three days, minute by minute
         clock.advance(60)
@@ -464,9 +465,9 @@ def test_next_reply_cycle_and_outcome_count_business_time_and_survive_restore() 
     )
     clock = engine.get("t")
     assert clock is not None
-    assert clock.metric == "next_reply"
-    assert clock.due_at == datetime(2026, 12, 14, 10, 30, tzinfo=BERLIN)
+    assert clock.reply.metric == "next_reply"
+    assert clock.reply.due_at == datetime(2026, 12, 14, 10, 30, tzinfo=BERLIN)
     # a new owner restoring the changelog record computes the same step times
     restored = SlaEngine(parse_policy(BH_POLICY))
-    restored.restore(clock.model_copy(deep=True))
+    restored.restore(copy.deepcopy(clock))
     assert restored.next_due() == engine.next_due() == datetime(2026, 12, 14, 9, 30, tzinfo=BERLIN)

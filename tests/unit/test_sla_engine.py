@@ -5,6 +5,7 @@ Time is explicit: every call gets ``now``; nothing sleeps.
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -71,7 +72,8 @@ def test_warnings_then_breach_ladder_each_once() -> None:
     assert engine.fire_due(at(299.999)) == []
     [warn50] = engine.fire_due(at(300))
     assert warn50.escalation_id == "t1:first_response:warn50"
-    assert warn50.dedup_key == "t1:first_response"
+    assert warn50.dedup_key == "t1:first_response:warn50"  # per step: each level pages
+    assert warn50.cycle_key == "t1:first_response"
     assert (warn50.kind, warn50.level, warn50.metric) == (
         EscalationKind.SLA_WARNING,
         1,
@@ -130,7 +132,7 @@ def test_late_ticket_emits_one_escalation_at_the_highest_step_passed() -> None:
     assert engine.fire_due(at(10 * P1_TARGET)) == []
     clock = engine.get("t1")
     assert clock is not None
-    assert clock.emitted == ["warn50", "warn80", "breach1", "breach2", "breach3"]
+    assert clock.reply.emitted == ("warn50", "warn80", "breach1", "breach2", "breach3")
 
 
 def test_ticket_between_breach_levels_then_continues_up_the_ladder() -> None:
@@ -168,14 +170,15 @@ def test_answered_ticket_never_escalates() -> None:
     assert engine.outcomes() == []  # drained
 
 
-def test_recovery_after_a_warning_shares_the_dedup_key() -> None:
+def test_recovery_resolves_every_step_of_its_cycle() -> None:
     engine = SlaEngine(SlaPolicy())
     engine.on_ticket(ticket(), at(0))
     [warn] = engine.fire_due(at(300))
     [recovered] = engine.on_activity(act("agent_reply", 400), at(401))
     assert recovered.kind is EscalationKind.SLA_RECOVERED
     assert recovered.escalation_id == "t1:first_response:recovered"
-    assert recovered.dedup_key == warn.dedup_key
+    assert recovered.dedup_key == warn.cycle_key == "t1:first_response"
+    assert recovered.resolves == [warn.dedup_key]
     assert (recovered.due_at, recovered.emitted_at, recovered.level) == (at(600), at(401), 0)
     assert engine.fire_due(at(10_000)) == []
     assert engine.outcomes()[0].met is True
@@ -186,7 +189,14 @@ def test_recovery_after_a_breach_and_missed_outcome() -> None:
     engine.on_ticket(ticket(), at(0))
     [breach] = engine.fire_due(at(700))
     [recovered] = engine.on_activity(act("first_response", 900), at(905))
-    assert recovered.dedup_key == breach.dedup_key == "t1:first_response"
+    assert breach.dedup_key == "t1:first_response:breach1"
+    assert recovered.dedup_key == breach.cycle_key == "t1:first_response"
+    # the warnings passed on the way count as done: resolving them too is harmless
+    assert recovered.resolves == [
+        "t1:first_response:warn50",
+        "t1:first_response:warn80",
+        "t1:first_response:breach1",
+    ]
     assert recovered.overdue_seconds == 305
     [outcome] = engine.outcomes()
     assert (outcome.met, outcome.response_seconds) == (False, 900)
@@ -200,11 +210,11 @@ def test_redelivered_ticket_is_a_no_op() -> None:
     engine.changed()
     before = engine.get("t1")
     assert before is not None
-    dump = before.model_dump()
+    dump = copy.deepcopy(before)
     assert engine.on_ticket(ticket(mgmt=True), at(5000)) == []
     assert engine.on_ticket(ticket(priority=Priority.P4, target=9), at(5000)) == []
     assert engine.changed() == []
-    assert before.model_dump() == dump
+    assert before == dump
 
 
 def test_management_attention_once_at_creation() -> None:
@@ -231,7 +241,7 @@ def test_policy_target_and_no_next_reply_clock() -> None:
     engine.on_activity(act("customer_reply", 100), at(100))
     clock = engine.get("t1")
     assert clock is not None
-    assert (clock.status, clock.running) == (Status.WAITING_FOR_AGENT, False)
+    assert (clock.status, clock.reply.running) == (Status.WAITING_FOR_AGENT, False)
     assert engine.next_due() is None
     assert engine.fire_due(at(100_000)) == []
     assert engine.on_activity(act("agent_reply", 200), at(200)) == []

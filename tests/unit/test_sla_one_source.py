@@ -83,8 +83,8 @@ def test_the_published_due_time_is_the_deadline_the_monitor_keeps(policy: SlaPol
         assert ticket.sla.first_response_due_at == ticket.occurred_at + timedelta(seconds=target)
         clock = monitor.get(ticket.ticket_id)
         assert clock is not None
-        assert clock.target_seconds == target
-        assert clock.due_at == ticket.sla.first_response_due_at
+        assert clock.reply.target_seconds == target
+        assert clock.reply.due_at == ticket.sla.first_response_due_at
 
 
 def test_a_policy_target_changes_the_published_due_time_too() -> None:
@@ -105,7 +105,7 @@ def test_a_ticket_from_another_policy_keeps_its_own_deadline_and_is_logged_once(
     for ticket in tickets:
         clock = monitor.get(ticket.ticket_id)
         assert clock is not None
-        assert clock.due_at == ticket.sla.first_response_due_at
+        assert clock.reply.due_at == ticket.sla.first_response_due_at
     mismatches = [e for e in logs if e["event"] == "sla_policy_mismatch"]
     assert [(e["priority"], e["ticket_policy"], e["policy"]) for e in mismatches] == [
         (p.value, "default-1", "fast-7") for p in Priority

@@ -190,8 +190,8 @@ def test_the_prioritizer_publishes_the_selected_policy_and_the_monitor_keeps_it(
     for ticket in tickets:
         clock = monitor.get(ticket.ticket_id)
         assert clock is not None
-        assert clock.target_seconds == ticket.sla.target_seconds
-        assert clock.due_at == ticket.sla.first_response_due_at
+        assert clock.reply.target_seconds == ticket.sla.target_seconds
+        assert clock.reply.due_at == ticket.sla.first_response_due_at
     # the acme clock's breach fires at its business-hours deadline, not 8 h of wall time
     fired: dict[str, datetime] = {}
     t = now
@@ -217,7 +217,7 @@ def test_a_ticket_naming_an_unknown_policy_is_selected_again_and_keeps_its_targe
     clock = monitor.get(ticket.ticket_id)
     assert clock is not None
     assert clock.policy_id == "acme-business-hours"
-    assert clock.due_at == ticket.sla.first_response_due_at
+    assert clock.reply.due_at == ticket.sla.first_response_due_at
 
 
 def test_ticket_json_with_a_brand_and_entries_is_byte_identical_to_the_model(
