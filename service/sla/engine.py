@@ -312,15 +312,17 @@ class SlaEngine:
     def expire(self, now: datetime) -> list[str]:
         p = self.policy
         closed_before = now - timedelta(seconds=p.closed_retention_seconds)
+        idle = p.idle_retention_seconds
+        idle_before = None if idle is None else now - timedelta(seconds=idle)
         gone: list[str] = []
         for tid, clock in self._clocks.items():
             if clock.status is Status.RESOLVED:
                 if clock.closed_at is not None and clock.closed_at <= closed_before:
                     gone.append(tid)
             elif (
-                p.idle_retention_seconds is not None
+                idle_before is not None
+                and clock.touched_at <= idle_before
                 and self._ladder.next_us(clock) is None
-                and clock.touched_at <= now - timedelta(seconds=p.idle_retention_seconds)
             ):
                 gone.append(tid)
         pending_before = now - timedelta(seconds=p.pending_retention_seconds)
