@@ -55,6 +55,16 @@ class TopicReader:
             if since is None or m.timestamp is None or m.timestamp >= since
         ]
 
+    async def end_offsets(self) -> dict[TopicPartition, int]:
+        """Each assigned partition's end now: the offset its next record will get."""
+        consumer = self._consumer
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        return {tp: int(offset) for tp, offset in ends.items()}
+
+    async def position(self, tp: TopicPartition) -> int:
+        """The offset of the next record :meth:`read` fetches from ``tp``."""
+        return int(await self._consumer.position(tp))
+
     async def _assign(self, topics: Sequence[str]) -> list[TopicPartition]:
         consumer = self._consumer
         loop = asyncio.get_running_loop()
