@@ -1,5 +1,5 @@
 """``triage`` command line: run | demo | watch | explain | rules check/show-default/test | model
-train/show | schemas export."""
+train/show | sla replay | schemas export."""
 
 from __future__ import annotations
 
@@ -125,12 +125,34 @@ def _parser() -> argparse.ArgumentParser:
     mshow.add_argument("path", nargs="?", help="model folder (default: the shipped model)")
     mshow.set_defaults(func=_cmd_model_show)
 
+    sla = sub.add_parser("sla", help="SLA tools: replay (what-if for a policy change)")
+    slsub = sla.add_subparsers(dest="sla_command")
+    replay = slsub.add_parser(
+        "replay",
+        help="replay tickets and activities under the current and a new SLA policy: "
+        "warnings, breaches, first responses per priority",
+    )
+    _add_sla_replay_args(replay)
+
     schemas = sub.add_parser("schemas", help="message contract tools")
     ssub = schemas.add_subparsers(dest="schemas_command")
     export = ssub.add_parser("export", help="write the JSON Schema of every message")
     export.add_argument("directory")
     export.set_defaults(func=_cmd_schemas_export)
     return p
+
+
+def _add_sla_replay_args(replay: argparse.ArgumentParser) -> None:
+    from service.sla_replay_command import add_arguments
+
+    add_arguments(replay)
+    replay.set_defaults(func=_cmd_sla_replay)
+
+
+def _cmd_sla_replay(args: argparse.Namespace) -> int:
+    from service.sla_replay_command import main as sla_replay
+
+    return sla_replay(args)
 
 
 def _add_rules_test_args(rtest: argparse.ArgumentParser) -> None:

@@ -214,7 +214,8 @@ class WatchState:
         if ticket_id not in self._queue or clock is None:
             return None
         reply = clock.reply
-        left = (reply.due_at - now).total_seconds() if reply.running else None
+        # a paused clock stands still: the time left is what it was when the pause began
+        left = (reply.due_at - (reply.paused_at or now)).total_seconds() if reply.running else None
         passed = [s for s in reply.emitted if s != "recovered"]
         return QueueRow(self.tickets[ticket_id], clock, left, passed[-1] if passed else None)
 

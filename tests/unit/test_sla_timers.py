@@ -370,3 +370,21 @@ def test_a_new_ticket_naming_earlier_ones_publishes_a_repeat_contact_for_each() 
     quiet = SlaMonitor(policy("retarget_on_repeat_contact: false\n"), topics, FakeClock(at(0)))
     quiet.state.assign([0])
     assert [r for r in quiet.process([record]) if r.topic == "activity"] == []
+
+
+def test_the_monitor_applies_a_changed_policy_at_start_only_when_told() -> None:
+    topics = SlaTopics("tickets", "activity", "escalations", "changelog", "dlq")
+    old = SlaEngine(policy("target_seconds: {P1: 600}\n"))
+    old.on_ticket(make_ticket("t1", Priority.P1, T0), at(0))
+    records = [encode_record(r) for r in old.snapshot()]
+    for apply in (False, True):
+        clock = FakeClock(at(400))
+        monitor = SlaMonitor(policy("target_seconds: {P1: 300}\n"), topics, clock)
+        monitor.state.assign([0])
+        for value in records:
+            monitor.state.get(0).restore(decode_record(value))
+        monitor.restored([0], apply_policy=apply)
+        out = [r for r in monitor.fire_due() if r.topic == "escalations"]
+        found = [Escalation.model_validate_json(r.value).escalation_id for r in out]
+        # kept: the old 600 s target has warn50 at 300 s due; applied: the new breach1
+        assert found == (["t1:first_response:breach1"] if apply else ["t1:first_response:warn50"])

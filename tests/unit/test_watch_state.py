@@ -149,6 +149,19 @@ def test_the_clock_moves_with_time_and_steps_show(clock: FakeClock) -> None:
     assert row.step == "breach1"
 
 
+def test_a_paused_ticket_s_time_left_stands_still(clock: FakeClock) -> None:
+    state = WatchState(SlaPolicy())
+    state.feed(ticket("a", ago=0), clock.now())
+    state.feed(act("pending", "a", 100), at(100))
+    clock.advance(5000)
+    state.tick(clock.now())
+    row = state.rows(clock.now())[0]
+    assert row.seconds_left == pytest.approx(500)  # as at the pause: 600 - 100
+    assert not row.overdue
+    state.feed(act("resumed", "a", 5000), clock.now())
+    assert state.rows(clock.now())[0].seconds_left == pytest.approx(500)
+
+
 def test_counts_per_priority_ignore_the_filters(clock: FakeClock) -> None:
     state = WatchState()
     state.feed(ticket("a", Priority.P1, ago=700), clock.now())
