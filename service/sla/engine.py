@@ -54,6 +54,7 @@ import heapq
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar, cast
 
 from schemas.activity import TicketActivity
 from schemas.common import Priority
@@ -84,6 +85,11 @@ from service.sla.transitions import start as start_timer
 log = get_logger("triage.sla")
 #: distinct (policy id, priority) mismatches logged per engine, at most
 _MISMATCHES_LOGGED = 64
+
+_T = TypeVar("_T")
+
+#: distinct values kept for sharing between clocks, at most (brands can be many)
+_MAX_SHARED = 10_000
 
 #: At most this many activities are kept for a ticket not seen yet; later ones are dropped.
 MAX_PENDING_PER_TICKET = 100
@@ -145,6 +151,16 @@ class SlaEngine:
         self._outcomes: list[Outcome] = []
         self._counts: Counter[tuple[Priority, Status]] = Counter()
         self._mismatches: set[tuple[str, Priority]] = set()
+        #: one copy of each category, channel, language, tier, brand and rule-id tuple:
+        #: a million clocks hold a few hundred distinct values (memory per open ticket)
+        self._shared: dict[object, object] = {}
+
+    def _share(self, value: _T) -> _T:
+        if value is None:
+            return value
+        if len(self._shared) >= _MAX_SHARED:
+            return cast(_T, self._shared.get(value, value))
+        return cast(_T, self._shared.setdefault(value, value))
 
     def _target(self, ticket: Ticket, start: datetime) -> tuple[int, SlaPolicy]:
         """The target the ticket's clock keeps and the policy it counts in. The target is
@@ -199,6 +215,7 @@ class SlaEngine:
         resolution timer where its policy has a target for its priority."""
         start = ticket.occurred_at.astimezone(UTC)
         target, chosen = self._target(ticket, start)
+        share = self._share
         clock = TicketClock(
             ticket_id=ticket.ticket_id,
             customer_id=ticket.customer_id,
@@ -206,14 +223,14 @@ class SlaEngine:
             reply=Timer(FIRST_RESPONSE, 0, target, start, start),
             touched_at=now,
             opened_at=start,
-            category=ticket.category,
-            customer_tier=ticket.customer_tier,
-            rule_ids=tuple(r.rule_id for r in ticket.reasons),
+            category=share(ticket.category),
+            customer_tier=share(ticket.customer_tier),
+            rule_ids=share(tuple(r.rule_id for r in ticket.reasons)),
             # the entry of the policy's ``policies`` the clock counts in (None: the file's)
             policy_id=chosen.version if chosen is not self.policy else None,
-            channel=ticket.channel,
-            language=ticket.language,
-            brand=ticket.brand,
+            channel=share(ticket.channel),
+            language=share(ticket.language),
+            brand=share(ticket.brand),
         )
         clock.reply.due_at = deadline(self.policy, clock, clock.reply)
         resolution = chosen.target_for(ticket.priority, RESOLUTION)
