@@ -50,8 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--end",
         metavar="ISO",
-        help="simulate up to this time (default: --until, else the latest first-response "
-        "deadline of any ticket under either policy)",
+        help="simulate up to this time, not before the last input (default: --until, else "
+        "the latest first-response deadline of any ticket under either policy)",
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 

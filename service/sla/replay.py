@@ -316,6 +316,8 @@ def _row(
     fr_open: int,
     fallback_target: int | None,
 ) -> Row:
+    """One row; the target shown is the median of the ended first-response cycles'
+    targets, else ``fallback_target`` (None: no target, as for the totals)."""
     warnings = sum(1 for e in escalations if e.kind is EscalationKind.SLA_WARNING)
     breaches = sum(1 for e in escalations if e.kind is EscalationKind.SLA_BREACH)
     silent = sum(
@@ -324,7 +326,7 @@ def _row(
         if not e.notify and e.kind in (EscalationKind.SLA_WARNING, EscalationKind.SLA_BREACH)
     )
     first = [o for o in outcomes if o.metric == FIRST_RESPONSE]
-    targets = [float(o.target_seconds) for o in first]
+    targets = [float(o.target_seconds) for o in first] if fallback_target is not None else []
     other: dict[str, tuple[int, int]] = {}
     for metric in OTHER_METRICS:
         ended = [o for o in outcomes if o.metric == metric]
@@ -369,6 +371,7 @@ def summarize(label: str, policy: SlaPolicy, sim: Simulation, source: str | None
         )
         for prio in Priority
     )
+    # the targets of all priorities have no one median worth showing: none
     total = _row(
         "all", sum(tickets.values()), sim.escalations, sim.outcomes, sum(unanswered.values()), None
     )
@@ -380,11 +383,13 @@ def replay(
     policies: Sequence[tuple[str, SlaPolicy, str | None]],
     end: datetime | None = None,
 ) -> ReplayReport:
-    """Replay ``inputs`` under each ``(label, policy, source)``; ``end`` None:
-    :func:`default_end`."""
+    """Replay ``inputs`` under each ``(label, policy, source)`` up to ``end`` (None:
+    :func:`default_end`; never before the last input, which is applied in any case)."""
+    times = [t.occurred_at for t in inputs.tickets] + [a.occurred_at for a in inputs.activities]
     if end is None:
         end = default_end(inputs, [p for _, p, _ in policies])
-    times = [t.occurred_at for t in inputs.tickets] + [a.occurred_at for a in inputs.activities]
+    elif times:
+        end = max(end, *times)
     reports = tuple(
         summarize(label, policy, simulate(policy, inputs, end), source)
         for label, policy, source in policies
@@ -431,7 +436,6 @@ def render(report: ReplayReport) -> str:
     header = [
         "priority",
         "policy",
-        "version",
         "tickets",
         "warnings",
         "breaches",
@@ -451,7 +455,6 @@ def render(report: ReplayReport) -> str:
         out = [
             r.priority,
             p.label,
-            p.version,
             str(r.tickets),
             str(r.warnings),
             str(r.breaches),
@@ -473,7 +476,7 @@ def render(report: ReplayReport) -> str:
         rows += [cells(p, p.rows[i]) for p in report.policies]
     rows += [cells(p, p.total) for p in report.policies]
     widths = [max(len(row[c]) for row in [header, *rows]) for c in range(len(header))]
-    left = {0, 1, 2}  # text columns; numbers right-aligned
+    left = {0, 1}  # text columns; numbers right-aligned
 
     def line(row: list[str]) -> str:
         return "  ".join(

@@ -148,6 +148,9 @@ class TicketClock:
     status: Status = Status.WAITING_FOR_AGENT
     #: the pause in effect (an activity kind: pending, on_hold, waiting_on_customer)
     pause: str | None = None
+    #: ``occurred_at`` of the activity that last paused or resumed the clocks: an older
+    #: pause or resume (a redelivery after it) is stale and changes nothing
+    pause_changed_at: datetime | None = None
     #: when the ticket started (its occurred_at): where a resolution timer starts
     opened_at: datetime | None = None
     #: how many times the priority changed (names the sla_retargeted events)
@@ -191,6 +194,7 @@ class TicketClock:
             "management_emitted": self.management_emitted,
             "status": self.status.value,
             "pause": self.pause,
+            "pause_changed_at": _iso(self.pause_changed_at),
             "opened_at": _iso(self.opened_at),
             "retargets": self.retargets,
             "first_response_at": _iso(self.first_response_at),
@@ -226,6 +230,7 @@ class TicketClock:
             management_emitted=bool(data.get("management_emitted", False)),
             status=Status(data.get("status", Status.WAITING_FOR_AGENT)),
             pause=_opt_text(data.get("pause")),
+            pause_changed_at=_opt_dt(data.get("pause_changed_at")),
             opened_at=_opt_dt(data.get("opened_at")),
             retargets=int(data.get("retargets", 0)),
             first_response_at=_opt_dt(data.get("first_response_at")),

@@ -21,7 +21,8 @@
    ``occurred_at``; ``resumed`` (and a ``customer_reply`` during ``waiting_on_customer``)
    restarts them. The time paused, counted in each timer's calendar, is added to its
    deadline and every later step (``Timer.paused_us``); a timer started during a pause
-   starts paused; a pause of another kind replaces the one in effect.
+   starts paused; a pause of another kind replaces the one in effect. A pause or resume
+   older than the last one applied is stale (a redelivery) and changes nothing.
 6. **Re-targeting** (``priority_changed`` from an agent; ``repeat_contact`` when it
    raises the priority): the ticket takes the new priority, its policy is chosen again
    (``SlaPolicy.select``) and every running timer takes that policy's target for the new
@@ -229,7 +230,10 @@ def set_pause(clock: TicketClock, pause: str | None, at: datetime, policy: SlaPo
     the paused ones it does not."""
     if clock.status is Status.RESOLVED or clock.pause == pause:
         return False
+    if clock.pause_changed_at is not None and at < clock.pause_changed_at:
+        return False  # older than the last change: a redelivery, already applied
     clock.pause = pause
+    clock.pause_changed_at = at
     for timer in clock.timers():
         if not timer.running:
             continue

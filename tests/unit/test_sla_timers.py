@@ -388,3 +388,16 @@ def test_the_monitor_applies_a_changed_policy_at_start_only_when_told() -> None:
         found = [Escalation.model_validate_json(r.value).escalation_id for r in out]
         # kept: the old 600 s target has warn50 at 300 s due; applied: the new breach1
         assert found == (["t1:first_response:breach1"] if apply else ["t1:first_response:warn50"])
+
+
+def test_redelivered_pause_activities_change_nothing() -> None:
+    engine = SlaEngine(policy())
+    engine.on_ticket(make_ticket("t1", Priority.P1, T0), at(0))
+    pair = [act("pending", 10), act("resumed", 70)]
+    for activity in pair:
+        engine.on_activity(activity, at(70))
+    for activity in pair:  # at least once: the same records again after a crash
+        assert engine.on_activity(activity, at(80)) == []
+    clock = clock_of(engine)
+    assert (clock.pause, clock.reply.paused_us, clock.reply.due_at) == (None, 60_000_000, at(660))
+    assert engine.next_due() == at(360)
