@@ -16,7 +16,8 @@ Two passes over the same (seeded) tickets:
 
 1. timing, without tracemalloc: µs per ``on_ticket``, RSS (``VmRSS``) before and after,
    ``fire_due`` at a time when ~1 % of the tickets have a step due, ``next_due()``,
-   ``expire()`` (the monitor's once-a-minute scan) and ``snapshot()``;
+   ``expire()`` (the monitor's once-a-minute scan), a full garbage collection (``gc``:
+   what a generation-2 pause costs with that many clocks) and ``snapshot()``;
 2. memory, with tracemalloc: the traced growth of a fresh engine fed the same tickets
    (or the first M of them, ``--trace-tickets``; skipped with ``--no-tracemalloc``, then
    bytes per ticket come from RSS). Tracing makes this pass several times slower.
@@ -31,6 +32,7 @@ import gc
 import io
 import math
 import random
+import statistics
 import sys
 import time
 import tracemalloc
@@ -261,6 +263,17 @@ def timing_pass(n: int, seed: int, now: datetime, policy: SlaPolicy) -> int:
     print(
         f"expire         {expire_s * 1000:,.0f} ms for one scan of {len(engine):,} clocks "
         f"({len(gone):,} forgotten); the monitor runs it once a minute on its timer task"
+    )
+
+    collections = []
+    for _ in range(3):
+        t = time.perf_counter()
+        gc.collect()
+        collections.append(time.perf_counter() - t)
+    print(
+        f"gc             full collection {statistics.median(collections) * 1000:,.0f} ms "
+        f"(median of 3) with {len(engine):,} open clocks; {len(gc.get_objects()):,} objects "
+        "tracked by the collector"
     )
 
     t = time.perf_counter()

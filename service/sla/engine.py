@@ -365,8 +365,15 @@ class SlaEngine:
         return SlaStats(open_by, waiting, len(self._clocks), len(self._pending), len(self._heap))
 
     def risk(self, now: datetime) -> SlaRisk:
-        """Scan the running cycles (linear in the open tickets; for gauges at scrape time)."""
-        warn = min(self.policy.warning_fractions, default=1.0)
+        """Scan the running cycles (linear in the open tickets; for gauges at scrape time).
+        A cycle is at risk past its priority's first warning (``ladders``; a ladder without
+        warnings: never before the deadline)."""
+        first_warning = {
+            p: min(
+                (s.fraction for s in self._ladder.steps(p) if s.kind == "sla_warning"), default=1.0
+            )
+            for p in Priority
+        }
         at_risk: dict[Priority, int] = dict.fromkeys(Priority, 0)
         overdue: dict[Priority, int] = dict.fromkeys(Priority, 0)
         next_deadline: datetime | None = None
@@ -380,6 +387,7 @@ class SlaEngine:
                     continue
                 if next_deadline is None or timer.due_at < next_deadline:
                     next_deadline = timer.due_at
+                warn = first_warning[clock.priority]
                 calendar = calendar_of(self.policy, clock, timer)
                 warn_at = calendar.add_us(
                     to_us(timer.started_at),

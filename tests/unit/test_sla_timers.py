@@ -401,3 +401,17 @@ def test_redelivered_pause_activities_change_nothing() -> None:
     clock = clock_of(engine)
     assert (clock.pause, clock.reply.paused_us, clock.reply.due_at) == (None, 60_000_000, at(660))
     assert engine.next_due() == at(360)
+
+
+def test_at_risk_follows_each_priority_s_ladder_and_paused_clocks_are_neither() -> None:
+    p = policy("ladders: {P4: {warning_fractions: [], breach_multipliers: [1]}}\n")
+    engine = SlaEngine(p)
+    engine.on_ticket(make_ticket("p1", Priority.P1, T0), at(0))  # 600 s, warn50 at 300
+    engine.on_ticket(make_ticket("p4", Priority.P4, T0), at(0))  # 86400 s, no warnings
+    engine.on_ticket(make_ticket("held", Priority.P1, T0), at(0))
+    engine.on_activity(act("on_hold", 10, tid="held"), at(10))
+    risk = engine.risk(at(60_000))
+    assert (risk.at_risk_by_priority[Priority.P4], risk.overdue_by_priority[Priority.P4]) == (0, 0)
+    assert (risk.at_risk_by_priority[Priority.P1], risk.overdue_by_priority[Priority.P1]) == (0, 1)
+    late = engine.risk(at(90_000))
+    assert late.overdue_by_priority[Priority.P4] == 1
