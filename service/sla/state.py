@@ -100,18 +100,22 @@ class Timer:
         return f"{self.metric}.{self.cycle}"
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "metric": self.metric,
-            "cycle": self.cycle,
-            "target_seconds": self.target_seconds,
-            "started_at": self.started_at.isoformat(),
-            "due_at": self.due_at.isoformat(),
-            "running": self.running,
-            "emitted": list(self.emitted),
-            "escalated": self.escalated,
-            "paused_at": _iso(self.paused_at),
-            "paused_us": self.paused_us,
-        }
+        """The record's fields; those at their default are left out (a smaller changelog)."""
+        return _compact(
+            {
+                "metric": self.metric,
+                "cycle": self.cycle,
+                "target_seconds": self.target_seconds,
+                "started_at": self.started_at.isoformat(),
+                "due_at": self.due_at.isoformat(),
+                "running": self.running,
+                "emitted": list(self.emitted),
+                "escalated": self.escalated,
+                "paused_at": _iso(self.paused_at),
+                "paused_us": self.paused_us,
+            },
+            _TIMER_DEFAULTS,
+        )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Timer:
@@ -182,33 +186,37 @@ class TicketClock:
         return tuple(t for t in (self.reply, self.resolution, self.update) if t is not None)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "record": "ticket",
-            "v": 2,
-            "ticket_id": self.ticket_id,
-            "customer_id": self.customer_id,
-            "priority": self.priority.value,
-            "reply": self.reply.to_json(),
-            "resolution": None if self.resolution is None else self.resolution.to_json(),
-            "update": None if self.update is None else self.update.to_json(),
-            "management_emitted": self.management_emitted,
-            "status": self.status.value,
-            "pause": self.pause,
-            "pause_changed_at": _iso(self.pause_changed_at),
-            "opened_at": _iso(self.opened_at),
-            "retargets": self.retargets,
-            "first_response_at": _iso(self.first_response_at),
-            "last_agent_at": _iso(self.last_agent_at),
-            "closed_at": _iso(self.closed_at),
-            "touched_at": self.touched_at.isoformat(),
-            "category": self.category,
-            "customer_tier": self.customer_tier,
-            "rule_ids": list(self.rule_ids),
-            "policy_id": self.policy_id,
-            "channel": self.channel,
-            "language": self.language,
-            "brand": self.brand,
-        }
+        """The record's fields; those at their default are left out (a smaller changelog)."""
+        return _compact(
+            {
+                "record": "ticket",
+                "v": 2,
+                "ticket_id": self.ticket_id,
+                "customer_id": self.customer_id,
+                "priority": self.priority.value,
+                "reply": self.reply.to_json(),
+                "resolution": None if self.resolution is None else self.resolution.to_json(),
+                "update": None if self.update is None else self.update.to_json(),
+                "management_emitted": self.management_emitted,
+                "status": self.status.value,
+                "pause": self.pause,
+                "pause_changed_at": _iso(self.pause_changed_at),
+                "opened_at": _iso(self.opened_at),
+                "retargets": self.retargets,
+                "first_response_at": _iso(self.first_response_at),
+                "last_agent_at": _iso(self.last_agent_at),
+                "closed_at": _iso(self.closed_at),
+                "touched_at": self.touched_at.isoformat(),
+                "category": self.category,
+                "customer_tier": self.customer_tier,
+                "rule_ids": list(self.rule_ids),
+                "policy_id": self.policy_id,
+                "channel": self.channel,
+                "language": self.language,
+                "brand": self.brand,
+            },
+            _CLOCK_DEFAULTS,
+        )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TicketClock:
@@ -244,6 +252,30 @@ class TicketClock:
             language=_opt_text(data.get("language")),
             brand=_opt_text(data.get("brand")),
         )
+
+
+#: Fields left out of a record when they hold these values (``from_json`` reads them back).
+_TIMER_DEFAULTS: dict[str, Any] = {
+    "running": True,
+    "emitted": [],
+    "escalated": False,
+    "paused_at": None,
+    "paused_us": 0,
+}
+_CLOCK_DEFAULTS: dict[str, Any] = {
+    "resolution": None,
+    "update": None,
+    "management_emitted": False,
+    "status": Status.WAITING_FOR_AGENT.value,
+    "retargets": 0,
+    "rule_ids": [],
+}
+
+
+def _compact(doc: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v for k, v in doc.items() if v is not None and (k not in defaults or v != defaults[k])
+    }
 
 
 def _v1_reply(data: dict[str, Any]) -> Timer:
