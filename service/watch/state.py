@@ -76,6 +76,8 @@ class ChangeKind(StrEnum):
     NEW = "new"  # a ticket joined the queue
     LEFT = "left"  # answered or resolved: it left the queue
     BACK = "back"  # a customer reply (or reopen) put it back in the queue
+    PAUSED = "paused"  # pending, on hold or waiting on the customer: its clock stopped
+    RESUMED = "resumed"  # its clock runs again
     ESCALATION = "escalation"
 
 
@@ -163,14 +165,29 @@ class WatchState:
         self.activities_seen += 1
         tid = activity.ticket_id
         was = tid in self._queue
+        paused_before = self._pause_of(tid)
         self.engine.on_activity(activity, now)
         if tid not in self.tickets:
             return None  # kept by the engine until its ticket comes
         now_in = self._update(tid)
         if was == now_in:
-            return None
+            return self._pause_change(activity, paused_before)
         kind = ChangeKind.BACK if now_in else ChangeKind.LEFT
         return Change(kind, tid, self.tickets[tid], activity=activity)
+
+    def _pause_of(self, ticket_id: str) -> tuple[str | None, datetime | None] | None:
+        clock = self.engine.get(ticket_id)
+        return None if clock is None else (clock.pause, clock.pause_changed_at)
+
+    def _pause_change(
+        self, activity: TicketActivity, before: tuple[str | None, datetime | None] | None
+    ) -> Change | None:
+        """A pause or resume that changed the ticket's clock (not a redelivery)."""
+        after = self._pause_of(activity.ticket_id)
+        if after is None or after == before:
+            return None
+        kind = ChangeKind.PAUSED if after[0] is not None else ChangeKind.RESUMED
+        return Change(kind, activity.ticket_id, self.tickets[activity.ticket_id], activity=activity)
 
     def on_escalation(self, escalation: Escalation) -> Change | None:
         key = escalation.escalation_id

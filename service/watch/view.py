@@ -72,9 +72,16 @@ def escalation_line(esc: Escalation, ticket: Ticket | None, now: datetime | None
     event = f" ({ticket.event_id})" if ticket else ""
     who = f" {customer(ticket)}" if ticket else f" {esc.customer_id}"
     at = f"{esc.emitted_at.astimezone(now.tzinfo):%H:%M:%S} " if now is not None else ""
+    extra = ""
+    if esc.metric not in ("first_response", "next_reply"):
+        extra += f" ({esc.metric.replace('_', ' ')})"
+    if esc.previous_priority is not None:
+        extra += f" from {esc.previous_priority.value}"
+    if esc.paused_seconds:
+        extra += f", paused {esc.paused_seconds:.0f} s"
     return (
         f"{at}{esc.kind.value} level {esc.level} {esc.priority.value} "
-        f"ticket {esc.ticket_id[:8]}{event}{who} overdue {esc.overdue_seconds:+.0f} s"
+        f"ticket {esc.ticket_id[:8]}{event}{who} overdue {esc.overdue_seconds:+.0f} s{extra}"
     )
 
 
@@ -108,6 +115,12 @@ def change_line(change: Change, state: WatchState, now: datetime) -> Text | None
         head += f" by {agent}"
     if change.kind is ChangeKind.LEFT:
         return Text("ANS ", style="green").append(f"{head}: left the queue")
+    if change.kind is ChangeKind.PAUSED:
+        return Text("HOLD ", style="yellow").append(f"{head}: clock stopped")
+    if change.kind is ChangeKind.RESUMED:
+        row = state.row(ticket.ticket_id, now)
+        due = clock_text(row.seconds_left) if row is not None else "-"
+        return Text("RUN ", style="cyan").append(f"{head}: clock running, due {due}")
     row = state.row(ticket.ticket_id, now)
     due = clock_text(row.seconds_left) if row is not None else "-"
     return Text("BACK ", style="cyan").append(f"{head}: back in the queue, due {due}")

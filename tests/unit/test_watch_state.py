@@ -19,7 +19,7 @@ from service.records import InRecord
 from service.sla.policy import SlaPolicy, load_demo_policy
 from service.watch.runner import parse_duration
 from service.watch.state import ChangeKind, WatchState, WatchTopics, decode_event
-from service.watch.view import change_line, clock_text, plain_counts, render
+from service.watch.view import change_line, clock_text, escalation_line, plain_counts, render
 from tests.tickets import make_ticket
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -160,6 +160,39 @@ def test_a_paused_ticket_s_time_left_stands_still(clock: FakeClock) -> None:
     assert not row.overdue
     state.feed(act("resumed", "a", 5000), clock.now())
     assert state.rows(clock.now())[0].seconds_left == pytest.approx(500)
+
+
+def test_pauses_and_resumes_show_as_lines_once(clock: FakeClock) -> None:
+    state = WatchState(SlaPolicy())
+    state.feed(ticket("a", ago=0), clock.now())
+    pending = act("pending", "a", 100, agent="ann")
+    paused = state.feed(pending, at(100))
+    assert paused is not None
+    assert paused.kind is ChangeKind.PAUSED
+    line = change_line(paused, state, at(100))
+    assert line is not None
+    assert line.plain.startswith("HOLD P1 ticket a (e-a) pending by ann: clock stopped")
+    assert state.feed(pending, at(101)) is None  # a redelivery says nothing
+    resumed = state.feed(act("resumed", "a", 400), at(400))
+    assert resumed is not None
+    assert resumed.kind is ChangeKind.RESUMED
+    text = change_line(resumed, state, at(400))
+    assert text is not None
+    assert text.plain.endswith("clock running, due 08:20")  # 500 s left, as at the pause
+
+
+def test_escalation_lines_name_the_metric_a_retarget_and_the_time_paused() -> None:
+    base = esc("a")
+    assert "paused" not in escalation_line(base, None)
+    moved = base.model_copy(
+        update={
+            "kind": EscalationKind.SLA_RETARGETED,
+            "previous_priority": Priority.P3,
+            "paused_seconds": 1200.0,
+            "metric": "resolution",
+        }
+    )
+    assert escalation_line(moved, None).endswith("overdue +0 s (resolution) from P3, paused 1200 s")
 
 
 def test_counts_per_priority_ignore_the_filters(clock: FakeClock) -> None:
