@@ -109,9 +109,14 @@ def esc(
         due, emitted = deadline, now
     else:
         due = emitted = start + timedelta(seconds=STEP_DUE_S[step])
+    cycle_key = f"{ticket}:first_response"
+    recovered = kind is EscalationKind.SLA_RECOVERED
     return Escalation(
-        escalation_id=f"{ticket}:first_response:{step}",
-        dedup_key=f"{ticket}:first_response",
+        escalation_id=f"{cycle_key}:{step}",
+        # contract 1.4: a dedup key per step; the recovery's is the cycle's
+        dedup_key=cycle_key if recovered else f"{cycle_key}:{step}",
+        cycle_key=cycle_key,
+        resolves=[f"{cycle_key}:{s}" for s in STEP_DUE_S] if recovered else [],
         ticket_id=ticket,
         customer_id=f"cust-{ticket}",
         kind=kind,
@@ -168,7 +173,7 @@ async def test_breach_notifies_repeats_do_not_level_two_does_recovery_resolves(
             "level": "1",
             "severity": "critical",
             "ticket_id": t,
-            "dedup_key": f"{t}:first_response",
+            "dedup_key": f"{t}:first_response:breach1",
             "metric": "first_response",
             "category": "churn_threat",
             "tier": "enterprise",
