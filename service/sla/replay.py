@@ -241,6 +241,9 @@ class Row:
     fr_target_seconds: float | None
     #: next_reply, resolution, periodic_update → (met, missed)
     other: dict[str, tuple[int, int]]
+    #: metric → (warnings, breaches) of that metric's cycles (the JSON's split of the
+    #: warnings and breaches above)
+    by_metric: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -257,6 +260,9 @@ class Row:
                 "target_seconds": self.fr_target_seconds,
             },
             **{m: {"met": met, "missed": missed} for m, (met, missed) in self.other.items()},
+            "escalations_by_metric": {
+                m: {"warnings": w, "breaches": b} for m, (w, b) in self.by_metric.items()
+            },
         }
 
 
@@ -333,6 +339,13 @@ def _row(
         if ended:
             met = sum(1 for o in ended if o.met)
             other[metric] = (met, len(ended) - met)
+    by_metric: dict[str, tuple[int, int]] = {}
+    for e in escalations:
+        w, b = by_metric.get(e.metric, (0, 0))
+        if e.kind is EscalationKind.SLA_WARNING:
+            by_metric[e.metric] = (w + 1, b)
+        elif e.kind is EscalationKind.SLA_BREACH:
+            by_metric[e.metric] = (w, b + 1)
     return Row(
         priority=name,
         tickets=tickets,
@@ -345,6 +358,7 @@ def _row(
         fr_median_seconds=_median([o.response_seconds for o in first]),
         fr_target_seconds=_median(targets) if targets else fallback_target,
         other=other,
+        by_metric=by_metric,
     )
 
 

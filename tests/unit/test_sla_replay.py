@@ -383,6 +383,11 @@ def test_replay_command_json_and_bad_lines(
     current, new = report["policies"]
     assert (current["label"], new["label"]) == ("current", "new")
     assert current["priorities"] == new["priorities"]  # the same policy twice
+    total = current["total"]
+    split = total["escalations_by_metric"]
+    assert sum(m["warnings"] for m in split.values()) == total["warnings"]
+    assert sum(m["breaches"] for m in split.values()) == total["breaches"]
+    assert "resolution" in split  # the example policy sets resolution targets
     assert "skipped line" in captured.err
     assert "2 bad lines skipped" in captured.err
 
