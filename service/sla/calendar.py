@@ -48,13 +48,14 @@ class CalendarError(ValueError):
     """A calendar definition is wrong (the policy loader words it: ``service.sla.policy``)."""
 
 
-def _to_us(value: datetime) -> int:
+def to_us(value: datetime) -> int:
+    """Microseconds since the epoch (exact: heap keys and step times compare as integers)."""
     if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r}: business time needs aware datetimes")
+        raise ValueError(f"naive datetime {value!r}: SLA time needs aware datetimes")
     return (value - EPOCH) // _US
 
 
-def _from_us(value: int) -> datetime:
+def from_us(value: int) -> datetime:
     return EPOCH + timedelta(microseconds=value)
 
 
@@ -106,14 +107,14 @@ class BusinessCalendar:
         """The instant ``seconds`` of business time after ``start`` (in ``start``'s zone)."""
         if self.zone is None:
             return start + timedelta(seconds=seconds)
-        out = _from_us(self.add_us(_to_us(start), round(seconds * _SECOND)))
+        out = from_us(self.add_us(to_us(start), round(seconds * _SECOND)))
         return out.astimezone(start.tzinfo)
 
     def elapsed(self, start: datetime, end: datetime) -> float:
         """Business seconds from ``start`` to ``end``."""
         if self.zone is None:
             return (end - start).total_seconds()
-        return self.elapsed_us(_to_us(start), _to_us(end)) / _SECOND
+        return self.elapsed_us(to_us(start), to_us(end)) / _SECOND
 
     def add_us(self, start_us: int, duration_us: int) -> int:
         """:meth:`add` on microseconds since the epoch (the SLA ladder's time)."""
@@ -151,7 +152,7 @@ class BusinessCalendar:
         """Open intervals (µs since the epoch), in order, from the day before ``start_us``'s
         local date on (earlier ones end before it)."""
         assert self.zone is not None
-        day = _from_us(start_us).astimezone(self.zone).date() - timedelta(days=1)
+        day = from_us(start_us).astimezone(self.zone).date() - timedelta(days=1)
         closed_run = 0
         while True:
             spans = self._day(day)
@@ -191,14 +192,14 @@ class BusinessCalendar:
         naive = datetime.combine(day, time()) + timedelta(minutes=minute)
         first = naive.replace(tzinfo=zone).astimezone(UTC)
         if first.astimezone(zone).replace(tzinfo=None) == naive:
-            return _to_us(first)
+            return to_us(first)
         # In a gap: fold=1 maps it before the transition, fold=0 after; the transition is
         # the first instant whose wall time is not before ``naive`` (whole seconds).
-        lo = _to_us(naive.replace(tzinfo=zone, fold=1).astimezone(UTC)) // _SECOND
-        hi = _to_us(first) // _SECOND
+        lo = to_us(naive.replace(tzinfo=zone, fold=1).astimezone(UTC)) // _SECOND
+        hi = to_us(first) // _SECOND
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            if _from_us(mid * _SECOND).astimezone(zone).replace(tzinfo=None) >= naive:
+            if from_us(mid * _SECOND).astimezone(zone).replace(tzinfo=None) >= naive:
                 hi = mid
             else:
                 lo = mid

@@ -66,8 +66,8 @@ from service.sla.ladder import (
     Outcome,
     calendar_of,
     deadline,
+    escalation,
     from_us,
-    ticket_event,
     to_us,
 )
 from service.sla.policy import SlaPolicy, TicketFacts
@@ -200,7 +200,16 @@ class SlaEngine:
         if self.policy.management_attention and ticket.management_attention:
             clock.management_emitted = True
             out.append(
-                ticket_event(clock, EscalationKind.MANAGEMENT_ATTENTION, "management", "mgmt", now)
+                escalation(
+                    clock,
+                    clock.reply,
+                    EscalationKind.MANAGEMENT_ATTENTION,
+                    0,
+                    "mgmt",
+                    clock.reply.due_at,
+                    now,
+                    base="management",
+                )
             )
         self._put(clock)
         pending = self._pending.pop(tid, None)
@@ -263,18 +272,21 @@ class SlaEngine:
             self._counts[before] -= 1
             self._counts[after] += 1
 
-    def apply_policy(self, now: datetime) -> list[Escalation]:
+    def apply_policy(self, now: datetime) -> tuple[int, list[Escalation]]:
         """Give every open ticket the targets this engine's policy sets for it (a policy
         file changed since the clocks started): explicit, at start, when asked to
         (``TRIAGE_SLA_APPLY_POLICY_TO_OPEN``). Steps already emitted stay emitted; the
-        ones due under the new targets are emitted now (the highest per timer)."""
+        ones due under the new targets are emitted now (the highest per timer). Returns
+        how many tickets changed, and the escalations."""
         out: list[Escalation] = []
+        changed = 0
         for clock in self._clocks.values():
             before = (clock.priority, clock.status)
             if apply_policy(clock, now, self.policy, out):
+                changed += 1
                 self._recount(clock, before)
                 self._after_change(clock, now, out)
-        return out
+        return changed, out
 
     def differs_from_policy(self) -> int:
         """How many open tickets run targets other than this engine's policy gives them."""

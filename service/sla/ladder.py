@@ -32,26 +32,15 @@ exactly. Escalation fields:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from schemas.common import Priority
 from schemas.escalation import Escalation, EscalationKind
-from service.sla.calendar import BusinessCalendar
+from service.sla.calendar import BusinessCalendar, from_us, to_us
 from service.sla.policy import SlaPolicy, StepDef
 from service.sla.state import TicketClock, Timer
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
-
-
-def to_us(value: datetime) -> int:
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r}: the SLA engine needs aware datetimes")
-    return (value - EPOCH) // _US
-
-
-def from_us(value: int) -> datetime:
-    return EPOCH + timedelta(microseconds=value)
+__all__ = ["Ladder", "Outcome", "calendar_of", "deadline", "escalation", "from_us", "to_us"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,14 +164,19 @@ def escalation(
     now: datetime,
     *,
     notify: bool = True,
+    base: str | None = None,
+    previous_priority: Priority | None = None,
 ) -> Escalation:
-    """A warning, breach or recovery of one of the ticket's timers."""
-    cycle_key = f"{clock.ticket_id}:{timer.dedup_base}"
+    """A warning, breach or recovery of one of the ticket's timers; with ``base``, an
+    event about the ticket named by it (management attention, a re-targeting), whose one
+    key is ``<ticket>:<base>`` and whose deadline is ``timer``'s."""
+    cycle_key = f"{clock.ticket_id}:{base or timer.dedup_base}"
     step_key = f"{cycle_key}:{step}"
+    per_step = base is None and kind is not EscalationKind.SLA_RECOVERED
     recovered = kind is EscalationKind.SLA_RECOVERED
     return Escalation(
         escalation_id=step_key,
-        dedup_key=cycle_key if recovered else step_key,
+        dedup_key=step_key if per_step else cycle_key,
         cycle_key=cycle_key,
         resolves=[f"{cycle_key}:{s}" for s in timer.emitted if s != "recovered"]
         if recovered
@@ -193,47 +187,12 @@ def escalation(
         kind=kind,
         level=level,
         priority=clock.priority,
+        previous_priority=previous_priority,
         metric=timer.metric,
         due_at=due_at.astimezone(UTC),
         emitted_at=now.astimezone(UTC),
         overdue_seconds=(now - timer.due_at).total_seconds(),
         paused_seconds=timer.paused_us / 1_000_000,
-        category=clock.category,
-        customer_tier=clock.customer_tier,
-        rule_ids=list(clock.rule_ids),
-    )
-
-
-def ticket_event(
-    clock: TicketClock,
-    kind: EscalationKind,
-    base: str,
-    step: str,
-    now: datetime,
-    *,
-    notify: bool = True,
-    previous_priority: Priority | None = None,
-) -> Escalation:
-    """An event about the ticket rather than one step of a timer (management attention,
-    a re-targeting): its deadline is the reply timer's."""
-    key = f"{clock.ticket_id}:{base}"
-    reply = clock.reply
-    return Escalation(
-        escalation_id=f"{key}:{step}",
-        dedup_key=key,
-        cycle_key=key,
-        notify=notify,
-        ticket_id=clock.ticket_id,
-        customer_id=clock.customer_id,
-        kind=kind,
-        level=0,
-        priority=clock.priority,
-        previous_priority=previous_priority,
-        metric=reply.metric,
-        due_at=reply.due_at.astimezone(UTC),
-        emitted_at=now.astimezone(UTC),
-        overdue_seconds=(now - reply.due_at).total_seconds(),
-        paused_seconds=reply.paused_us / 1_000_000,
         category=clock.category,
         customer_tier=clock.customer_tier,
         rule_ids=list(clock.rule_ids),

@@ -188,13 +188,11 @@ class SlaMonitor:
     def _apply_policy_now(self, now: datetime) -> list[Escalation]:
         out: list[Escalation] = []
         for number in sorted(self._apply_policy & set(self.state.owned)):
-            engine = self.state.get(number)
-            differ = engine.differs_from_policy()
-            escalations = engine.apply_policy(now)
+            changed, escalations = self.state.get(number).apply_policy(now)
             log.warning(
                 "sla_policy_applied_to_open_tickets",
                 partition=number,
-                tickets=differ,
+                tickets=changed,
                 policy=self.policy.version,
                 escalations=len(escalations),
             )

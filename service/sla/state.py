@@ -53,9 +53,6 @@ PERIODIC_UPDATE: Literal["periodic_update"] = "periodic_update"
 Metric = Literal["first_response", "next_reply", "resolution", "periodic_update"]
 METRICS: tuple[Metric, ...] = (FIRST_RESPONSE, NEXT_REPLY, RESOLUTION, PERIODIC_UPDATE)
 
-#: The timers of a ticket, in the order their steps are considered.
-TimerName = Literal["reply", "resolution", "update"]
-
 
 class Status(StrEnum):
     WAITING_FOR_AGENT = "waiting_for_agent"
@@ -280,16 +277,20 @@ def _compact(doc: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
 
 def _v1_reply(data: dict[str, Any]) -> Timer:
     """The reply timer of a version 1 record (its cycle fields were at the top level)."""
-    return Timer(
-        metric=data.get("metric", FIRST_RESPONSE),
-        cycle=int(data.get("cycle", 0)),
-        target_seconds=_positive(data["target_seconds"]),
-        started_at=_dt(data["started_at"]),
-        due_at=_dt(data["due_at"]),
-        running=bool(data.get("running", True)),
-        emitted=tuple(str(s) for s in data.get("emitted", ())),
-        escalated=bool(data.get("escalated", False)),
-    )
+    fields = {k: data[k] for k in _V1_TIMER_FIELDS if k in data}
+    return Timer.from_json({"metric": FIRST_RESPONSE, "cycle": 0, **fields})
+
+
+_V1_TIMER_FIELDS = (
+    "metric",
+    "cycle",
+    "target_seconds",
+    "started_at",
+    "due_at",
+    "running",
+    "emitted",
+    "escalated",
+)
 
 
 class PendingActivities(BaseModel):

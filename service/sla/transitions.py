@@ -44,7 +44,6 @@ from service.sla.ladder import (
     calendar_of,
     deadline,
     escalation,
-    ticket_event,
     to_us,
 )
 from service.sla.policy import SlaPolicy, TicketFacts
@@ -274,13 +273,16 @@ def retarget(
     apply_priority(clock, new, now, policy, out)
     clock.retargets += 1
     out.append(
-        ticket_event(
+        escalation(
             clock,
+            clock.reply,
             EscalationKind.SLA_RETARGETED,
-            f"retarget.{clock.retargets}",
+            0,
             "retargeted",
+            clock.reply.due_at,
             now,
             notify=False,
+            base=f"retarget.{clock.retargets}",
             previous_priority=old,
         )
     )

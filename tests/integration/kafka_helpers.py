@@ -55,6 +55,28 @@ async def wait_for(predicate: Any, timeout: float, what: str, interval: float = 
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+async def wait_ready(
+    proc: subprocess.Popen[bytes], port: int, timeout: float, log: Path | None = None
+) -> float:
+    """Poll a child's /readyz (200 once every loop joined its group with an assignment)
+    until it answers 200; the monotonic time it did. Fails at once if the child exits
+    (with the end of ``log`` when given)."""
+
+    def why() -> str:
+        return "" if log is None else ":\n" + log.read_text(errors="replace")[-3000:]
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the service exited" + why()
+        try:
+            if (await http_get(port, "/readyz"))[0] == 200:
+                return time.monotonic()
+        except OSError:
+            pass
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not ready within {timeout} s" + why())
+
+
 @contextlib.asynccontextmanager
 async def running_app(settings: Settings, role: str = "all", **kw: Any) -> AsyncIterator[TriageApp]:
     app = TriageApp(settings, role=role, **kw)

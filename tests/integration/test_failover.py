@@ -5,7 +5,6 @@ figures (restart and survivor, medians of 3) quoted in docs/operations.md#failov
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import subprocess
 import time
@@ -13,29 +12,14 @@ from pathlib import Path
 
 from service.kafka.embedded import free_port
 from tests.integration.kafka_helpers import (
-    http_get,
     service_env,
     start_service,
     unique_settings,
+    wait_ready,
 )
 
 #: The bound the issue set for a restarted instance (kill → partitions owned).
 RESTART_BOUND_S = 10.0
-
-
-async def _ready(proc: subprocess.Popen[bytes], port: int, timeout: float) -> float:
-    """Poll /readyz (200 once every loop joined its group with an assignment); the
-    monotonic time it first answered 200."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "the service exited"
-        try:
-            if (await http_get(port, "/readyz"))[0] == 200:
-                return time.monotonic()
-        except OSError:
-            pass
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not ready within {timeout} s")
 
 
 async def test_a_restarted_instance_owns_its_partitions_within_ten_seconds(
@@ -47,12 +31,12 @@ async def test_a_restarted_instance_owns_its_partitions_within_ten_seconds(
     first = start_service(env, tmp_path / "first.log", role="sla")
     second: subprocess.Popen[bytes] | None = None
     try:
-        await _ready(first, port, 60)
+        await wait_ready(first, port, 60)
         first.send_signal(signal.SIGKILL)
         killed = time.monotonic()
         first.wait(5)
         second = start_service(env, tmp_path / "second.log", role="sla")
-        owned = await _ready(second, port, 60)
+        owned = await wait_ready(second, port, 60)
     finally:
         for proc in (first, second):
             if proc is not None and proc.poll() is None:

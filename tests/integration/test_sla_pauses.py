@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import signal
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -34,7 +33,6 @@ from service.sla.policy import SlaPolicy, load_policy
 from service.sla.state import TicketClock, decode_record
 from tests.integration.kafka_helpers import (
     committed_offsets,
-    http_get,
     produce,
     read_topic,
     read_until,
@@ -42,6 +40,7 @@ from tests.integration.kafka_helpers import (
     service_env,
     start_service,
     unique_settings,
+    wait_ready,
 )
 from tests.tickets import make_ticket
 
@@ -371,19 +370,6 @@ def tail(log: Path) -> str:
     return log.read_text(errors="replace")[-3000:]
 
 
-async def _ready(proc: subprocess.Popen[bytes], port: int, timeout: float, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "the service exited:\n" + tail(log)
-        try:
-            if (await http_get(port, "/readyz"))[0] == 200:
-                return
-        except OSError:
-            pass
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not ready within {timeout} s:\n" + tail(log))
-
-
 async def committed(bootstrap: str, group: str, topic: str, count: int, timeout: float) -> None:
     """Wait until ``group`` committed ``count`` records of ``topic`` (all partitions)."""
     deadline = time.monotonic() + timeout
@@ -419,7 +405,7 @@ async def test_kill_minus_nine_keeps_paused_and_business_hours_clocks(
     log = tmp_path / "service.log"
     proc = start_service(env, log, role="sla")
     try:
-        await _ready(proc, port, 60, log)
+        await wait_ready(proc, port, 60, log)
         start = now_ms()
         running, was_paused, paused = (
             sla_ticket(policy, f"k9-{n}", Priority.P1, start)
@@ -466,7 +452,7 @@ async def test_kill_minus_nine_keeps_paused_and_business_hours_clocks(
         proc.wait(5)
         killed = time.monotonic()
         proc = start_service(env, log, role="sla")
-        await _ready(proc, port, 60, log)
+        await wait_ready(proc, port, 60, log)
         restart = time.monotonic() - killed
         ended_at = now_ms()
         await produce(

@@ -332,14 +332,15 @@ def test_a_changed_policy_is_applied_to_open_tickets_only_when_asked() -> None:
         new.restore(decode_record(encode_record(record)))
     assert new.differs_from_policy() == 1  # t1; t2 keeps 3600 either way
     assert new.fire_due(at(200)) == []  # still the old target (the new warn50: 150 s)
-    [breach] = new.apply_policy(at(400))
+    changed, [breach] = new.apply_policy(at(400))
+    assert changed == 1
     assert (breach.ticket_id, breach.escalation_id, breach.due_at) == (
         "t1",
         "t1:first_response:breach1",
         at(300),
     )
     assert new.differs_from_policy() == 0
-    assert new.apply_policy(at(401)) == []
+    assert new.apply_policy(at(401)) == (0, [])
 
 
 # --- the monitor: repeat contacts go to the earlier ticket's partition --------------------
