@@ -32,12 +32,16 @@ layer keeps one engine per assigned partition and drives it::
   older than the current next-reply cycle, a repeated kind) change nothing.
 * ``fire_due(now) -> list[Escalation]`` emits every step whose time has come, each once
   per cycle; several due at once for one ticket → only the highest.
-* ``next_due() -> datetime | None`` the earliest pending step (min-heap, lazy deletion).
+* ``next_due() -> datetime | None`` the earliest pending step (a timing wheel of
+  one-second buckets, lazy deletion: ``service.sla.store``).
 * ``changed() -> list[tuple[str, TicketClock | PendingActivities | None]]`` drains the
-  states modified since the last call (``None``: tombstone). The returned objects are the
-  live ones: serialise them (``encode_record``) before calling the engine again.
-* ``snapshot()`` all live records; ``restore(record)`` applies a changelog record (last
+  states modified since the last call (``None``: tombstone). Pending activities are the
+  live objects: serialise them (``encode_record``) before calling the engine again.
+* ``snapshot()`` all records; ``restore(record)`` applies a changelog record (last
   write wins, not reported by ``changed()``); ``forget(ticket_id)`` applies a tombstone.
+* ``get(ticket_id)`` the ticket's clock **as of the call**: clocks are kept packed
+  (``service.sla.store``: about 300 bytes per open ticket, nothing for the garbage
+  collector to walk), so every clock handed out is a copy; changing it changes nothing.
 * ``expire(now) -> list[str]`` forgets resolved tickets after ``closed_retention_seconds``,
   idle open tickets after ``idle_retention_seconds`` and pending activities after
   ``pending_retention_seconds``; the ids are also reported as tombstones by ``changed()``.
@@ -50,21 +54,19 @@ Escalation ids, dedup keys and ``due_at``/``overdue_seconds``: see ``service.sla
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar, cast
 
 from schemas.activity import TicketActivity
 from schemas.common import Priority
 from schemas.escalation import Escalation, EscalationKind
 from schemas.ticket import Ticket
 from service.observability.logging import get_logger
+from service.sla.calendar import BusinessCalendar
 from service.sla.ladder import (
     Ladder,
     Outcome,
-    calendar_of,
     deadline,
     escalation,
     from_us,
@@ -79,17 +81,13 @@ from service.sla.state import (
     TicketClock,
     Timer,
 )
+from service.sla.store import ClockStore
 from service.sla.transitions import apply_activity, apply_policy, differs_from_policy
 from service.sla.transitions import start as start_timer
 
 log = get_logger("triage.sla")
 #: distinct (policy id, priority) mismatches logged per engine, at most
 _MISMATCHES_LOGGED = 64
-
-_T = TypeVar("_T")
-
-#: distinct values kept for sharing between clocks, at most (brands can be many)
-_MAX_SHARED = 10_000
 
 #: At most this many activities are kept for a ticket not seen yet; later ones are dropped.
 MAX_PENDING_PER_TICKET = 100
@@ -143,24 +141,14 @@ class SlaEngine:
     def __init__(self, policy: SlaPolicy | None = None) -> None:
         self.policy = policy or SlaPolicy()
         self._ladder = Ladder(self.policy)
-        self._clocks: dict[str, TicketClock] = {}
+        #: the clocks, packed, and when each is next due (``service.sla.store``): a
+        #: clock is unpacked for the call that changes it and packed again after
+        self._clocks = ClockStore()
         self._pending: dict[str, PendingActivities] = {}
-        self._heap: list[tuple[int, str]] = []
-        self._next: dict[str, int] = {}  # ticket id -> its live heap key (next step time)
         self._dirty: dict[str, None] = {}
         self._outcomes: list[Outcome] = []
         self._counts: Counter[tuple[Priority, Status]] = Counter()
         self._mismatches: set[tuple[str, Priority]] = set()
-        #: one copy of each category, channel, language, tier, brand and rule-id tuple:
-        #: a million clocks hold a few hundred distinct values (memory per open ticket)
-        self._shared: dict[object, object] = {}
-
-    def _share(self, value: _T) -> _T:
-        if value is None:
-            return value
-        if len(self._shared) >= _MAX_SHARED:
-            return cast(_T, self._shared.get(value, value))
-        return cast(_T, self._shared.setdefault(value, value))
 
     def _target(self, ticket: Ticket, start: datetime) -> tuple[int, SlaPolicy]:
         """The target the ticket's clock keeps and the policy it counts in. The target is
@@ -211,7 +199,7 @@ class SlaEngine:
                     base="management",
                 )
             )
-        self._put(clock)
+        self._count(clock)
         pending = self._pending.pop(tid, None)
         if pending is not None:
             for activity in sorted(pending.activities, key=_order):
@@ -224,7 +212,6 @@ class SlaEngine:
         resolution timer where its policy has a target for its priority."""
         start = ticket.occurred_at.astimezone(UTC)
         target, chosen = self._target(ticket, start)
-        share = self._share
         clock = TicketClock(
             ticket_id=ticket.ticket_id,
             customer_id=ticket.customer_id,
@@ -232,14 +219,14 @@ class SlaEngine:
             reply=Timer(FIRST_RESPONSE, 0, target, start, start),
             touched_at=now,
             opened_at=start,
-            category=share(ticket.category),
-            customer_tier=share(ticket.customer_tier),
-            rule_ids=share(tuple(r.rule_id for r in ticket.reasons)),
+            category=ticket.category,
+            customer_tier=ticket.customer_tier,
+            rule_ids=tuple(r.rule_id for r in ticket.reasons),
             # the entry of the policy's ``policies`` the clock counts in (None: the file's)
             policy_id=chosen.version if chosen is not self.policy else None,
-            channel=share(ticket.channel),
-            language=share(ticket.language),
-            brand=share(ticket.brand),
+            channel=ticket.channel,
+            language=ticket.language,
+            brand=ticket.brand,
         )
         clock.reply.due_at = deadline(self.policy, clock, clock.reply)
         resolution = chosen.target_for(ticket.priority, RESOLUTION)
@@ -280,7 +267,7 @@ class SlaEngine:
         how many tickets changed, and the escalations."""
         out: list[Escalation] = []
         changed = 0
-        for clock in self._clocks.values():
+        for clock in list(self._clocks.clocks()):
             before = (clock.priority, clock.status)
             if apply_policy(clock, now, self.policy, out):
                 changed += 1
@@ -290,27 +277,19 @@ class SlaEngine:
 
     def differs_from_policy(self) -> int:
         """How many open tickets run targets other than this engine's policy gives them."""
-        return sum(1 for c in self._clocks.values() if differs_from_policy(c, self.policy))
+        return sum(1 for c in self._clocks.clocks() if differs_from_policy(c, self.policy))
 
     def fire_due(self, now: datetime) -> list[Escalation]:
-        now_us = to_us(now)
         out: list[Escalation] = []
-        heap = self._heap
-        while heap and heap[0][0] <= now_us:
-            key, tid = heapq.heappop(heap)
-            if self._next.get(tid) != key:
-                continue  # stale entry: the clock stopped, moved on or was forgotten
-            self._after_change(self._clocks[tid], now, out)
+        for tid in self._clocks.due(to_us(now)):
+            clock = self._clocks.get(tid)
+            assert clock is not None  # due() hands out stored clocks only
+            self._after_change(clock, now, out)
         return out
 
     def next_due(self) -> datetime | None:
-        heap = self._heap
-        while heap:
-            key, tid = heap[0]
-            if self._next.get(tid) == key:
-                return from_us(key)
-            heapq.heappop(heap)
-        return None
+        key = self._clocks.next_us()
+        return None if key is None else from_us(key)
 
     # -- state for the changelog ----------------------------------------------------
     def changed(self) -> list[Change]:
@@ -322,15 +301,15 @@ class SlaEngine:
         return out
 
     def snapshot(self) -> list[TicketClock | PendingActivities]:
-        return [*self._clocks.values(), *self._pending.values()]
+        return [*self._clocks.clocks(), *self._pending.values()]
 
     def restore(self, record: TicketClock | PendingActivities) -> None:
         tid = record.ticket_id
         self._drop(tid)
         self._dirty.pop(tid, None)  # the changelog already holds this state
         if isinstance(record, TicketClock):
-            self._put(record)
-            self._schedule(record, self._ladder.next_us(record))
+            self._count(record)
+            self._clocks.put(record, self._ladder.next_us(record))
         else:
             self._pending[tid] = record
 
@@ -340,20 +319,12 @@ class SlaEngine:
 
     def expire(self, now: datetime) -> list[str]:
         p = self.policy
-        closed_before = now - timedelta(seconds=p.closed_retention_seconds)
+        now_us = to_us(now)
+        closed_before = now_us - p.closed_retention_seconds * 1_000_000
         idle = p.idle_retention_seconds
-        idle_before = None if idle is None else now - timedelta(seconds=idle)
-        gone: list[str] = []
-        for tid, clock in self._clocks.items():
-            if clock.status is Status.RESOLVED:
-                if clock.closed_at is not None and clock.closed_at <= closed_before:
-                    gone.append(tid)
-            elif (
-                idle_before is not None
-                and clock.touched_at <= idle_before
-                and self._ladder.next_us(clock) is None
-            ):
-                gone.append(tid)
+        idle_before = None if idle is None else now_us - idle * 1_000_000
+        # the packed next step time is the ladder's (every put stores it)
+        gone = self._clocks.expired(closed_before, idle_before)
         pending_before = now - timedelta(seconds=p.pending_retention_seconds)
         gone += [tid for tid, pa in self._pending.items() if pa.received_at <= pending_before]
         for tid in gone:
@@ -374,7 +345,9 @@ class SlaEngine:
                 open_by[prio] += n
             if status is Status.WAITING_FOR_AGENT:
                 waiting[prio] += n
-        return SlaStats(open_by, waiting, len(self._clocks), len(self._pending), len(self._heap))
+        return SlaStats(
+            open_by, waiting, len(self._clocks), len(self._pending), self._clocks.entries
+        )
 
     def risk(self, now: datetime) -> SlaRisk:
         """Scan the running cycles (linear in the open tickets; for gauges at scrape time).
@@ -388,29 +361,34 @@ class SlaEngine:
         }
         at_risk: dict[Priority, int] = dict.fromkeys(Priority, 0)
         overdue: dict[Priority, int] = dict.fromkeys(Priority, 0)
-        next_deadline: datetime | None = None
-        for clock in self._clocks.values():
+        next_us: int | None = None
+        now_us = to_us(now)
+        calendars: dict[tuple[Priority, str, str | None], BusinessCalendar] = {}
+        for row in self._clocks.scan():  # integers straight from the packed clocks
             state = None  # the ticket's worst: "overdue" over "at_risk"
-            for timer in clock.timers():
+            for timer in row.timers:
                 if not timer.ticking:
                     continue
-                if now >= timer.due_at:
+                if now_us >= timer.due_us:
                     state = "overdue"
                     continue
-                if next_deadline is None or timer.due_at < next_deadline:
-                    next_deadline = timer.due_at
-                warn = first_warning[clock.priority]
-                calendar = calendar_of(self.policy, clock, timer)
+                if next_us is None or timer.due_us < next_us:
+                    next_us = timer.due_us
+                key = (row.priority, timer.metric, row.policy_id)
+                calendar = calendars.get(key)
+                if calendar is None:
+                    calendar = calendars[key] = self.policy.calendar_for(*key)
+                warn = first_warning[row.priority]
                 warn_at = calendar.add_us(
-                    to_us(timer.started_at),
-                    round(warn * timer.target_seconds * 1e6) + timer.paused_us,
+                    timer.started_us, round(warn * timer.target_seconds * 1e6) + timer.paused_us
                 )
-                if state is None and to_us(now) >= warn_at:
+                if state is None and now_us >= warn_at:
                     state = "at_risk"
             if state == "overdue":
-                overdue[clock.priority] += 1
+                overdue[row.priority] += 1
             elif state == "at_risk":
-                at_risk[clock.priority] += 1
+                at_risk[row.priority] += 1
+        next_deadline = None if next_us is None else from_us(next_us)
         return SlaRisk(at_risk, overdue, next_deadline, now)
 
     def get(self, ticket_id: str) -> TicketClock | None:
@@ -440,32 +418,16 @@ class SlaEngine:
             key = self._ladder.next_us(clock)
         clock.touched_at = now
         self._dirty[clock.ticket_id] = None
-        self._schedule(clock, key)
+        self._clocks.put(clock, key)  # packed with its next step time: the one copy kept
 
-    def _schedule(self, clock: TicketClock, key: int | None) -> None:
-        """Record ``key`` (the clock's next step time, or None) as its live heap entry."""
-        tid = clock.ticket_id
-        if key is None:
-            self._next.pop(tid, None)
-            return
-        if self._next.get(tid) == key:
-            return  # already in the heap
-        self._next[tid] = key
-        heapq.heappush(self._heap, (key, tid))
-        if len(self._heap) > 2 * len(self._next) + 1024:  # too many stale entries
-            self._heap = [(k, t) for t, k in self._next.items()]
-            heapq.heapify(self._heap)
-
-    def _put(self, clock: TicketClock) -> None:
-        self._clocks[clock.ticket_id] = clock
+    def _count(self, clock: TicketClock) -> None:
         self._counts[(clock.priority, clock.status)] += 1
 
     def _drop(self, ticket_id: str) -> None:
         self._pending.pop(ticket_id, None)
-        self._next.pop(ticket_id, None)
-        clock = self._clocks.pop(ticket_id, None)
-        if clock is not None:
-            self._counts[(clock.priority, clock.status)] -= 1
+        known = self._clocks.drop(ticket_id)
+        if known is not None:
+            self._counts[known] -= 1
 
 
 def _order(activity: TicketActivity) -> datetime:

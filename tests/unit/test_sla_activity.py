@@ -88,6 +88,8 @@ def test_resolved_stops_everything_and_reopen_starts_a_cycle() -> None:
     assert engine.on_activity(act("customer_reply", 400), at(400)) == []  # no implicit reopen
     assert engine.on_activity(act("resolved", 350), at(401)) == []
     assert engine.on_activity(act("reopened", 1000), at(1000)) == []
+    clock = engine.get("t1")  # a copy as of the call
+    assert clock is not None
     assert (clock.status, clock.reply.cycle, clock.closed_at) == (Status.WAITING_FOR_AGENT, 1, None)
     assert ids(engine.fire_due(at(1600))) == ["t1:next_reply.1:breach1"]
     assert engine.on_activity(act("reopened", 1000), at(1601)) == []  # duplicate

@@ -245,6 +245,8 @@ def test_policy_target_and_no_next_reply_clock() -> None:
     assert engine.next_due() is None
     assert engine.fire_due(at(100_000)) == []
     assert engine.on_activity(act("agent_reply", 200), at(200)) == []
+    clock = engine.get("t1")  # a copy as of the call
+    assert clock is not None
     assert clock.status is Status.WAITING_FOR_CUSTOMER
 
 
