@@ -9,7 +9,7 @@ the shipped SLA policy's targets, ``occurred_at`` spread uniformly over the last
 one ``SlaEngine`` with the shipped default policy, all at one processing time ``now``.
 The input tickets are built lazily by a generator, one at a time, so they are not part of
 what is measured; only what the engine keeps (its clocks, the ids and datetimes they
-share with the input, heap and indexes) is. Like the Kafka layer, ``changed()`` and
+share with the input, the timing wheel and tables) is. Like the Kafka layer, ``changed()`` and
 ``outcomes()`` are drained after every 2,000 tickets.
 
 Two passes over the same (seeded) tickets:
@@ -228,7 +228,7 @@ def timing_pass(n: int, seed: int, now: datetime, policy: SlaPolicy) -> int:
     at = datetime.fromtimestamp(ordered[k - 1], UTC) if math.isfinite(ordered[k - 1]) else now
     expected = sum(1 for x in ordered[:k] if math.isfinite(x))
     del ordered
-    heap_before = engine.stats().heap_entries
+    heap_before = engine.stats().schedule_entries
     t = time.perf_counter()
     fired = engine.fire_due(at)
     fire_s = time.perf_counter() - t
@@ -239,7 +239,7 @@ def timing_pass(n: int, seed: int, now: datetime, policy: SlaPolicy) -> int:
         f"fire_due       {fire_s * 1000:,.1f} ms for {len(fired):,} escalations "
         f"({len(fired) / n:.2%} of the tickets, ~{expected:,} expected; "
         f"{fire_s / max(1, len(fired)) * 1e6:.1f} µs each) at now+{(at - now).total_seconds():.0f} s; "
-        f"heap {heap_before:,} entries; draining changed() ({changes:,}) {changed_s * 1000:.1f} ms"
+        f"timing wheel {heap_before:,} entries; draining changed() ({changes:,}) {changed_s * 1000:.1f} ms"
     )
     del fired
 

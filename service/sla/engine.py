@@ -101,7 +101,7 @@ class SlaStats:
     waiting_for_agent_by_priority: dict[Priority, int]
     tickets: int
     pending_tickets: int
-    heap_entries: int
+    schedule_entries: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -191,7 +191,7 @@ def test_heap_with_100k_tickets_stays_cheap() -> None:
     stats = engine.stats()
     assert stats.open_by_priority[Priority.P1] == n
     assert stats.waiting_for_agent_by_priority[Priority.P1] == n - n // 10
-    assert stats.heap_entries <= 2 * n + 1024
+    assert stats.schedule_entries <= 2 * n + 1024
     # A later tick: warn80 of t0..t99, warn50 of t2000..t18099; answered ones stay quiet.
     third = engine.fire_due(at(480.995))
     steps = Counter(e.escalation_id.split(":")[2] for e in third)
