@@ -111,8 +111,9 @@ class Score(Key[Range | None]):
 
 
 class Negativity(Score):
-    """The text model's P(neg) in a range; its evidence names the words that pushed it
-    (a probability hardly ever repeats: its classes are not remembered)."""
+    """The text model's negativity (P(neg) against P(pos) and a quarter of P(neu)) in a
+    range; its evidence names the words that pushed it (a score hardly ever repeats: its
+    classes are not remembered)."""
 
     def __init__(self) -> None:
         super().__init__("negativity", "negativity", "negativity", cache=False)

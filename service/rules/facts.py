@@ -67,7 +67,7 @@ class Facts:
         #: the text model and what it read (for the evidence of ``negativity``)
         self.text_model = text_model
         self.model_input = prepare(signals.spaced) if text_model is not None else ""
-        #: P(neg) from the text model; None without a model or without words
+        #: negativity from the text model (service/sentiment/model.py, decision 2); None without a model or without words
         self.negativity: float | None = (
             text_model.negativity(self.model_input)
             if text_model is not None and self.model_input

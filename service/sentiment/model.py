@@ -14,8 +14,12 @@ Decisions:
    accents removed, one space between words), cut to ``MODEL_CHARS`` characters; the
    training code prepares every line with the same ``prepare``. Nothing is normalised
    twice per event.
-2. **Negativity is P(neg)** as the classifier gives it. Thresholds live in the rule
-   file, per language where the dev splits said it helps; nothing here decides.
+2. **Negativity is P(neg) against P(pos)**: ``P(neg) / (P(neg) + P(pos) + NEU_WEIGHT ·
+   P(neu))``. Mildly negative reviews often put much of their mass on ``neu``; counting
+   only a quarter of it lifts them above positive lines (dev balanced accuracy +0.008 on
+   average, fi +0.02), while text the model reads as plainly neutral (P(neu) near 1)
+   still scores low. It is one prediction of all three labels. Thresholds live in the
+   rule file, per language where the dev splits said it helps; nothing here decides.
 3. **Explanations are exact for the words they name.** A fastText text vector is the
    mean of its features' rows (a word, a hashed character n-gram or word pair), and the
    ``neg`` margin ``neg − (neu + pos) / 2`` of the output layer is linear in it; so at
@@ -46,6 +50,8 @@ from service.startup_errors import ConfigError, json_problem
 MODEL_CHARS = 1000
 MODEL_FILE = "sentiment.bin"
 CARD_FILE = "model.json"
+#: Weight of P(neu) in ``negativity`` (decision 2; chosen on the dev splits).
+NEU_WEIGHT = 0.25
 #: Runs of CJK characters longer than this are explained by their character n-grams.
 _LONG_RUN = 4
 _LABEL_PREFIX = "__label__"
@@ -139,13 +145,19 @@ class TextModel:
         return Scores(found["neg"], found["neu"], found["pos"])
 
     def negativity(self, prepared: str) -> float:
-        """P(neg) of a prepared text (``prepare``); 0 for an empty one."""
+        """How negative a prepared text (``prepare``) reads, 0 to 1 (decision 2); 0 for
+        an empty one."""
         if not prepared:
             return 0.0
-        for prob, label in self._predict(prepared + "\n", 1, 0.0, "strict"):
+        neg = neu = pos = 0.0
+        for prob, label in self._predict(prepared + "\n", -1, 0.0, "strict"):
             if label == "__label__neg":
-                return float(prob)
-        return self.scores(prepared).neg
+                neg = prob
+            elif label == "__label__pos":
+                pos = prob
+            else:
+                neu = prob
+        return float(neg / (neg + pos + NEU_WEIGHT * neu))
 
     def explain(self, prepared: str, limit: int = 3) -> list[tuple[str, float]]:
         """The words (or character n-grams) that pushed this text towards ``neg`` most,
