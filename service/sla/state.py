@@ -97,18 +97,19 @@ class Timer:
         return f"{self.metric}.{self.cycle}"
 
     def to_json(self) -> dict[str, Any]:
-        """The record's fields; those at their default are left out (a smaller changelog)."""
+        """The record's fields; those at their default are left out (a smaller changelog).
+        Datetimes stay datetimes: orjson writes them as ``isoformat`` does, faster."""
         return _compact(
             {
                 "metric": self.metric,
                 "cycle": self.cycle,
                 "target_seconds": self.target_seconds,
-                "started_at": self.started_at.isoformat(),
-                "due_at": self.due_at.isoformat(),
+                "started_at": self.started_at,
+                "due_at": self.due_at,
                 "running": self.running,
                 "emitted": list(self.emitted),
                 "escalated": self.escalated,
-                "paused_at": _iso(self.paused_at),
+                "paused_at": self.paused_at,
                 "paused_us": self.paused_us,
             },
             _TIMER_DEFAULTS,
@@ -183,7 +184,8 @@ class TicketClock:
         return tuple(t for t in (self.reply, self.resolution, self.update) if t is not None)
 
     def to_json(self) -> dict[str, Any]:
-        """The record's fields; those at their default are left out (a smaller changelog)."""
+        """The record's fields; those at their default are left out (a smaller changelog).
+        Datetimes stay datetimes: orjson writes them as ``isoformat`` does, faster."""
         return _compact(
             {
                 "record": "ticket",
@@ -197,13 +199,13 @@ class TicketClock:
                 "management_emitted": self.management_emitted,
                 "status": self.status.value,
                 "pause": self.pause,
-                "pause_changed_at": _iso(self.pause_changed_at),
-                "opened_at": _iso(self.opened_at),
+                "pause_changed_at": self.pause_changed_at,
+                "opened_at": self.opened_at,
                 "retargets": self.retargets,
-                "first_response_at": _iso(self.first_response_at),
-                "last_agent_at": _iso(self.last_agent_at),
-                "closed_at": _iso(self.closed_at),
-                "touched_at": self.touched_at.isoformat(),
+                "first_response_at": self.first_response_at,
+                "last_agent_at": self.last_agent_at,
+                "closed_at": self.closed_at,
+                "touched_at": self.touched_at,
                 "category": self.category,
                 "customer_tier": self.customer_tier,
                 "rule_ids": list(self.rule_ids),
@@ -334,10 +336,6 @@ def decode_record(data: bytes | str) -> TicketClock | PendingActivities:
         return TicketClock.from_json(doc)
     except (KeyError, TypeError) as exc:
         raise ValueError(f"bad ticket record: {exc!r}") from None
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 def _dt(value: Any) -> datetime:
