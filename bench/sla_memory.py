@@ -16,7 +16,8 @@ Two passes over the same (seeded) tickets:
 
 1. timing, without tracemalloc: µs per ``on_ticket``, RSS (``VmRSS``) before and after,
    ``fire_due`` at a time when ~1 % of the tickets have a step due, ``next_due()``,
-   ``expire()`` (the monitor's once-a-minute scan), a full garbage collection (``gc``:
+   ``expire()`` (the monitor's once-a-minute scan), ``risk()`` (the SLA gauges' scan at
+   scrape time), a full garbage collection (``gc``:
    what a generation-2 pause costs with that many clocks) and ``snapshot()``;
 2. memory, with tracemalloc: the traced growth of a fresh engine fed the same tickets
    (or the first M of them, ``--trace-tickets``; skipped with ``--no-tracemalloc``, then
@@ -263,6 +264,15 @@ def timing_pass(n: int, seed: int, now: datetime, policy: SlaPolicy) -> int:
     print(
         f"expire         {expire_s * 1000:,.0f} ms for one scan of {len(engine):,} clocks "
         f"({len(gone):,} forgotten); the monitor runs it once a minute on its timer task"
+    )
+
+    t = time.perf_counter()
+    risk = engine.risk(at)
+    risk_s = time.perf_counter() - t
+    print(
+        f"risk           {risk_s * 1000:,.0f} ms for one scan of {len(engine):,} clocks "
+        f"({sum(risk.at_risk_by_priority.values()):,} at risk, "
+        f"{sum(risk.overdue_by_priority.values()):,} overdue); the gauges' scrape-time scan"
     )
 
     collections = []

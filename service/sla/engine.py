@@ -364,30 +364,30 @@ class SlaEngine:
         next_us: int | None = None
         now_us = to_us(now)
         calendars: dict[tuple[Priority, str, str | None], BusinessCalendar] = {}
-        for row in self._clocks.scan():  # integers straight from the packed clocks
+        for priority, policy_id, timers in self._clocks.ticking():  # integers, not clocks
             state = None  # the ticket's worst: "overdue" over "at_risk"
-            for timer in row.timers:
-                if not timer.ticking:
-                    continue
-                if now_us >= timer.due_us:
+            for metric, started, due, target, paused in timers:
+                if now_us >= due:
                     state = "overdue"
                     continue
-                if next_us is None or timer.due_us < next_us:
-                    next_us = timer.due_us
-                key = (row.priority, timer.metric, row.policy_id)
+                if next_us is None or due < next_us:
+                    next_us = due
+                if state is not None:
+                    continue
+                key = (priority, metric, policy_id)
                 calendar = calendars.get(key)
                 if calendar is None:
                     calendar = calendars[key] = self.policy.calendar_for(*key)
-                warn = first_warning[row.priority]
-                warn_at = calendar.add_us(
-                    timer.started_us, round(warn * timer.target_seconds * 1e6) + timer.paused_us
+                offset = round(first_warning[priority] * target * 1e6) + paused
+                warn_at = (
+                    started + offset if calendar.zone is None else calendar.add_us(started, offset)
                 )
-                if state is None and now_us >= warn_at:
+                if now_us >= warn_at:
                     state = "at_risk"
             if state == "overdue":
-                overdue[row.priority] += 1
+                overdue[priority] += 1
             elif state == "at_risk":
-                at_risk[row.priority] += 1
+                at_risk[priority] += 1
         next_deadline = None if next_us is None else from_us(next_us)
         return SlaRisk(at_risk, overdue, next_deadline, now)
 

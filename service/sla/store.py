@@ -42,7 +42,7 @@ import heapq
 import struct
 from collections.abc import Hashable, Iterator
 from datetime import datetime
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 import orjson
 
@@ -85,28 +85,8 @@ Facts = tuple[
 ]
 
 
-class TimerRow(NamedTuple):
-    """What a scan needs of a timer, without building datetimes."""
-
-    metric: Metric
-    ticking: bool
-    started_us: int
-    due_us: int
-    target_seconds: int
-    paused_us: int
-
-
-class ScanRow(NamedTuple):
-    """What a scan needs of a clock (``ClockStore.scan``)."""
-
-    ticket_id: str
-    priority: Priority
-    status: Status
-    next_us: int | None
-    touched_us: int
-    closed_us: int | None
-    policy_id: str | None
-    timers: tuple[TimerRow, ...]
+#: metric, started µs, due µs, target seconds, paused µs of a ticking timer
+TickingTimer = tuple[Metric, int, int, int, int]
 
 
 class _Table:
@@ -186,21 +166,22 @@ class ClockStore:
         for tid, blob in self._blobs.items():
             yield self._unpack(tid, blob)
 
-    def scan(self) -> Iterator[ScanRow]:
-        """Every clock's header and timers as integers (for scans over all clocks)."""
-        for tid, blob in self._blobs.items():
-            head = _HEAD.unpack_from(blob)
-            facts = self._facts_of(blob, head)
-            yield ScanRow(
-                tid,
-                _PRIORITIES[head[7]],
-                _STATUSES[head[8]],
-                None if head[0] == NONE else head[0],
-                head[1],
-                None if head[6] == NONE else head[6],
-                facts[3],
-                tuple(_timer_row(blob, i) for i in range(_timer_count(head[9]))),
-            )
+    def ticking(self) -> Iterator[tuple[Priority, str | None, list[TickingTimer]]]:
+        """For every clock with a running, unpaused timer: its priority, its policy entry
+        and those timers, as integers straight from the packed bytes (the risk scan)."""
+        head_size, timer_size = _HEAD.size, _TIMER.size
+        head_of, timer_of = _HEAD.unpack_from, _TIMER.unpack_from
+        for blob in self._blobs.values():
+            head = head_of(blob)
+            timers: list[TickingTimer] = []
+            for i in range(_timer_count(head[9])):
+                metric, flags, _, target, started, due, paused_at, paused_us, _ = timer_of(
+                    blob, head_size + i * timer_size
+                )
+                if flags & _RUNNING and paused_at == NONE:
+                    timers.append((METRICS[metric], started, due, target, paused_us))
+            if timers:
+                yield _PRIORITIES[head[7]], self._facts_of(blob, head)[3], timers
 
     def expired(self, closed_before_us: int, idle_before_us: int | None) -> list[str]:
         """Resolved tickets closed at ``closed_before_us`` or earlier, and open ones with
@@ -425,14 +406,6 @@ class ClockStore:
 
 def _timer_count(flags: int) -> int:
     return 1 + bool(flags & _HAS_RESOLUTION) + bool(flags & _HAS_UPDATE)
-
-
-def _timer_row(blob: bytes, i: int) -> TimerRow:
-    metric, flags, _, target, started, due, paused_at, paused_us, _ = _TIMER.unpack_from(
-        blob, _HEAD.size + i * _TIMER.size
-    )
-    ticking = bool(flags & _RUNNING) and paused_at == NONE
-    return TimerRow(METRICS[metric], ticking, started, due, target, paused_us)
 
 
 def _opt_us(value: datetime | None) -> int:
