@@ -27,6 +27,23 @@ Replay is bounded without log compaction (``ChangelogCursor``):
   snapshot, one phase after the ordinary changes); once all of its records are
   acknowledged, the lowest of their offsets becomes the new base;
 * recovery reads the partition's last record, seeks to its base and replays from there.
+
+A snapshot is written in chunks of ``snapshot_chunk`` entries, one chunk per call of
+``changelog_records`` (so per batch or timer tick), not all at once: a million open SLA
+clocks would otherwise stop the event loop for seconds and hold half a gigabyte of
+encoded records. It is still a complete snapshot:
+
+1. the keys live when it starts are listed once (``StateCodec.keys``);
+2. each chunk encodes the **current** value of its keys that are still live
+   (``StateCodec.encode``); a key forgotten since has its tombstone among the ordinary
+   changes and is skipped;
+3. the keys are listed after that call's ordinary changes were drained, so anything that
+   changes later (a key that appears meanwhile too) is written as an ordinary change after
+   the snapshot's first record: a replay from the snapshot's lowest offset sees every live
+   key's latest value;
+4. only when every chunk is written and every record acknowledged does the lowest offset
+   become the base; until then records carry the old base, which stays valid (nothing is
+   deleted without compaction). A crash mid-snapshot loses nothing but the work.
 """
 
 from __future__ import annotations
@@ -44,8 +61,20 @@ BASE_HEADER = "triage.base"
 #: Snapshot when a partition wrote more than max(MIN, FACTOR x live states) records.
 SNAPSHOT_MIN_RECORDS = 10_000
 SNAPSHOT_FACTOR = 2
+#: Entries of a snapshot written per call of ``changelog_records`` and partition.
+SNAPSHOT_CHUNK = 5_000
 
 S = TypeVar("S")
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    """A snapshot being written: its keys, how far it got, and its acknowledgements."""
+
+    keys: list[str]
+    at: int = 0  # keys[:at] were handed out
+    unacked: int = 0
+    lowest: int | None = None
 
 
 @dataclass(slots=True)
@@ -54,7 +83,11 @@ class ChangelogCursor:
 
     base: int = 0
     written: int = 0
-    snapshot_pending: bool = False
+    _snapshot: _Snapshot | None = None
+
+    @property
+    def snapshot_pending(self) -> bool:
+        return self._snapshot is not None
 
     def headers(self) -> list[tuple[str, bytes]]:
         """The headers of a record written now (the current base)."""
@@ -63,35 +96,56 @@ class ChangelogCursor:
     def wrote(self, count: int, live: int, min_records: int, factor: int) -> bool:
         """Count ``count`` records written; True when a snapshot of ``live`` states is due."""
         self.written += count
-        return not self.snapshot_pending and self.written > max(min_records, factor * live)
+        return self._snapshot is None and self.written > max(min_records, factor * live)
 
-    def begin_snapshot(
+    def begin_snapshot(self, keys: list[str]) -> None:
+        """Start a snapshot of ``keys`` (the live ones now). With none, the counter simply
+        restarts."""
+        if not keys:
+            self.written = 0
+            return
+        self._snapshot = _Snapshot(keys)
+
+    def snapshot_keys(self, limit: int) -> list[str]:
+        """The next (at most ``limit``) keys of the snapshot in progress to write."""
+        snap = self._snapshot
+        if snap is None:
+            return []
+        chunk = snap.keys[snap.at : snap.at + limit]
+        snap.at += len(chunk)
+        return chunk
+
+    def snapshot_written(
         self, count: int, on_complete: Callable[[int], None] | None = None
     ) -> Callable[[int], None] | None:
-        """Start a snapshot of ``count`` records; returns the ``on_ack`` of each of them.
+        """``count`` records of the last chunk are on their way; returns their ``on_ack``.
 
-        When the last one is acknowledged the lowest acknowledged offset becomes the base
-        and ``on_complete(base)`` is called. With nothing to write (``count == 0``) the
-        counter simply restarts and None is returned.
+        When every chunk is out and the last record is acknowledged the lowest
+        acknowledged offset becomes the base and ``on_complete(base)`` is called (at once
+        when nothing is left to acknowledge).
         """
-        if count == 0:
-            self.written, self.snapshot_pending = 0, False
+        snap = self._snapshot
+        if snap is None:
             return None
-        self.snapshot_pending = True
-        first: list[int] = []
-        remaining = [count]
+        snap.unacked += count
 
         def acked(offset: int) -> None:
-            if not first:
-                first.append(offset)
-            first[0] = min(first[0], offset)
-            remaining[0] -= 1
-            if remaining[0] == 0:
-                self.base, self.written, self.snapshot_pending = first[0], 0, False
-                if on_complete is not None:
-                    on_complete(self.base)
+            snap.lowest = offset if snap.lowest is None else min(snap.lowest, offset)
+            snap.unacked -= 1
+            self._complete_if_done(snap, on_complete)
 
-        return acked
+        self._complete_if_done(snap, on_complete)
+        return acked if count else None
+
+    def _complete_if_done(self, snap: _Snapshot, on_complete: Callable[[int], None] | None) -> None:
+        if snap.unacked or snap.at < len(snap.keys) or self._snapshot is not snap:
+            return
+        self._snapshot = None
+        self.written = 0
+        if snap.lowest is not None:  # else every key went meanwhile: keep the old base
+            self.base = snap.lowest
+            if on_complete is not None:
+                on_complete(self.base)
 
 
 class StateCodec(Protocol[S]):
@@ -117,8 +171,12 @@ class StateCodec(Protocol[S]):
         """The changes since the last call, encoded (None: a tombstone), and forget them."""
         ...
 
-    def snapshot(self, state: S) -> list[tuple[str, bytes]]:
-        """Every live entry, encoded."""
+    def keys(self, state: S) -> list[str]:
+        """The key of every live entry (a snapshot starts)."""
+        ...
+
+    def encode(self, state: S, keys: list[str]) -> list[tuple[str, bytes]]:
+        """The current value of each of ``keys`` still live, encoded (a snapshot's chunk)."""
         ...
 
     def size(self, state: S) -> int:
@@ -145,6 +203,7 @@ class PartitionedState(Generic[S]):
         phase: int = 0,
         min_records: int = SNAPSHOT_MIN_RECORDS,
         factor: int = SNAPSHOT_FACTOR,
+        snapshot_chunk: int = SNAPSHOT_CHUNK,
     ) -> None:
         self.codec = codec
         self.topic = changelog_topic
@@ -152,6 +211,7 @@ class PartitionedState(Generic[S]):
         self.phase = phase
         self.min_records = min_records
         self.factor = factor
+        self.snapshot_chunk = snapshot_chunk
         #: Owned partitions by number; read it, change it through the methods below.
         self.owned: dict[int, Owned[S]] = {}
         self._parked: dict[int, Owned[S]] = {}
@@ -220,35 +280,38 @@ class PartitionedState(Generic[S]):
     # --- the changelog --------------------------------------------------------------------
 
     def changelog_records(self) -> list[OutRecord]:
-        """Every owned partition's changes since the last call, then a snapshot of each
-        partition that has written enough since its last one."""
+        """Every owned partition's changes since the last call, then the next chunk of the
+        snapshot of each partition that has written enough since its last one."""
         out: list[OutRecord] = []
         codec = self.codec
         for number, part in self.owned.items():
             changes = codec.changes(part.state)
-            if not changes:
-                continue
-            headers = part.cursor.headers()
-            out.extend(
-                OutRecord(
-                    topic=self.topic,
-                    key=key.encode(),
-                    value=value if value is not None else b"",
-                    headers=headers,
-                    kind="changelog",
-                    partition=number,
-                    phase=self.phase,
+            if changes:
+                headers = part.cursor.headers()
+                out.extend(
+                    OutRecord(
+                        topic=self.topic,
+                        key=key.encode(),
+                        value=value if value is not None else b"",
+                        headers=headers,
+                        kind="changelog",
+                        partition=number,
+                        phase=self.phase,
+                    )
+                    for key, value in changes
                 )
-                for key, value in changes
-            )
-            live = codec.size(part.state)
-            if part.cursor.wrote(len(changes), live, self.min_records, self.factor):
-                out.extend(self._snapshot(number, part))
+                live = codec.size(part.state)
+                if part.cursor.wrote(len(changes), live, self.min_records, self.factor):
+                    part.cursor.begin_snapshot(codec.keys(part.state))
+            if part.cursor.snapshot_pending:
+                out.extend(self._snapshot_chunk(number, part))
         return out
 
-    def _snapshot(self, number: int, part: Owned[S]) -> list[OutRecord]:
-        """Every live entry again; the lowest acknowledged offset becomes the base."""
-        entries = self.codec.snapshot(part.state)
+    def _snapshot_chunk(self, number: int, part: Owned[S]) -> list[OutRecord]:
+        """The snapshot's next entries, as they are now; the lowest acknowledged offset of
+        the whole snapshot becomes the base."""
+        keys = part.cursor.snapshot_keys(self.snapshot_chunk)
+        entries = self.codec.encode(part.state, keys)
         headers = part.cursor.headers()
         name = self.codec.name
 
@@ -258,10 +321,10 @@ class PartitionedState(Generic[S]):
                 state=name,
                 partition=number,
                 base=base,
-                live=len(entries),
+                live=self.codec.size(part.state),
             )
 
-        acked = part.cursor.begin_snapshot(len(entries), done)
+        acked = part.cursor.snapshot_written(len(entries), done)
         return [
             OutRecord(
                 topic=self.topic,

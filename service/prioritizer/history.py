@@ -170,6 +170,14 @@ class CustomerHistory:
     def snapshot(self) -> list[CustomerState]:
         return [CustomerState(cid, list(t)) for cid, t in self._tickets.items() if t]
 
+    def ids(self) -> list[str]:
+        """The customers with a history now."""
+        return [cid for cid, t in self._tickets.items() if t]
+
+    def state_of(self, customer_id: str) -> CustomerState | None:
+        tickets = self._tickets.get(customer_id)
+        return CustomerState(customer_id, list(tickets)) if tickets else None
+
     def restore(self, record: CustomerRecord) -> None:
         tickets = sorted(
             (_shared_zone(t.occurred_at), t.ticket_id, t.negative) for t in record.tickets
@@ -226,8 +234,11 @@ class CustomerCodec:
     def changes(self, state: CustomerHistory) -> list[tuple[str, bytes | None]]:
         return [(cid, r.to_json() if r is not None else None) for cid, r in state.changed()]
 
-    def snapshot(self, state: CustomerHistory) -> list[tuple[str, bytes]]:
-        return [(r.customer_id, r.to_json()) for r in state.snapshot()]
+    def keys(self, state: CustomerHistory) -> list[str]:
+        return state.ids()
+
+    def encode(self, state: CustomerHistory, keys: list[str]) -> list[tuple[str, bytes]]:
+        return [(k, r.to_json()) for k in keys if (r := state.state_of(k)) is not None]
 
     def size(self, state: CustomerHistory) -> int:
         return len(state)

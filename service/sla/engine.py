@@ -303,6 +303,14 @@ class SlaEngine:
     def snapshot(self) -> list[TicketClock | PendingActivities]:
         return [*self._clocks.clocks(), *self._pending.values()]
 
+    def ids(self) -> list[str]:
+        """Every ticket with a record: clocks, then activities waiting for their ticket."""
+        return [*self._clocks.ids(), *self._pending]
+
+    def record(self, ticket_id: str) -> TicketClock | PendingActivities | None:
+        """The ticket's record as of now (a clock, or activities waiting for it)."""
+        return self._clocks.get(ticket_id) or self._pending.get(ticket_id)
+
     def restore(self, record: TicketClock | PendingActivities) -> None:
         tid = record.ticket_id
         self._drop(tid)

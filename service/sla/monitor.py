@@ -75,8 +75,11 @@ class SlaCodec:
     def changes(self, state: SlaEngine) -> list[tuple[str, bytes | None]]:
         return [(tid, _encode(s)) for tid, s in state.changed()]
 
-    def snapshot(self, state: SlaEngine) -> list[tuple[str, bytes]]:
-        return [(s.ticket_id, encode_record(s)) for s in state.snapshot()]
+    def keys(self, state: SlaEngine) -> list[str]:
+        return state.ids()
+
+    def encode(self, state: SlaEngine, keys: list[str]) -> list[tuple[str, bytes]]:
+        return [(k, encode_record(r)) for k in keys if (r := state.record(k)) is not None]
 
     def size(self, state: SlaEngine) -> int:
         return len(state)

@@ -43,8 +43,11 @@ class CountsCodec:
         state.dirty.clear()
         return out
 
-    def snapshot(self, state: Counts) -> list[tuple[str, bytes]]:
-        return [(k, f"{k}={v}".encode()) for k, v in sorted(state.values.items())]
+    def keys(self, state: Counts) -> list[str]:
+        return sorted(state.values)
+
+    def encode(self, state: Counts, keys: list[str]) -> list[tuple[str, bytes]]:
+        return [(k, f"{k}={state.values[k]}".encode()) for k in keys if k in state.values]
 
     def size(self, state: Counts) -> int:
         return len(state.values)
@@ -62,22 +65,39 @@ def test_cursor_asks_for_a_snapshot_past_the_threshold_and_moves_the_base_when_a
     assert c.headers() == [(BASE_HEADER, b"0")]
     assert not c.wrote(5, live=3, min_records=5, factor=2)  # 5 > max(5, 6)? no
     assert c.wrote(2, live=3, min_records=5, factor=2)  # 7 > 6
-    acked = c.begin_snapshot(3)
-    assert acked is not None
+    c.begin_snapshot(["a", "b", "c"])
     assert c.snapshot_pending
     assert not c.wrote(100, live=3, min_records=5, factor=2)  # one snapshot at a time
+    assert c.snapshot_keys(2) == ["a", "b"]
+    acked = c.snapshot_written(2)
+    assert acked is not None
     acked(12)
     acked(10)  # acknowledgements may come in any order: the lowest offset is the base
-    assert c.base == 0
-    acked(11)
+    assert (c.base, c.snapshot_pending) == (0, True)  # a chunk is still to come
+    assert c.snapshot_keys(2) == ["c"]
+    last = c.snapshot_written(1)
+    assert last is not None
+    last(11)
     assert (c.base, c.written, c.snapshot_pending) == (10, 0, False)
     assert c.headers() == [(BASE_HEADER, b"10")]
 
 
 def test_cursor_with_nothing_to_snapshot_restarts_the_count() -> None:
     c = ChangelogCursor(base=4, written=50)
-    assert c.begin_snapshot(0) is None
+    c.begin_snapshot([])
     assert (c.base, c.written, c.snapshot_pending) == (4, 0, False)
+
+
+def test_a_last_chunk_whose_keys_all_went_completes_the_snapshot_at_once() -> None:
+    c = ChangelogCursor(base=4)
+    c.begin_snapshot(["a", "b"])
+    assert c.snapshot_keys(1) == ["a"]
+    acked = c.snapshot_written(1)
+    assert acked is not None
+    acked(30)
+    assert c.snapshot_keys(1) == ["b"]
+    assert c.snapshot_written(0) is None  # "b" was forgotten meanwhile
+    assert (c.base, c.snapshot_pending) == (30, False)
 
 
 # --- ownership across rebalances ----------------------------------------------------------
@@ -145,3 +165,36 @@ def test_changes_carry_the_base_and_a_snapshot_follows_past_the_threshold() -> N
     assert ps.owned[0].cursor.base == 20
     state.bump("c")
     assert dict(ps.changelog_records()[0].headers)[BASE_HEADER] == b"20"
+
+
+def test_a_snapshot_in_chunks_replays_to_the_live_state() -> None:
+    """Offsets as a broker gives them, each record acknowledged at once; keys change, go
+    and appear while the snapshot is being written. A replay from the base it ends with
+    rebuilds exactly the live state."""
+    ps = make(min_records=3, factor=0, snapshot_chunk=2)
+    ps.restore(0, [])
+    state = ps.get(0)
+    log: list[tuple[int, bytes, bytes]] = []
+
+    def flush() -> None:
+        for record in ps.changelog_records():
+            log.append((len(log), record.key or b"", record.value or b""))
+            if record.on_ack is not None:
+                record.on_ack(len(log) - 1)
+
+    for key in "abcde":
+        state.bump(key)
+    flush()  # 5 written > 3: the snapshot starts, chunk 1 (a, b)
+    assert ps.owned[0].cursor.snapshot_pending
+    state.bump("a")  # already written by chunk 1: changed again
+    state.drop("c")  # not yet written: goes
+    state.bump("f")  # appears meanwhile
+    flush()  # chunk 2 (c gone, so only d)
+    state.bump("e")
+    flush()  # chunk 3 (e)
+    cursor = ps.owned[0].cursor
+    assert not cursor.snapshot_pending
+    assert cursor.base > 0
+    fresh = make()
+    fresh.restore(0, [(k, v) for offset, k, v in log if offset >= cursor.base])
+    assert fresh.get(0).values == state.values == {"a": 2, "b": 1, "d": 1, "e": 2, "f": 1}
