@@ -11,6 +11,8 @@ and with rule evaluation replaced by a constant (what the rest of the pipeline c
 hot-path work: CHANGELOG.md; current figures: docs/performance.md). Median of R runs; the
 last line is ``us_per_event=<with rules>``. ``--survey``: every event carries an NPS
 answer, as in the burst after a survey mailing (the default mix has one on every third).
+``--stages``: µs per event of each stage of the path on its own (median of R runs, no
+profiler): where the time goes, and so what a native path has to cover.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import pstats
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,12 +32,22 @@ sys.path.insert(0, str(ROOT))
 from candidates import _without_rules  # noqa: E402  (sibling scripts)
 from throughput import make_events  # noqa: E402
 
+from schemas.common import rfc3339  # noqa: E402
+from service import gc_tuning  # noqa: E402
 from service.clock import SystemClock  # noqa: E402
+from service.cloudevents import ticket_headers  # noqa: E402
+from service.config import Settings  # noqa: E402
 from service.observability.logging import configure_logging  # noqa: E402
-from service.prioritizer.decode import DecodeLimits  # noqa: E402
+from service.prioritizer.decode import DecodeLimits, decode_feedback  # noqa: E402
+from service.prioritizer.history import CustomerCodec, CustomerHistory  # noqa: E402
 from service.prioritizer.pipeline import Prioritizer, Topics  # noqa: E402
+from service.prioritizer.ticket_json import ticket_json  # noqa: E402
 from service.records import InRecord  # noqa: E402
 from service.rules import RuleEngine, load_default_rules  # noqa: E402
+from service.rules.engine import ticket_id_for  # noqa: E402
+from service.rules.text import normalize  # noqa: E402
+from service.sentiment.model import prepare  # noqa: E402
+from service.sla.policy import load_policy  # noqa: E402
 
 BATCH = 2000
 PARTITIONS = 4
@@ -69,11 +81,84 @@ def one_pass(p: Prioritizer, recs: Sequence[InRecord]) -> float:
     return time.perf_counter() - started
 
 
+def stages(recs: Sequence[InRecord], runs: int) -> None:
+    """Each stage of the per-event path timed alone, in the order the pipeline runs them."""
+    limits, now = DecodeLimits(), SystemClock().now()
+    engine = RuleEngine(load_default_rules())
+    matcher, model = engine._matcher, engine.text_model
+    events = [decode_feedback(r.value, limits, now, r.headers) for r in recs]
+    texts = [e.text for e in events]
+    normalized = [normalize(t) for t in texts]
+    prepared = [prepare(matcher.scan(n).spaced) for n in normalized]
+    assessments = [engine.assess(e) for e in events]
+    policy = load_policy()
+    created = rfc3339(now)
+    ids = [ticket_id_for(e.event_id) for e in events]
+
+    history = CustomerHistory()
+    window = engine.repeat_window
+
+    codec = CustomerCodec()
+
+    def remember(i: int) -> None:
+        e = events[i]
+        history.recent(e.customer.id, e.occurred_at, window, exclude=ids[i])
+        history.record(e.customer.id, ids[i], e.occurred_at, negative=False)
+        history.changed()  # dropped here; the changelog stage encodes it
+
+    def remember_and_encode(i: int) -> None:
+        e = events[i]
+        history.recent(e.customer.id, e.occurred_at, window, exclude=ids[i])
+        history.record(e.customer.id, ids[i], e.occurred_at, negative=False)
+        codec.changes(history)
+
+    idx = range(len(recs))
+    # each stage over every event, results dropped (as the pipeline drops them)
+    parts: list[tuple[str, Callable[[int], object]]] = [
+        (
+            "decode + validate",
+            lambda i: decode_feedback(recs[i].value, limits, now, recs[i].headers),
+        ),
+        ("ticket id", lambda i: ticket_id_for(events[i].event_id)),
+        ("customer history", remember),
+        ("normalize", lambda i: normalize(texts[i])),
+        ("lexicon scan", lambda i: matcher.scan(normalized[i])),
+        ("text model", lambda i: model.negativity(prepared[i]) if model else 0.0),
+        ("facts (normalize, scan, language, tone, model)", lambda i: engine.facts(events[i])),
+        ("assess (facts, then the rules)", lambda i: engine.assess(events[i])),
+        (
+            "ticket JSON",
+            lambda i: ticket_json(events[i], assessments[i], ids[i], created, "v", policy),
+        ),
+        ("ticket headers (CloudEvents)", lambda i: ticket_headers(ids[i], created)),
+        ("customer history + its changelog record", remember_and_encode),
+    ]
+    gc_tuning.tune(Settings().gc_gen0_threshold)  # as ``triage run`` does once started
+    print(f"{'stage':48} µs/event")
+    took: dict[str, float] = {}
+    for name, run in parts:
+        times = []
+        for _ in range(runs):
+            engine._plans.clear()  # each run plans afresh, as a new pipeline does
+            started = time.perf_counter()
+            for i in idx:
+                run(i)
+            times.append((time.perf_counter() - started) / len(recs) * 1e6)
+        took[name] = statistics.median(times)
+        print(f"{name:48} {took[name]:8.1f}")
+    print("(facts include the text model; the rules alone are assess − facts)")
+    path = ("decode + validate", "ticket id", "assess (facts, then the rules)", "ticket JSON")
+    rest = ("ticket headers (CloudEvents)", "customer history + its changelog record")
+    total = sum(took[k] for k in (*path, *rest))  # the changelog stage includes the history
+    print(f"stages_us_per_event={total:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--stages", action="store_true", help="µs per stage, then exit")
     parser.add_argument(
         "--survey",
         action="store_true",
@@ -86,6 +171,9 @@ def main() -> None:
     configure_logging(args.log_level, "json")  # log lines go to stderr
     recs = records(args.events, score_every=1 if args.survey else 3)
     one_pass(prioritizer(), recs[:500])  # warm up: imports, the language model
+    if args.stages:
+        stages(recs, args.runs)
+        return
     if args.profile:
         profiler = cProfile.Profile()
         profiler.runcall(one_pass, prioritizer(), recs)

@@ -53,6 +53,11 @@ CASES = [
         id="pipeline-survey",
     ),
     pytest.param(
+        ["bench/pipeline.py", "--events", "300", "--runs", "1", "--stages"],
+        "stages_us_per_event",
+        id="pipeline-stages",
+    ),
+    pytest.param(
         ["bench/gc_pauses.py", "--events", "600", "--batch", "100"], "batch_p99_ms", id="gc_pauses"
     ),
     pytest.param(["bench/rules_bench.py", "--rounds", "1"], "median_us", id="rules_bench"),
