@@ -145,7 +145,9 @@ class SlaEngine:
         #: clock is unpacked for the call that changes it and packed again after
         self._clocks = ClockStore()
         self._pending: dict[str, PendingActivities] = {}
-        self._dirty: dict[str, None] = {}
+        #: tickets changed since ``changed()`` was last called, with the clock as it was
+        #: packed (None: look it up, a tombstone if gone), so draining needs no unpacking
+        self._dirty: dict[str, TicketClock | None] = {}
         self._outcomes: list[Outcome] = []
         self._counts: Counter[tuple[Priority, Status]] = Counter()
         self._mismatches: set[tuple[str, Priority]] = set()
@@ -294,8 +296,9 @@ class SlaEngine:
     # -- state for the changelog ----------------------------------------------------
     def changed(self) -> list[Change]:
         out: list[Change] = []
-        for tid in self._dirty:
-            clock = self._clocks.get(tid)
+        for tid, clock in self._dirty.items():
+            if clock is None:
+                clock = self._clocks.get(tid)
             out.append((tid, clock if clock is not None else self._pending.get(tid)))
         self._dirty.clear()
         return out
@@ -425,7 +428,7 @@ class SlaEngine:
             out.extend(self._ladder.fire(clock, now))
             key = self._ladder.next_us(clock)
         clock.touched_at = now
-        self._dirty[clock.ticket_id] = None
+        self._dirty[clock.ticket_id] = clock  # not changed again: the next call unpacks anew
         self._clocks.put(clock, key)  # packed with its next step time: the one copy kept
 
     def _count(self, clock: TicketClock) -> None:
