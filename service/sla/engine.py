@@ -63,7 +63,6 @@ from schemas.common import Priority
 from schemas.escalation import Escalation, EscalationKind
 from schemas.ticket import Ticket
 from service.observability.logging import get_logger
-from service.sla.calendar import BusinessCalendar
 from service.sla.ladder import (
     Ladder,
     Outcome,
@@ -143,7 +142,7 @@ class SlaEngine:
         self._ladder = Ladder(self.policy)
         #: the clocks, packed, and when each is next due (``service.sla.store``): a
         #: clock is unpacked for the call that changes it and packed again after
-        self._clocks = ClockStore()
+        self._clocks = ClockStore(self._ladder.at_risk_us)
         self._pending: dict[str, PendingActivities] = {}
         #: tickets changed since ``changed()`` was last called, with the clock as it was
         #: packed (None: look it up, a tombstone if gone), so draining needs no unpacking
@@ -364,36 +363,21 @@ class SlaEngine:
         """Scan the running cycles (linear in the open tickets; for gauges at scrape time).
         A cycle is at risk past its priority's first warning (``ladders``; a ladder without
         warnings: never before the deadline)."""
-        first_warning = {
-            p: min(
-                (s.fraction for s in self._ladder.steps(p) if s.kind == "sla_warning"), default=1.0
-            )
-            for p in Priority
-        }
         at_risk: dict[Priority, int] = dict.fromkeys(Priority, 0)
         overdue: dict[Priority, int] = dict.fromkeys(Priority, 0)
         next_us: int | None = None
         now_us = to_us(now)
-        calendars: dict[tuple[Priority, str, str | None], BusinessCalendar] = {}
-        for priority, policy_id, timers in self._clocks.ticking():  # integers, not clocks
+        # integers straight from the packed clocks; each timer's at-risk instant was
+        # packed with it (``Ladder.at_risk_us``)
+        for priority, timers in self._clocks.ticking():
             state = None  # the ticket's worst: "overdue" over "at_risk"
-            for metric, started, due, target, paused in timers:
+            for due, risk_from in timers:
                 if now_us >= due:
                     state = "overdue"
                     continue
                 if next_us is None or due < next_us:
                     next_us = due
-                if state is not None:
-                    continue
-                key = (priority, metric, policy_id)
-                calendar = calendars.get(key)
-                if calendar is None:
-                    calendar = calendars[key] = self.policy.calendar_for(*key)
-                offset = round(first_warning[priority] * target * 1e6) + paused
-                warn_at = (
-                    started + offset if calendar.zone is None else calendar.add_us(started, offset)
-                )
-                if now_us >= warn_at:
+                if state is None and now_us >= risk_from:
                     state = "at_risk"
             if state == "overdue":
                 overdue[priority] += 1

@@ -81,6 +81,12 @@ class Ladder:
         self._steps = {p: policy.steps(p) for p in Priority}
         self._names = {p: tuple(s.name for s in steps) for p, steps in self._steps.items()}
         self._index = {p: {n: i for i, n in enumerate(ns)} for p, ns in self._names.items()}
+        #: the fraction of the target where a cycle becomes "at risk": its priority's first
+        #: warning (a ladder without warnings: the deadline)
+        self._first_warning = {
+            p: min((s.fraction for s in steps if s.kind == "sla_warning"), default=1.0)
+            for p, steps in self._steps.items()
+        }
 
     def steps(self, priority: Priority) -> tuple[StepDef, ...]:
         return self._steps[priority]
@@ -89,6 +95,15 @@ class Ladder:
         """Cycle start + the step's offset + the time paused, in the timer's calendar."""
         step = self._steps[clock.priority][i]
         offset = round(step.fraction * timer.target_seconds * 1_000_000) + timer.paused_us
+        if not self._business:
+            return to_us(timer.started_at) + offset
+        return calendar_of(self.policy, clock, timer).add_us(to_us(timer.started_at), offset)
+
+    def at_risk_us(self, clock: TicketClock, timer: Timer) -> int:
+        """When the timer's cycle becomes at risk: start + the priority's first warning
+        fraction of the target + the time paused, in the timer's calendar."""
+        offset = round(self._first_warning[clock.priority] * timer.target_seconds * 1e6)
+        offset += timer.paused_us
         if not self._business:
             return to_us(timer.started_at) + offset
         return calendar_of(self.policy, clock, timer).add_us(to_us(timer.started_at), offset)

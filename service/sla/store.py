@@ -16,7 +16,8 @@ engine keeps clocks packed, and builds the objects only for the ticket it is wor
    microseconds since the epoch (``NONE`` for an absent one; the first is the next step
    time, so a scan reads it without unpacking the rest), priority, status, flags,
    retargets, and ids of shared values; then one fixed-size record per timer (reply;
-   resolution and update when present); then the customer id (UTF-8), then, rarely, the
+   resolution and update when present; each with the instant it becomes at risk, from
+   the ladder, so the gauges' risk scan compares integers and calls no calendar); then the customer id (UTF-8), then, rarely, the
    ticket's facts inline (JSON). Instants come back as UTC datetimes: the same instants,
    so comparisons and the changelog's meaning are unchanged.
 3. **Shared values** (a ticket's category, tier, fired rules, policy, channel, language and
@@ -40,7 +41,7 @@ from __future__ import annotations
 
 import heapq
 import struct
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from datetime import datetime
 from typing import Any, cast
 
@@ -48,7 +49,7 @@ import orjson
 
 from schemas.common import Priority
 from service.sla.calendar import from_us, to_us
-from service.sla.state import METRICS, Metric, Status, TicketClock, Timer
+from service.sla.state import METRICS, Status, TicketClock, Timer
 
 #: An absent instant (also: no step scheduled).
 NONE = -(2**63)
@@ -60,8 +61,9 @@ _BUCKET_US = 1_000_000
 #: next, touched, opened, pause_changed, first_response, last_agent, closed (µs);
 #: priority, status, flags, retargets, pause id, facts id, customer id length
 _HEAD = struct.Struct("<7qBBBIIII")
-#: metric, flags, cycle, target seconds, started, due, paused at, paused µs, emitted id
-_TIMER = struct.Struct("<BBIIqqqqI")
+#: metric, flags, cycle, target seconds, started, due, paused at, paused µs, emitted id,
+#: at risk from (µs; the risk scan's threshold, from the ladder)
+_TIMER = struct.Struct("<BBIIqqqqIq")
 _NEXT = struct.Struct("<q")
 #: next, touched, (4 instants skipped), closed, (priority skipped), status
 _EXPIRY = struct.Struct("<qq32xqxB")
@@ -85,8 +87,10 @@ Facts = tuple[
 ]
 
 
-#: metric, started µs, due µs, target seconds, paused µs of a ticking timer
-TickingTimer = tuple[Metric, int, int, int, int]
+#: due µs and at-risk-from µs of a ticking timer
+TickingTimer = tuple[int, int]
+#: when a timer's cycle becomes at risk (``Ladder.at_risk_us``), µs
+AtRisk = Callable[[TicketClock, Timer], int]
 
 
 class _Table:
@@ -117,7 +121,10 @@ class _Table:
 class ClockStore:
     """The packed clocks of one engine and their schedule. Not thread-safe; one owner."""
 
-    def __init__(self) -> None:
+    def __init__(self, at_risk: AtRisk | None = None) -> None:
+        """``at_risk``: when a timer becomes at risk, packed for the risk scan (None: at
+        its deadline)."""
+        self._at_risk = at_risk
         self._blobs: dict[str, bytes] = {}
         self._facts = _Table(MAX_FACTS)
         self._small = _Table()  # emitted-step tuples and pause kinds: a handful
@@ -166,22 +173,22 @@ class ClockStore:
         for tid, blob in self._blobs.items():
             yield self._unpack(tid, blob)
 
-    def ticking(self) -> Iterator[tuple[Priority, str | None, list[TickingTimer]]]:
-        """For every clock with a running, unpaused timer: its priority, its policy entry
-        and those timers, as integers straight from the packed bytes (the risk scan)."""
+    def ticking(self) -> Iterator[tuple[Priority, list[TickingTimer]]]:
+        """For every clock with a running, unpaused timer: its priority and those timers'
+        deadlines and at-risk instants, straight from the packed bytes (the risk scan)."""
         head_size, timer_size = _HEAD.size, _TIMER.size
         head_of, timer_of = _HEAD.unpack_from, _TIMER.unpack_from
         for blob in self._blobs.values():
             head = head_of(blob)
             timers: list[TickingTimer] = []
             for i in range(_timer_count(head[9])):
-                metric, flags, _, target, started, due, paused_at, paused_us, _ = timer_of(
+                _, flags, _, _, _, due, paused_at, _, _, risk = timer_of(
                     blob, head_size + i * timer_size
                 )
                 if flags & _RUNNING and paused_at == NONE:
-                    timers.append((METRICS[metric], started, due, target, paused_us))
+                    timers.append((due, risk))
             if timers:
-                yield _PRIORITIES[head[7]], self._facts_of(blob, head)[3], timers
+                yield _PRIORITIES[head[7]], timers
 
     def expired(self, closed_before_us: int, idle_before_us: int | None) -> list[str]:
         """Resolved tickets closed at ``closed_before_us`` or earlier, and open ones with
@@ -324,24 +331,26 @@ class ClockStore:
                 _INLINE if facts_id is None else facts_id,
                 len(customer),
             ),
-            *(self._pack_timer(t) for t in clock.timers()),
+            *(self._pack_timer(clock, t) for t in clock.timers()),
             customer,
         ]
         if facts_id is None:
             parts.append(orjson.dumps(facts))
         return b"".join(parts)
 
-    def _pack_timer(self, timer: Timer) -> bytes:
+    def _pack_timer(self, clock: TicketClock, timer: Timer) -> bytes:
+        due = to_us(timer.due_at)
         return _TIMER.pack(
             _METRIC_INDEX[timer.metric],
             (_RUNNING if timer.running else 0) | (_ESCALATED if timer.escalated else 0),
             timer.cycle,
             timer.target_seconds,
             to_us(timer.started_at),
-            to_us(timer.due_at),
+            due,
             _opt_us(timer.paused_at),
             timer.paused_us,
             self._small_id(timer.emitted),
+            due if self._at_risk is None else self._at_risk(clock, timer),
         )
 
     def _small_id(self, value: Hashable) -> int:
@@ -380,7 +389,7 @@ class ClockStore:
         )
 
     def _unpack_timer(self, blob: bytes, i: int) -> Timer:
-        metric, flags, cycle, target, started, due, paused_at, paused_us, emitted = (
+        metric, flags, cycle, target, started, due, paused_at, paused_us, emitted, _ = (
             _TIMER.unpack_from(blob, _HEAD.size + i * _TIMER.size)
         )
         return Timer(  # positional, in field order (as above)
