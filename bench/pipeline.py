@@ -89,7 +89,7 @@ def stages(recs: Sequence[InRecord], runs: int) -> None:
     events = [decode_feedback(r.value, limits, now, r.headers) for r in recs]
     texts = [e.text for e in events]
     normalized = [normalize(t) for t in texts]
-    prepared = [prepare(matcher.scan(n).spaced) for n in normalized]
+    prepared = [prepare(matcher.scan(n).spaced, n) for n in normalized]
     assessments = [engine.assess(e) for e in events]
     policy = load_policy()
     created = rfc3339(now)

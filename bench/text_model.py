@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--events", type=int, default=20_000)
     p.add_argument("--runs", type=int, default=3)
     args = p.parse_args(argv)
-    mix = [prepare(spaced(normalize(t))) for t in text_mix()]
+    mix = [prepare(spaced(n), n) for n in map(normalize, text_mix())]
     texts = [mix[i % len(mix)] for i in range(args.events)]
     model = default_model()
     candidates: dict[str, Callable[[str], object]] = {

@@ -66,7 +66,9 @@ class Facts:
         self.fired: set[str] = set()
         #: the text model and what it read (for the evidence of ``negativity``)
         self.text_model = text_model
-        self.model_input = prepare(signals.spaced) if text_model is not None else ""
+        self.model_input = (
+            prepare(signals.spaced, signals.normalized) if text_model is not None else ""
+        )
         #: negativity from the text model (service/sentiment/model.py, decision 2); None without a model or without words
         self.negativity: float | None = (
             text_model.negativity(self.model_input)

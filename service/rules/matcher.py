@@ -82,6 +82,8 @@ class TextSignals:
     votes: dict[str, int] = field(default_factory=dict)
     #: the text as matched: normalised, one space between words, "," for clause breaks
     spaced: str = ""
+    #: the normalised text itself (the text model reads its emoji and emoticons)
+    normalized: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +249,7 @@ class LexiconMatcher:
         sig = TextSignals()
         if not normalized:
             return sig
+        sig.normalized = normalized
         text = sig.spaced = spaced(normalized)
         hits, stated = sig.hits, sig.stated
         votes: defaultdict[str, int] = defaultdict(int)

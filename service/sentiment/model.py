@@ -11,9 +11,12 @@ Decisions:
 
 1. **The model reads the text the rules read.** Its input is the normalised, spaced
    text the lexicon matcher already made (``TextSignals.spaced``: NFKC, case folded,
-   accents removed, one space between words), cut to ``MODEL_CHARS`` characters; the
-   training code prepares every line with the same ``prepare``. Nothing is normalised
-   twice per event.
+   accents removed, one space between words), cut to ``MODEL_CHARS`` characters, then
+   the emoji and emoticons that spacing drops (``symbols``: each emoji itself, smiles as
+   ``:)`` and frowns as ``:(``, Russian bracket runs ``)))``/``(((`` too; at most eight).
+   Posts and tweets carry much of their tone there: adding them lifted the Russian tweets
+   from 0.703 to 0.780 on test. The training code prepares every line with the same
+   ``prepare``. Nothing is normalised twice per event.
 2. **Negativity is P(neg) against P(pos)**: ``P(neg) / (P(neg) + P(pos) + NEU_WEIGHT ·
    P(neu))``. Mildly negative reviews often put much of their mass on ``neu``; counting
    only a quarter of it lifts them above positive lines (dev balanced accuracy +0.008 on
@@ -35,6 +38,7 @@ Decisions:
 from __future__ import annotations
 
 import json
+import re
 from array import array
 from dataclasses import dataclass
 from functools import lru_cache
@@ -79,9 +83,38 @@ class NegativityModel(Protocol):
     def explain(self, prepared: str, limit: int = 3) -> list[tuple[str, float]]: ...
 
 
-def prepare(spaced: str) -> str:
-    """The model's input from the matcher's spaced text (decision 1)."""
-    return spaced[:MODEL_CHARS].strip()
+#: What spacing drops but the model reads (decision 1), in one pass: an emoji
+#: (pictographs, dingbats, symbols; not skin tones or joiners), a smiling emoticon (also
+#: the runs of ")" Russian writers use) or a frowning one (runs of "(" too).
+_SYMBOL = re.compile(
+    r"(?P<emoji>[\U0001F300-\U0001F3FA\U0001F400-\U0001FAFF\u2600-\u27BF\u2B50\u2B55])"
+    r"|(?P<smile>(?<![^\s])(?:[:;=8x]['-]?[)\]dp3*]|<3|\^_?\^)(?![^\s.,!?])|\){2,})"
+    r"|(?P<frown>(?<![^\s])(?:[:;=]['-]?[(\[/\\|]|:'\()(?![^\s.,!?])|\({2,})"
+)
+#: At most this many symbol tokens per text.
+_MAX_SYMBOLS = 8
+
+
+def symbols(normalized: str) -> list[str]:
+    """The emoji and emoticons of a normalised text in order, as the model reads them
+    (decision 1): each emoji itself, a smiling emoticon as ``:)``, a frowning one as
+    ``:(``; at most ``_MAX_SYMBOLS``."""
+    found: list[str] = []
+    for m in _SYMBOL.finditer(normalized, 0, MODEL_CHARS):
+        found.append(
+            m.group() if m.lastgroup == "emoji" else ":)" if m.lastgroup == "smile" else ":("
+        )
+        if len(found) == _MAX_SYMBOLS:
+            break
+    return found
+
+
+def prepare(spaced: str, normalized: str = "") -> str:
+    """The model's input (decision 1): the matcher's spaced text, then the emoji and
+    emoticons of the normalised text (``symbols``), which spacing drops."""
+    text = spaced[:MODEL_CHARS].strip()
+    found = symbols(normalized) if normalized else []
+    return f"{text} {' '.join(found)}" if found else text
 
 
 def shipped_model_dir() -> Path:

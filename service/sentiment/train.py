@@ -73,7 +73,8 @@ class TrainReport:
 
 def prepared_text(text: str) -> str:
     """What the model reads of a text: as the engine prepares it (step 2)."""
-    return prepare(spaced(normalize(text[:MAX_ANALYSED_CHARS])))
+    normalized = normalize(text[:MAX_ANALYSED_CHARS])
+    return prepare(spaced(normalized), normalized)
 
 
 def read_own_file(path: Path) -> list[Example]:

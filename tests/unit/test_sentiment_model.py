@@ -17,11 +17,13 @@ from service.sentiment.model import (
     load_model,
     prepare,
     shipped_model_dir,
+    symbols,
 )
 
 
 def _prep(text: str) -> str:
-    return prepare(spaced(normalize(text)))
+    normalized = normalize(text)
+    return prepare(spaced(normalized), normalized)
 
 
 def test_the_shipped_model_is_in_the_package_and_small() -> None:
@@ -90,3 +92,20 @@ def test_explain_shows_a_character_ngram_for_chinese() -> None:
 def test_a_folder_without_a_model_is_named(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match=MODEL_FILE):
         TextModel(tmp_path)
+
+
+def test_the_model_reads_emoji_and_emoticons_that_spacing_drops() -> None:
+    """Decision 1: in order of appearance, smiles as ``:)``, frowns as ``:(`` (Russian
+    bracket runs too); brackets of ordinary text, times and URLs are not emoticons."""
+    assert symbols(normalize("Спасибо))) но плохо((( :-( 😡 ❤️ xD <3")) == [
+        ":)",
+        ":(",
+        ":(",
+        "😡",
+        "❤",
+        ":)",
+        ":)",
+    ]
+    assert symbols(normalize("see section 3) and (4), at 10:30 on http://x.com")) == []
+    assert _prep("I hate this :(") == "i hate this ǂ :("  # the spaced text, then the symbols
+    assert symbols(" ".join([":)"] * 20)) == [":)"] * 8  # at most eight
