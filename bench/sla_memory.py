@@ -38,8 +38,9 @@ import sys
 import time
 import tracemalloc
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from schemas.common import Priority
 from schemas.ticket import Reason, SlaInfo, Ticket
@@ -48,6 +49,8 @@ from service.rules.model import load_default_rules
 from service.sla.engine import SlaEngine
 from service.sla.policy import SlaPolicy, load_policy
 from service.sla.state import encode_record
+
+_R = TypeVar("_R")
 
 BATCH = 2_000  # the Kafka layer drains changed() after every batch (max_batch_records)
 SAMPLE_EVERY = 64  # keep every 64th on_ticket duration for percentiles
@@ -176,6 +179,13 @@ def pct(values: list[int] | array[int], p: float) -> float:
     return float(ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1])
 
 
+def timed(fn: Callable[[datetime], _R], at: datetime) -> tuple[_R, float]:
+    """``fn(at)`` and the seconds it took."""
+    started = time.perf_counter()
+    result = fn(at)
+    return result, time.perf_counter() - started
+
+
 def mb(n: float) -> str:
     return f"{n / 1_048_576:,.1f} MiB"
 
@@ -249,26 +259,20 @@ def timing_pass(n: int, seed: int, now: datetime, policy: SlaPolicy) -> int:
     for _ in range(calls):
         engine.next_due()
     next_ns = (time.perf_counter_ns() - t_ns) / calls
-    t = time.perf_counter()
-    idle = engine.fire_due(at)
-    idle_s = time.perf_counter() - t
+    idle, idle_s = timed(engine.fire_due, at)
     print(
         f"next_due       {next_ns:,.0f} ns per call; fire_due with nothing due "
         f"{idle_s * 1e6:,.1f} µs ({len(idle)} escalations)"
     )
 
-    t = time.perf_counter()
-    gone = engine.expire(at)
-    expire_s = time.perf_counter() - t
+    gone, expire_s = timed(engine.expire, at)
     engine.changed()
     print(
         f"expire         {expire_s * 1000:,.0f} ms for one scan of {len(engine):,} clocks "
         f"({len(gone):,} forgotten); the monitor runs it once a minute on its timer task"
     )
 
-    t = time.perf_counter()
-    risk = engine.risk(at)
-    risk_s = time.perf_counter() - t
+    risk, risk_s = timed(engine.risk, at)
     print(
         f"risk           {risk_s * 1000:,.0f} ms for one scan of {len(engine):,} clocks "
         f"({sum(risk.at_risk_by_priority.values()):,} at risk, "

@@ -69,7 +69,8 @@ class Facts:
         self.model_input = (
             prepare(signals.spaced, signals.normalized) if text_model is not None else ""
         )
-        #: negativity from the text model (service/sentiment/model.py, decision 2); None without a model or without words
+        #: negativity from the text model (service/sentiment/model.py, decision 2); None
+        #: without a model or without words
         self.negativity: float | None = (
             text_model.negativity(self.model_input)
             if text_model is not None and self.model_input

@@ -92,18 +92,17 @@ class Ladder:
         return self._steps[priority]
 
     def step_us(self, clock: TicketClock, timer: Timer, i: int) -> int:
-        """Cycle start + the step's offset + the time paused, in the timer's calendar."""
-        step = self._steps[clock.priority][i]
-        offset = round(step.fraction * timer.target_seconds * 1_000_000) + timer.paused_us
-        if not self._business:
-            return to_us(timer.started_at) + offset
-        return calendar_of(self.policy, clock, timer).add_us(to_us(timer.started_at), offset)
+        """When the step is due (``_at``)."""
+        return self._at(clock, timer, self._steps[clock.priority][i].fraction)
 
     def at_risk_us(self, clock: TicketClock, timer: Timer) -> int:
-        """When the timer's cycle becomes at risk: start + the priority's first warning
-        fraction of the target + the time paused, in the timer's calendar."""
-        offset = round(self._first_warning[clock.priority] * timer.target_seconds * 1e6)
-        offset += timer.paused_us
+        """When the timer's cycle becomes at risk: at its priority's first warning."""
+        return self._at(clock, timer, self._first_warning[clock.priority])
+
+    def _at(self, clock: TicketClock, timer: Timer, fraction: float) -> int:
+        """Cycle start + ``fraction`` of the target + the time paused, in the timer's
+        calendar."""
+        offset = round(fraction * timer.target_seconds * 1_000_000) + timer.paused_us
         if not self._business:
             return to_us(timer.started_at) + offset
         return calendar_of(self.policy, clock, timer).add_us(to_us(timer.started_at), offset)
