@@ -7,9 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from service.rules.text import normalize, spaced
 from service.sentiment.model import (
+    _SYMBOL,
+    MODEL_CHARS,
     MODEL_FILE,
     ModelError,
     TextModel,
@@ -109,3 +113,14 @@ def test_the_model_reads_emoji_and_emoticons_that_spacing_drops() -> None:
     assert symbols(normalize("see section 3) and (4), at 10:30 on http://x.com")) == []
     assert _prep("I hate this :(") == "i hate this ǂ :("  # the spaced text, then the symbols
     assert symbols(" ".join([":)"] * 20)) == [":)"] * 8  # at most eight
+
+
+@given(st.text(alphabet=" \tx8:;=<^()'-]dp3*[/\\|_.,!?a😀☀⭐щ", max_size=40))
+def test_symbols_finds_what_a_plain_search_finds(text: str) -> None:
+    """``symbols`` tries the emoticon pattern only where one can start
+    (``_SYMBOL_START``): the same tokens as ``_SYMBOL.finditer`` over the text."""
+    plain = [
+        m.group() if m.lastgroup == "emoji" else ":)" if m.lastgroup == "smile" else ":("
+        for m in _SYMBOL.finditer(text, 0, MODEL_CHARS)
+    ][:8]
+    assert symbols(text) == plain
