@@ -1,7 +1,7 @@
 """How fast SLA clocks are back after an instance dies (``kill -9``), on a real broker.
 
 Usage:  .venv/bin/python bench/failover.py [--runs 3] [--clocks 20] [--partitions 4]
-                                           [--scenario restart|survivor|handover|all]
+                                           [--scenario restart|survivor|handover|floor|all]
 
 Each run uses fresh topics and groups and ``triage run`` child processes (role ``all``)
 with an SLA policy whose targets are ``--target`` seconds for every priority:
@@ -18,6 +18,12 @@ with an SLA policy whose targets are ``--target`` seconds for every priority:
   them) and how late the dead one's breaches were, against the session timeout.
 * **handover**: as survivor, but the instance is stopped with SIGTERM (a deploy): it
   leaves the group as it stops, so the survivor need not wait out its session.
+* **floor**: the survivor scenario with no triage in it: two bare aiokafka consumers
+  (child processes of this script, ``--member``) in a group with triage's own group
+  options (``LoopConfig.consumer_options``: session, heartbeat, static membership); one is
+  killed and the other's partitions are timed. What the broker and the client alone take,
+  measured in the same run: ``survivor`` minus ``floor`` is triage's own share. A
+  survivor that does not own every partition 40 s after the kill counts as ``inf``.
 
 Environment variables ``TRIAGE_*`` reach the children (e.g. ``TRIAGE_SESSION_TIMEOUT_MS``
 to try other timeouts). Medians of ``--runs``; the last line is
@@ -28,17 +34,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import signal
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.abc import ConsumerRebalanceListener
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -46,8 +55,10 @@ sys.path.insert(0, str(ROOT))
 from harness import Child, broker, tag  # noqa: E402  (sibling script)
 
 from schemas.escalation import Escalation  # noqa: E402
+from service.config import Settings  # noqa: E402
 from service.kafka.admin import ensure_topics  # noqa: E402
 from service.kafka.embedded import free_port  # noqa: E402
+from service.kafka.loop import LoopConfig  # noqa: E402
 
 COMPLAINT = "I am cancelling my subscription, nothing works."
 TIMEOUT = 120.0
@@ -162,12 +173,14 @@ async def _metric(port: int, name: str, label: str = "") -> float:
     )
 
 
-async def _until(check: object, what: str, timeout: float = TIMEOUT) -> float:
+async def _until(
+    check: Callable[[], Awaitable[bool]], what: str, timeout: float = TIMEOUT
+) -> float:
     """Poll ``check`` (an async callable) until true; the wall-clock time it became so."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if await check():  # type: ignore[operator]
+            if await check():
                 return time.time()
         except OSError:
             pass
@@ -257,6 +270,61 @@ async def _two(bootstrap: str, args: argparse.Namespace, graceful: bool) -> dict
     return _figures(killed, owned, got, args.clocks)
 
 
+async def floor(bootstrap: str, args: argparse.Namespace) -> dict[str, float]:
+    """The survivor scenario with bare consumers (see the module docstring)."""
+    topic, group = f"fo-floor-{tag()}", f"fo-floor-{tag()}"
+    await ensure_topics({"bootstrap_servers": bootstrap}, {topic: args.partitions})
+    member = ["bench/failover.py", "--member", bootstrap, topic, group]
+    env = {"TRIAGE_INSTANCE_ID": "" if args.dynamic else "floor"}
+    a = await Child.start("floor-a", [*member, "a"], env)
+    b = await Child.start("floor-b", [*member, "b"], env)
+    try:
+        await _until(lambda: _owns(a, b, args.partitions), "both members to own partitions")
+        await asyncio.sleep(max(0.0, args.target - args.lead))  # settled, as in ``survivor``
+        a.proc.send_signal(signal.SIGKILL)
+        killed = time.time()
+        try:
+            owned = await _until(lambda: _owns(b, b, args.partitions), "the survivor", 40)
+        except TimeoutError:  # the broker never noticed the dead member (static, on Tansu)
+            owned = math.inf
+    finally:
+        await a.stop()
+        await b.stop()
+    return {"owned_s": owned - killed}
+
+
+async def _owns(a: Child, b: Child, partitions: int) -> bool:
+    """Whether ``a`` and ``b`` together own all partitions (the last line each printed)."""
+    owned = 0
+    for child in {a, b}:
+        lines = [ln for ln in child.log_tail(2000).splitlines() if ln.startswith("assigned ")]
+        owned += int(lines[-1].split()[1]) if lines else 0
+        if not child.running:
+            raise RuntimeError(f"{child.name} exited:\n{child.log_tail()}")
+    return owned == partitions
+
+
+async def member(bootstrap: str, topic: str, group: str, name: str) -> None:
+    """One bare consumer of ``floor``: prints ``assigned N`` at every assignment."""
+
+    class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+        async def on_partitions_revoked(self, revoked: object) -> None:
+            print("assigned 0", flush=True)
+
+        async def on_partitions_assigned(self, assigned: set[object]) -> None:
+            print(f"assigned {len(assigned)}", flush=True)
+
+    options = LoopConfig.from_settings(Settings()).consumer_options(name)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, **options)
+    consumer.subscribe([topic], listener=Listener())
+    await consumer.start()
+    try:
+        for _ in range(int(TIMEOUT * 5)):  # bounded: the parent kills it long before
+            await consumer.getmany(timeout_ms=200)
+    finally:
+        await consumer.stop()
+
+
 async def _ready(child: Child, port: int) -> float:
     async def ready() -> bool:
         if not child.running:
@@ -294,13 +362,24 @@ async def main() -> None:
     p.add_argument("--lead", type=float, default=20.0, help="kill this long before the deadline")
     p.add_argument("--dynamic", action="store_true", help="no TRIAGE_INSTANCE_ID")
     p.add_argument("--show-log", action="store_true", help="the survivor's rebalance log")
-    p.add_argument("--scenario", choices=["restart", "survivor", "handover", "all"], default="all")
+    p.add_argument(
+        "--scenario", choices=["restart", "survivor", "handover", "floor", "all"], default="all"
+    )
+    p.add_argument("--member", nargs=4, help=argparse.SUPPRESS)  # a child of ``floor``
     args = p.parse_args()
+    if args.member:
+        await member(*args.member)
+        return
     session = os.environ.get("TRIAGE_SESSION_TIMEOUT_MS", "(default)")
     print(f"session timeout {session} ms; {args.clocks} clocks; {args.partitions} partitions")
     medians: dict[str, float] = {}
     async with broker() as bootstrap:
-        scenarios = (("restart", restart), ("survivor", survivor), ("handover", handover))
+        scenarios = (
+            ("restart", restart),
+            ("survivor", survivor),
+            ("handover", handover),
+            ("floor", floor),
+        )
         for name, scenario in scenarios:
             if args.scenario not in (name, "all"):
                 continue
