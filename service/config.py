@@ -87,8 +87,9 @@ class Settings(BaseSettings):
         default=None,
         description="Static group membership (KIP-345): a name that stays with the instance "
         "across restarts (a StatefulSet pod's name). A restarted instance takes its partitions "
-        "back at once, without waiting out its old session; leaving is left to the session "
-        "timeout. Unset: dynamic membership.",
+        "back at once, without waiting out its old session; a graceful stop still leaves the "
+        "group (docs/operations.md#failover). Unset: dynamic membership, the reliable choice "
+        "on the embedded broker.",
     )
     max_poll_interval_ms: int = Field(default=300_000, ge=1000)
 
