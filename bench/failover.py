@@ -279,12 +279,12 @@ async def floor(bootstrap: str, args: argparse.Namespace) -> dict[str, float]:
     a = await Child.start("floor-a", [*member, "a"], env)
     b = await Child.start("floor-b", [*member, "b"], env)
     try:
-        await _until(lambda: _owns(a, b, args.partitions), "both members to own partitions")
+        await _until(lambda: _owns(args.partitions, a, b), "both members to own partitions")
         await asyncio.sleep(max(0.0, args.target - args.lead))  # settled, as in ``survivor``
         a.proc.send_signal(signal.SIGKILL)
         killed = time.time()
         try:
-            owned = await _until(lambda: _owns(b, b, args.partitions), "the survivor", 40)
+            owned = await _until(lambda: _owns(args.partitions, b), "the survivor", 40)
         except TimeoutError:  # the broker never noticed the dead member (static, on Tansu)
             owned = math.inf
     finally:
@@ -293,10 +293,10 @@ async def floor(bootstrap: str, args: argparse.Namespace) -> dict[str, float]:
     return {"owned_s": owned - killed}
 
 
-async def _owns(a: Child, b: Child, partitions: int) -> bool:
-    """Whether ``a`` and ``b`` together own all partitions (the last line each printed)."""
+async def _owns(partitions: int, *members: Child) -> bool:
+    """Whether ``members`` together own all partitions (the last line each printed)."""
     owned = 0
-    for child in {a, b}:
+    for child in members:
         lines = [ln for ln in child.log_tail(2000).splitlines() if ln.startswith("assigned ")]
         owned += int(lines[-1].split()[1]) if lines else 0
         if not child.running:

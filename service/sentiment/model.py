@@ -86,8 +86,9 @@ class NegativityModel(Protocol):
 #: What spacing drops but the model reads (decision 1), in one pass: an emoji
 #: (pictographs, dingbats, symbols; not skin tones or joiners), a smiling emoticon (also
 #: the runs of ")" Russian writers use) or a frowning one (runs of "(" too).
+_EMOJI = r"\U0001F300-\U0001F3FA\U0001F400-\U0001FAFF\u2600-\u27BF\u2B50\u2B55"
 _SYMBOL = re.compile(
-    r"(?P<emoji>[\U0001F300-\U0001F3FA\U0001F400-\U0001FAFF\u2600-\u27BF\u2B50\u2B55])"
+    rf"(?P<emoji>[{_EMOJI}])"
     r"|(?P<smile>(?<![^\s])(?:[:;=8x]['-]?[)\]dp3*]|<3|\^_?\^)(?![^\s.,!?])|\){2,})"
     r"|(?P<frown>(?<![^\s])(?:[:;=]['-]?[(\[/\\|]|:'\()(?![^\s.,!?])|\({2,})"
 )
@@ -95,17 +96,20 @@ _SYMBOL = re.compile(
 #: first (a plain character class, which the regex engine scans fast) and trying
 #: ``_SYMBOL`` only there finds the same matches as ``_SYMBOL.finditer`` at a seventh of
 #: its cost (a test holds the equivalence).
-_SYMBOL_START = re.compile(
-    r"[\U0001F300-\U0001F3FA\U0001F400-\U0001FAFF\u2600-\u27BF\u2B50\u2B55:;=8x<^()]"
-)
+_SYMBOL_START = re.compile(rf"[{_EMOJI}:;=8x<^()]")
 #: At most this many symbol tokens per text.
 _MAX_SYMBOLS = 8
 
 
+def symbol_token(m: re.Match[str]) -> str:
+    """The token the model reads for a match of ``_SYMBOL``: an emoji itself, a smiling
+    emoticon as ``:)``, a frowning one as ``:(``."""
+    return m.group() if m.lastgroup == "emoji" else ":)" if m.lastgroup == "smile" else ":("
+
+
 def symbols(normalized: str) -> list[str]:
     """The emoji and emoticons of a normalised text in order, as the model reads them
-    (decision 1): each emoji itself, a smiling emoticon as ``:)``, a frowning one as
-    ``:(``; at most ``_MAX_SYMBOLS``."""
+    (decision 1, ``symbol_token``); at most ``_MAX_SYMBOLS``."""
     found: list[str] = []
     end = min(len(normalized), MODEL_CHARS)
     search, match = _SYMBOL_START.search, _SYMBOL.match
@@ -115,9 +119,7 @@ def symbols(normalized: str) -> list[str]:
         if m is None:
             at = start.start() + 1
             continue
-        found.append(
-            m.group() if m.lastgroup == "emoji" else ":)" if m.lastgroup == "smile" else ":("
-        )
+        found.append(symbol_token(m))
         if len(found) == _MAX_SYMBOLS:
             break
         at = m.end()

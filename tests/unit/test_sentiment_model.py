@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from service.rules.text import normalize, spaced
 from service.sentiment.model import (
+    _MAX_SYMBOLS,
     _SYMBOL,
     MODEL_CHARS,
     MODEL_FILE,
@@ -21,6 +22,7 @@ from service.sentiment.model import (
     load_model,
     prepare,
     shipped_model_dir,
+    symbol_token,
     symbols,
 )
 
@@ -119,8 +121,5 @@ def test_the_model_reads_emoji_and_emoticons_that_spacing_drops() -> None:
 def test_symbols_finds_what_a_plain_search_finds(text: str) -> None:
     """``symbols`` tries the emoticon pattern only where one can start
     (``_SYMBOL_START``): the same tokens as ``_SYMBOL.finditer`` over the text."""
-    plain = [
-        m.group() if m.lastgroup == "emoji" else ":)" if m.lastgroup == "smile" else ":("
-        for m in _SYMBOL.finditer(text, 0, MODEL_CHARS)
-    ][:8]
-    assert symbols(text) == plain
+    plain = [symbol_token(m) for m in _SYMBOL.finditer(text, 0, MODEL_CHARS)]
+    assert symbols(text) == plain[:_MAX_SYMBOLS]
