@@ -2,9 +2,11 @@
 # Build: docker build -t triage .
 # Run:   docker run -e KAFKA_BOOTSTRAP_SERVERS=kafka:9092 -p 8000:8000 triage
 
-FROM python:3.11-slim AS build
+# The full image has gcc: the wheel compiles the native per-event code (setup.py, Cython).
+# The runtime image below stays slim, non-root and compiler-free: it installs the wheels.
+FROM python:3.11 AS build
 WORKDIR /src
-COPY pyproject.toml README.md requirements.lock ./
+COPY pyproject.toml setup.py README.md requirements.lock ./
 COPY schemas ./schemas
 COPY service ./service
 # Dependencies at the versions pinned in requirements.lock (make lock / make audit).

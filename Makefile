@@ -19,11 +19,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
+# The compiled per-event code (setup.py, Cython → C, the machine's gcc): a change to it
+# reinstalls, which rebuilds the extension in place.
+NATIVE := setup.py $(wildcard service/rules/*.pyx)
+
+$(VENV)/.installed-demo: pyproject.toml $(NATIVE) | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[embedded]'
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-dev: pyproject.toml $(NATIVE) | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $@
 
@@ -110,4 +114,5 @@ audit: $(VENV)/.installed-dev
 	$(BIN)/pip-audit --requirement requirements.lock --no-deps --strict
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache node_modules
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache node_modules build
+	rm -f service/rules/_scan.c service/rules/*.so

@@ -33,27 +33,29 @@ from __future__ import annotations
 
 import re
 import sys
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import ahocorasick
 
+from service.rules._scan import (
+    HEDGE,
+    INTENS,
+    LEX,
+    NEG,
+    PSEUDO,
+    STOP,
+    Term,
+    may_have_cjk,
+    scan_symbols,
+    scan_words,
+)
 from service.rules.text import _NONWORD, CLAUSE, has_cjk, latin1, normalize, spaced
 
-#: A CJK term preceded (within ``CJK_NEGATION_CHARS``) by one of these is negated.
-_CJK_NEGATORS = frozenset("不没沒别別未无無")
-CJK_NEGATION_CHARS = 3
-#: Negators that are ordinary words in another supported language (Finnish "en"/"et" are
-#: French "in"/"and", Spanish "no" is English "no"…) negate only terms of their own
-#: language; every other negator negates a term of any language ("não" + "reembolso").
-_AMBIGUOUS_NEGATORS = frozenset({"en", "et", "ala", "no", "nie", "nem", "ni", "sin", "se"})
 _TERM_TOKEN = re.compile(r"[\w*]+|,")
 _HAS_WORD = re.compile(r"[^\W_]")
 
-# Entry kinds in the automaton.
-LEX, NEG, PSEUDO, HEDGE, INTENS, STOP = range(6)
 #: Reserved lexicon names: modifiers, not signals.
 MODIFIER_LEXICONS = {
     "negators": NEG,
@@ -86,36 +88,6 @@ class TextSignals:
     normalized: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class _Term:
-    """One term of a lexicon, as the automaton finds it: under its literal head (the key)."""
-
-    #: ``LEX`` (a signal) or the kind of modifier (``NEG``, ``PSEUDO``, ``HEDGE``, ``INTENS``)
-    kind: int
-    #: the lexicon
-    name: str
-    lang: str
-    #: what must follow the head (anchored at its end), for a term with a stem or a ``*``
-    #: inside; None: the head is the term
-    verify: re.Pattern[str] | None
-    #: a CJK term (matched as a substring, its modifiers counted in characters)
-    cjk: bool
-    #: a negator cancels its hits
-    negatable: bool
-    #: the length of the head (a word term's starts with a space)
-    key_len: int
-    #: the phrase a hit shows, for a term of whole words; None: the words the hit spans
-    phrase: str | None
-
-
-def _add(bucket: dict[str, list[str]], name: str, phrase: str) -> None:
-    found = bucket.get(name)
-    if found is None:
-        bucket[name] = [phrase]
-    elif phrase not in found:
-        found.append(phrase)
-
-
 class LexiconMatcher:
     """Finds which lexicons a text mentions, and the words that matched.
 
@@ -138,8 +110,8 @@ class LexiconMatcher:
         self.negation_window = negation_window
         self.hedge_window = hedge_window
         self.intensifier_window = intensifier_window
-        keyed: dict[str, list[_Term]] = {}
-        symbols: dict[str, list[_Term]] = {}
+        keyed: dict[str, list[Term]] = {}
+        symbols: dict[str, list[Term]] = {}
         #: language → its stopwords (single normalised words), to guess Latin-script text
         self.stopwords: dict[str, frozenset[str]] = {}
         for name, by_lang in lexicons.items():
@@ -189,20 +161,20 @@ class LexiconMatcher:
         kind: int,
         lang: str,
         raw: str,
-        keyed: dict[str, list[_Term]],
-        symbols: dict[str, list[_Term]],
+        keyed: dict[str, list[Term]],
+        symbols: dict[str, list[Term]],
     ) -> None:
         norm = normalize(raw.strip())
         negatable = self._negatable is None or name in self._negatable
         if not _HAS_WORD.search(norm):  # emoji, emoticons
             if norm.strip() and kind == LEX:
                 key = sys.intern(norm.strip())
-                term = _Term(LEX, name, lang, None, False, False, len(key), key)
+                term = Term(LEX, name, lang, None, False, False, len(key), key)
                 symbols.setdefault(key, []).append(term)
             return
         if has_cjk(norm):
             key = _NONWORD.sub("", norm)
-            term = _Term(kind, name, lang, None, True, negatable, len(key), key)
+            term = Term(kind, name, lang, None, True, negatable, len(key), key)
             keyed.setdefault(key, []).append(term)
             return
         words = [w for w in (w.replace("_", "") for w in _TERM_TOKEN.findall(norm)) if w]
@@ -241,8 +213,11 @@ class LexiconMatcher:
             verify = re.compile("".join(parts))
         # a term of whole words (no stem, nothing to verify) is its own phrase
         phrase = head.strip().replace(CLAUSE, ",") if verify is None and not stem_open else None
-        term = _Term(kind, name, lang, verify, False, negatable, len(head), phrase)
+        term = Term(kind, name, lang, verify, False, negatable, len(head), phrase)
         keyed.setdefault(sys.intern(head), []).append(term)
+
+    #: every hit takes the modifier tests (the shortcut off: what tests compare it with)
+    _every_hit = False
 
     def scan(self, normalized: str) -> TextSignals:
         """All signals of a normalised text (see ``normalize``)."""
@@ -251,67 +226,25 @@ class LexiconMatcher:
             return sig
         sig.normalized = normalized
         text = sig.spaced = spaced(normalized)
-        hits, stated = sig.hits, sig.stated
-        votes: defaultdict[str, int] = defaultdict(int)
-        mods = _Modifiers(text, self.negation_window, self.hedge_window, self.intensifier_window)
-        # The last start of a word hit that a modifier seen so far may change (-1: none
-        # yet). Modifiers are rare and reach a few words: most hits start past it and are
-        # plainly stated, which needs none of the per-language tests of ``_Modifiers``.
-        # (``test_text_fast_paths.py`` compares with this scan starting from
-        # ``len(text)``, where every hit takes the tests.)
-        reached = -1
         # Latin-1 text (English and the other Western European languages; one encoding
         # to tell) has no CJK character and no emoji
         in_latin1 = normalized.isascii() or latin1(normalized) is not None
-        auto = self._word_terms if in_latin1 or not _may_have_cjk(text) else self._words
-        end: int
-        terms: tuple[_Term, ...]
-        for end, terms in auto.iter(text) if auto is not None else ():
-            stop = end + 1
-            for term in terms:
-                start = stop - term.key_len
-                verify = term.verify
-                if verify is None:
-                    hit_stop = stop
-                else:
-                    m = verify.match(text, stop)
-                    if m is None:
-                        continue
-                    hit_stop = m.end()
-                if term.kind:  # a modifier
-                    reached = mods.see(term, start, hit_stop, reached)
-                    continue
-                phrase = term.phrase
-                if phrase is None:  # a stem or a verified term: the words it spans
-                    phrase = _spanned(text, start, hit_stop, term.cjk)
-                votes[term.lang] += 1
-                if term.cjk:
-                    mods.cjk_hit(sig, term, start, phrase)
-                elif start > reached:
-                    # no modifier reaches this hit (see ``reached``): it is stated
-                    name = term.name
-                    found = hits.get(name)
-                    if found is None:
-                        hits[name] = [phrase]
-                    elif phrase not in found:
-                        found.append(phrase)
-                    stated.add(name)
-                else:
-                    mods.word_hit(sig, term, start, phrase)
-        if votes:
-            sig.votes = dict(votes)
+        auto = self._word_terms if in_latin1 or not may_have_cjk(text) else self._words
+        if auto is not None:
+            votes = scan_words(
+                auto,
+                text,
+                sig,
+                self.negation_window,
+                self.hedge_window,
+                self.intensifier_window,
+                self._every_hit,
+            )
+            if votes:
+                sig.votes = votes
         if self._symbols is not None and self._may_have_symbols(normalized, in_latin1):
-            self._scan_symbols(normalized, sig)
+            scan_symbols(self._symbols, normalized, sig)
         return sig
-
-    def _scan_symbols(self, normalized: str, sig: TextSignals) -> None:
-        """The symbol terms (emoji, emoticons): substrings of the normalised text, stated."""
-        end: int
-        terms: tuple[_Term, ...]
-        for end, terms in self._symbols.iter(normalized):
-            for term in terms:
-                _add(sig.hits, term.name, normalized[end + 1 - term.key_len : end + 1])
-                sig.stated.add(term.name)
 
     def _may_have_symbols(self, normalized: str, in_latin1: bool) -> bool:
         if in_latin1:
@@ -342,193 +275,3 @@ class LexiconMatcher:
     def match(self, normalized: str) -> dict[str, list[str]]:
         """Map lexicon name → matched phrases (in order of appearance, deduplicated)."""
         return self.scan(normalized).hits
-
-
-def _spanned(text: str, start: int, stop: int, cjk: bool) -> str:
-    """The phrase of a hit of a stem or a verified term at ``start:stop``: the words it
-    spans (a word term starts at a space; a stem is extended to the end of its word)."""
-    if cjk:
-        return text[start:stop]
-    if text[stop - 1] == " ":
-        phrase = text[start + 1 : stop - 1]
-    else:
-        nxt = text.find(" ", stop)
-        phrase = text[start + 1 : nxt if nxt != -1 else len(text)]
-    return phrase.replace(CLAUSE, ",") if CLAUSE in phrase else phrase
-
-
-class _Modifiers:
-    """The modifiers one scan has seen so far (the last of each kind, by language of the
-    term), and what they do to a hit that they may reach."""
-
-    __slots__ = ("hedge", "hwin", "intens", "iwin", "neg", "negated_at", "nwin", "pseudo", "text")
-
-    def __init__(self, text: str, nwin: int, hwin: int, iwin: int) -> None:
-        self.text = text
-        self.nwin, self.hwin, self.iwin = nwin, hwin, iwin
-        #: lang → (start, end, is_cjk, reach): a hit starting after ``reach`` is past the
-        #: clause or the window (see ``_reach``; -1: not found yet); "*": the last negator
-        #: that negates a term of any language
-        self.neg: dict[str, tuple[int, int, bool, int]] = {}
-        #: lang → (start, end); "*": the last of any language
-        self.pseudo: dict[str, tuple[int, int]] = {}
-        self.hedge: dict[str, tuple[int, int]] = {}
-        self.intens: dict[str, tuple[int, int]] = {}
-        #: (lexicon, start) of the negated hits: the same words as a term of another
-        #: language are negated too
-        self.negated_at: set[tuple[str, int]] = set()
-
-    def see(self, term: _Term, start: int, stop: int, reached: int) -> int:
-        """Note a modifier found at ``start:stop``; ``reached`` (the last start of a hit
-        that the modifiers seen before may change) moved on to cover this one's reach."""
-        kind, lang, text = term.kind, term.lang, self.text
-        if kind == PSEUDO:
-            self.pseudo[lang] = self.pseudo["*"] = (start, stop)
-            return reached
-        if kind == NEG:
-            if term.cjk:  # its reach, rarely needed, is found when it is: test every hit
-                self.neg[lang] = (start, stop, True, -1)
-                return len(text)
-            neg = self.neg[lang] = (start, stop, False, _reach(text, stop, self.nwin))
-            if text[start + 1 : stop - 1] not in _AMBIGUOUS_NEGATORS:
-                self.neg["*"] = neg
-            reach = neg[3]
-        else:
-            (self.hedge if kind == HEDGE else self.intens)[lang] = (start, stop)
-            if term.cjk:  # in CJK text, where most hits take the full tests
-                return len(text)
-            if reached >= len(text):
-                return reached
-            reach = _window_end(text, stop, self.hwin if kind == HEDGE else self.iwin)
-        return reach if reach > reached else reached
-
-    def word_hit(self, sig: TextSignals, term: _Term, start: int, phrase: str) -> None:
-        """Record a hit of a word term that a modifier may reach: negated (set apart) when
-        the last negator of its language, or of any, negates it (``_negated_by``); else a
-        hit, hedged (or else stated) and intensified when such a modifier of its language
-        ends at most a window of words before it."""
-        name, lang, text = term.name, term.lang, self.text
-        if term.negatable and (
-            (self.negated_at and (name, start) in self.negated_at)
-            or (self.neg and self._negated_by(lang, start))
-        ):
-            self.negated_at.add((name, start))
-            _add(sig.negated, name, phrase)
-            return
-        found = sig.hits.get(name)  # ``_add``, inline (most hits here are not negated)
-        if found is None:
-            sig.hits[name] = [phrase]
-        elif phrase not in found:
-            found.append(phrase)
-        hedge = self.hedge.get(lang)
-        if hedge and hedge[1] <= start + 1 and text.count(" ", hedge[1] - 1, start) <= self.hwin:
-            _add(sig.hedged, name, phrase)
-        else:
-            sig.stated.add(name)
-        inten = self.intens.get(lang)
-        if inten and inten[1] <= start + 1 and text.count(" ", inten[1] - 1, start) <= self.iwin:
-            _add(sig.intensified, name, phrase)
-
-    def cjk_hit(self, sig: TextSignals, term: _Term, start: int, phrase: str) -> None:
-        """``word_hit`` for a CJK term: negated by 不/没/别… within ``CJK_NEGATION_CHARS``
-        before it (unless the term itself starts with one) or by a language-neutral
-        negator; a window of words is three characters a word."""
-        name, lang, text = term.name, term.lang, self.text
-        if term.negatable and (
-            (self.negated_at and (name, start) in self.negated_at)
-            or (
-                text[start] not in _CJK_NEGATORS
-                and not _CJK_NEGATORS.isdisjoint(text[max(0, start - CJK_NEGATION_CHARS) : start])
-            )
-            or _negates(self.neg.get("*"), self.pseudo.get("*"), start, text, self.nwin)
-        ):
-            self.negated_at.add((name, start))
-            _add(sig.negated, name, phrase)
-            return
-        found = sig.hits.get(name)  # ``_add``, inline (most hits here are not negated)
-        if found is None:
-            sig.hits[name] = [phrase]
-        elif phrase not in found:
-            found.append(phrase)
-        hedge = self.hedge.get(lang)
-        if hedge and hedge[1] <= start + 1 and start - hedge[1] <= self.hwin * 3:
-            _add(sig.hedged, name, phrase)
-        else:
-            sig.stated.add(name)
-        inten = self.intens.get(lang)
-        if inten and inten[1] <= start + 1 and start - inten[1] <= self.iwin * 3:
-            _add(sig.intensified, name, phrase)
-
-    def _negated_by(self, lang: str, start: int) -> bool:
-        """The last negator of ``lang``, or the last of any language, negates the (non-CJK)
-        hit at ``start``."""
-        for key in (lang, "*"):
-            near = self.neg.get(key)
-            # most hits are out of the last negators' reach: that test here, ``_negates``
-            # (which repeats it) only for the others
-            if (
-                near is not None
-                and near[1] <= start + 1
-                and (near[3] < 0 or start <= near[3])
-                and _negates(near, self.pseudo.get(key), start, self.text, self.nwin)
-            ):
-                return True
-        return False
-
-
-#: The UTF-8 lead bytes of U+3000–U+FFFF: every CJK character starts with one of them.
-_WIDE_LEADS = bytes(range(0xE3, 0xF0))
-
-
-def _may_have_cjk(text: str) -> bool:
-    """False when ``text`` has no character from U+3000 on, so no CJK term can match
-    (one encoding and a byte search each: a third of a regular-expression scan)."""
-    if text.isascii():
-        return False
-    raw = text.encode()
-    return any(map(raw.__contains__, _WIDE_LEADS))
-
-
-def _reach(text: str, n_end: int, window: int) -> int:
-    """The last start of a hit that a (non-CJK) negator ending at ``n_end`` reaches: the
-    negation ends at the next clause break, and at most ``window`` spaces (words) may lie
-    from ``n_end - 1`` to the hit. Found once per negator instead of once per hit, looking
-    no further than the window (so the work stays linear in the text)."""
-    pos = _window_end(text, n_end, window)
-    clause = text.find(CLAUSE, n_end, pos)
-    return pos if clause == -1 else clause
-
-
-def _window_end(text: str, n_end: int, window: int) -> int:
-    """The last start of a (non-CJK) hit with at most ``window`` spaces (words) from
-    ``n_end - 1`` to it: ``text.count(" ", n_end - 1, start) <= window`` exactly when
-    ``start <= _window_end(text, n_end, window)``; that is the position of the
-    ``window + 1``-th space from ``n_end - 1`` on (one regular-expression match instead of
-    a ``find`` per word)."""
-    words = _WORD_RUNS.get(window)
-    if words is None:
-        words = _WORD_RUNS[window] = re.compile(f"(?:[^ ]* ){{{window + 1}}}")
-    m = words.match(text, n_end - 1)
-    return len(text) if m is None else m.end() - 1
-
-
-#: window → the expression of ``_window_end``
-_WORD_RUNS: dict[int, re.Pattern[str]] = {}
-
-
-def _negates(
-    neg: tuple[int, int, bool, int] | None,
-    pseudo: tuple[int, int] | None,
-    start: int,
-    text: str,
-    window: int,
-) -> bool:
-    """Whether ``neg`` negates a (non-CJK) hit at ``start``: it ends before the hit (a
-    negator overlapping the hit, as in "not working", is part of its own term), the hit is
-    within its reach (-1: not computed yet), and no pseudo-negator ("did not") contains it."""
-    if neg is None or neg[1] > start + 1:
-        return False
-    reach = neg[3] if neg[3] >= 0 else _reach(text, neg[1], window)
-    if start > reach:
-        return False
-    return pseudo is None or not (pseudo[0] <= neg[0] and neg[1] <= pseudo[1])

@@ -15,13 +15,12 @@ import pytest
 
 from schemas.feedback import FeedbackEvent
 from service.rules import RuleEngine, load_default_rules
+from service.rules._scan import CLAUSE_CHARS, may_have_cjk, window_end
 from service.rules.language import _LATIN, _NON_LATIN, _script, script_language
-from service.rules.matcher import _may_have_cjk, _window_end
 from service.rules.text import (
     _ANGRY_PUNCT,
     _CAPS_RUN,
     _CJK,
-    _CLAUSE_CHARS,
     _COMBINING,
     _NONWORD,
     CLAUSE,
@@ -45,7 +44,7 @@ def ref_normalize(text: str) -> str:
 
 def ref_spaced(normalized: str) -> str:
     text = normalized
-    for ch in _CLAUSE_CHARS:
+    for ch in CLAUSE_CHARS:
         text = text.replace(ch, f" {CLAUSE} ")
     text = _NONWORD.sub(" ", text)
     while f"{CLAUSE} {CLAUSE}" in text:
@@ -193,8 +192,8 @@ def test_word_terms_automaton_finds_what_the_full_one_finds() -> None:
     for text in [*labelled, *mixed, *random_texts(5_000, 11)]:
         s = spaced(normalize(text))
         cjk = _CJK.search(s) is not None
-        assert not cjk or _may_have_cjk(s), repr(s)
-        if not _may_have_cjk(s):
+        assert not cjk or may_have_cjk(s), repr(s)
+        if not may_have_cjk(s):
             expected = [(end, entries) for end, entries in matcher._words.iter(s)]
             assert list(matcher._word_terms.iter(s)) == expected, repr(s)
             checked += 1
@@ -248,7 +247,7 @@ def test_stated_shortcut_gives_what_testing_every_hit_gives(seed: int) -> None:
 
 @pytest.mark.parametrize("window", [0, 1, 3, 5])
 def test_window_end_is_the_last_start_within_the_window(window: int) -> None:
-    """``_window_end`` (one expression match) against its definition, counted."""
+    """``window_end`` (one expression match) against its definition, counted."""
     rng = random.Random(window)
     for _ in range(300):
         text = (
@@ -256,7 +255,7 @@ def test_window_end_is_the_last_start_within_the_window(window: int) -> None:
         )
         for n_end in range(1, len(text) + 1):
             within = [s for s in range(len(text) + 1) if text.count(" ", n_end - 1, s) <= window]
-            assert _window_end(text, n_end, window) == max(within), (text, n_end)
+            assert window_end(text, n_end, window) == max(within), (text, n_end)
 
 
 @pytest.mark.parametrize("seed", range(2))

@@ -1,0 +1,51 @@
+"""Types of the compiled module ``_scan.pyx`` (mypy reads this; the code is there)."""
+
+import re
+from typing import Any
+
+LEX: int
+NEG: int
+PSEUDO: int
+HEDGE: int
+INTENS: int
+STOP: int
+CLAUSE: str
+CLAUSE_CHARS: str
+CJK_NEGATORS: frozenset[str]
+CJK_NEGATION_CHARS: int
+AMBIGUOUS_NEGATORS: frozenset[str]
+
+class Term:
+    kind: int
+    name: str
+    lang: str
+    verify: re.Pattern[str] | None
+    cjk: bool
+    negatable: bool
+    key_len: int
+    phrase: str | None
+    def __init__(
+        self,
+        kind: int,
+        name: str,
+        lang: str,
+        verify: re.Pattern[str] | None,
+        cjk: bool,
+        negatable: bool,
+        key_len: int,
+        phrase: str | None,
+    ) -> None: ...
+
+def spaced(normalized: str) -> str: ...
+def window_end(text: str, n_end: int, window: int) -> int: ...
+def may_have_cjk(text: str) -> bool: ...
+def scan_words(
+    auto: Any,
+    text: str,
+    sig: Any,
+    negation_window: int,
+    hedge_window: int,
+    intensifier_window: int,
+    every_hit: bool = False,
+) -> dict[str, int]: ...
+def scan_symbols(auto: Any, normalized: str, sig: Any) -> None: ...

@@ -1,0 +1,485 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+"""The per-event part of lexicon matching, compiled (Cython): the words of one text that
+the automaton found, with what the modifiers before them do to them.
+
+``LexiconMatcher`` (``service/rules/matcher.py``) compiles the lexicons into ``Term``
+entries of pyahocorasick automata once; per event it spaces the text and calls
+``scan_words``, which walks the automaton's hits and sorts each into the ``TextSignals``
+buckets. The rules of negation, hedging and intensifying are the matcher's (its module
+docstring states them); this module is how they run per hit:
+
+1. A hit's start is ``end + 1 - key_len`` (a word term's key starts with its space).
+   A term with a stem or a ``*`` inside is confirmed by its anchored ``verify``
+   expression, which also gives where the hit ends.
+2. Modifiers are remembered per language of the term, the last of each kind
+   (``Modifiers``); a non-ambiguous negator is remembered under ``"*"`` too, and negates a
+   term of any language.
+3. ``reached`` is the last start of a hit that a modifier seen so far may change. A hit
+   starting after it is stated as it is, with none of the modifier tests: most hits.
+   ``every_hit=True`` starts ``reached`` at the end of the text, so that every hit takes
+   the tests (what the shortcut must give; ``tests/unit/test_text_fast_paths.py``).
+4. The same words as a term of another language share the first's fate: a hit negated
+   once at a start is negated for every lexicon term there (``negated_at``).
+5. CJK terms count their windows in characters (three a word) and are negated by
+   不/没/别… up to ``CJK_NEGATION_CHARS`` characters before them.
+
+Everything here is the per-hit loop in C over Python strings read as code points; the
+old pure-Python implementation is the oracle of ``tests/unit/test_native_scan.py``.
+"""
+
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.unicode cimport PyUnicode_FromKindAndData, PyUnicode_4BYTE_KIND
+
+
+cdef extern from "Python.h":
+    bint Py_UNICODE_ISALNUM(Py_UCS4 ch)
+
+#: The clause-break token in matched text (a letter, so that it is a word of its own).
+CLAUSE = "ǂ"
+#: Clause punctuation: each becomes a ``CLAUSE`` token in ``spaced`` text.
+CLAUSE_CHARS = ".,;:!?。，！？；…"
+
+#: Entry kinds in the automaton: a lexicon term, or a modifier.
+LEX, NEG, PSEUDO, HEDGE, INTENS, STOP = range(6)
+cdef enum:
+    _LEX = 0
+    _NEG = 1
+    _PSEUDO = 2
+    _HEDGE = 3
+
+#: A CJK term preceded (within ``CJK_NEGATION_CHARS``) by one of these is negated.
+CJK_NEGATORS = frozenset("不没沒别別未无無")
+CJK_NEGATION_CHARS = 3
+#: Negators that are ordinary words in another supported language (Finnish "en"/"et" are
+#: French "in"/"and", Spanish "no" is English "no"…) negate only terms of their own
+#: language; every other negator negates a term of any language ("não" + "reembolso").
+AMBIGUOUS_NEGATORS = frozenset({"en", "et", "ala", "no", "nie", "nem", "ni", "sin", "se"})
+
+cdef frozenset _CJK_NEG = CJK_NEGATORS
+cdef frozenset _AMBIGUOUS = AMBIGUOUS_NEGATORS
+cdef str _CLAUSE_STR = CLAUSE
+cdef Py_UCS4 _CLAUSE = CLAUSE[0]
+cdef str _CLAUSE_RUN = f"{CLAUSE} {CLAUSE}"
+cdef Py_ssize_t _CJK_CHARS = CJK_NEGATION_CHARS
+
+
+cdef class Term:
+    """One term of a lexicon, as the automaton finds it: under its literal head (the key)."""
+
+    #: ``LEX`` (a signal) or the kind of modifier (``NEG``, ``PSEUDO``, ``HEDGE``, ``INTENS``)
+    cdef readonly int kind
+    #: the lexicon, and the language of the term
+    cdef readonly str name
+    cdef readonly str lang
+    #: what must follow the head (anchored at its end), for a term with a stem or a ``*``
+    #: inside; None: the head is the term
+    cdef readonly object verify
+    #: a CJK term (matched as a substring, its modifiers counted in characters)
+    cdef readonly bint cjk
+    #: a negator cancels its hits
+    cdef readonly bint negatable
+    #: the length of the head (a word term's starts with a space)
+    cdef readonly Py_ssize_t key_len
+    #: the phrase a hit shows, for a term of whole words; None: the words the hit spans
+    cdef readonly object phrase
+
+    def __init__(
+        self,
+        int kind,
+        str name,
+        str lang,
+        object verify,
+        bint cjk,
+        bint negatable,
+        Py_ssize_t key_len,
+        object phrase,
+    ):
+        self.kind = kind
+        self.name = name
+        self.lang = lang
+        self.verify = verify
+        self.cjk = cjk
+        self.negatable = negatable
+        self.key_len = key_len
+        self.phrase = phrase
+
+    def __repr__(self):
+        return (
+            f"Term(kind={self.kind}, name={self.name!r}, lang={self.lang!r}, "
+            f"key_len={self.key_len}, phrase={self.phrase!r})"
+        )
+
+
+cdef inline bint _is_clause(Py_UCS4 ch):
+    if ch < 0x80:
+        return ch == u"." or ch == u"," or ch == u";" or ch == u":" or ch == u"!" or ch == u"?"
+    return ch == 0x3002 or ch == 0xFF0C or ch == 0xFF01 or ch == 0xFF1F or ch == 0xFF1B or ch == 0x2026
+
+
+cpdef str spaced(str normalized):
+    """The text as the matcher reads it: each clause punctuation character
+    (``CLAUSE_CHARS``) becomes a ``ǂ`` token, every other run of non-word characters (not
+    ``str.isalnum``) one space, with one space at each end and runs of ``ǂ`` tokens made
+    one: ``"great, another outage!"`` → ``" great ǂ another outage ǂ "``. One pass over
+    the code points into a buffer (``tests/unit/test_text_fast_paths.py`` holds it to the
+    regular-expression definition)."""
+    cdef Py_ssize_t n = len(normalized)
+    # at most: a space, then each character as " ǂ" or a space and the character, a space
+    cdef Py_UCS4* buf = <Py_UCS4*>PyMem_Malloc((2 * n + 2) * sizeof(Py_UCS4))
+    cdef Py_ssize_t size = 1
+    cdef bint gap = False  # a non-word run is pending (written as one space before a word)
+    cdef Py_UCS4 ch
+    cdef str text
+    if buf == NULL:
+        raise MemoryError()
+    try:
+        buf[0] = u" "
+        for ch in normalized:
+            if Py_UNICODE_ISALNUM(ch):
+                if gap:
+                    buf[size] = u" "
+                    size += 1
+                    gap = False
+                buf[size] = ch
+                size += 1
+            elif _is_clause(ch):
+                if buf[size - 1] != u" ":
+                    buf[size] = u" "
+                    size += 1
+                buf[size] = _CLAUSE
+                size += 1
+                gap = True
+            elif buf[size - 1] != u" ":
+                gap = True
+        buf[size] = u" "
+        size += 1
+        text = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, buf, size)
+    finally:
+        PyMem_Free(buf)
+    # the rare "ǂ ǂ" (two clause marks with only non-word characters between them, or a
+    # "ǂ" in the text itself) collapses as the definition's repeated replacement does
+    while _CLAUSE_RUN in text:
+        text = text.replace(_CLAUSE_RUN, _CLAUSE_STR)
+    return text
+
+
+cdef inline void _add(dict bucket, str name, str phrase):
+    cdef list found = bucket.get(name)
+    if found is None:
+        bucket[name] = [phrase]
+    elif phrase not in found:
+        found.append(phrase)
+
+
+cpdef Py_ssize_t window_end(str text, Py_ssize_t n_end, Py_ssize_t window):
+    """The last start of a (non-CJK) hit with at most ``window`` spaces (words) from
+    ``n_end - 1`` to it: ``text.count(" ", n_end - 1, start) <= window`` exactly when
+    ``start <= window_end(text, n_end, window)``; that is the position of the
+    ``window + 1``-th space from ``n_end - 1`` on (the length of the text when there are
+    fewer)."""
+    cdef Py_ssize_t n = len(text)
+    cdef Py_ssize_t i
+    cdef Py_ssize_t count = 0
+    for i in range(n_end - 1 if n_end > 0 else 0, n):
+        if text[i] == u" ":
+            count += 1
+            if count > window:
+                return i
+    return n
+
+
+cdef Py_ssize_t _reach(str text, Py_ssize_t n_end, Py_ssize_t window):
+    """The last start of a hit that a (non-CJK) negator ending at ``n_end`` reaches: the
+    negation ends at the next clause break, and at most ``window`` spaces (words) may lie
+    from ``n_end - 1`` to the hit. Found once per negator instead of once per hit, looking
+    no further than the window (so the work stays linear in the text)."""
+    cdef Py_ssize_t pos = window_end(text, n_end, window)
+    cdef Py_ssize_t i
+    for i in range(n_end, pos):
+        if text[i] == _CLAUSE:
+            return i
+    return pos
+
+
+cdef Py_ssize_t _spaces(str text, Py_ssize_t start, Py_ssize_t stop):
+    """``text.count(" ", start, stop)``."""
+    cdef Py_ssize_t i
+    cdef Py_ssize_t count = 0
+    if start < 0:
+        start = 0
+    for i in range(start, stop):
+        if text[i] == u" ":
+            count += 1
+    return count
+
+
+cpdef bint may_have_cjk(str text):
+    """False when ``text`` has no character from U+3000 to U+FFFF, so no CJK term can
+    match (the word terms' automaton alone is then enough)."""
+    cdef Py_UCS4 ch
+    for ch in text:
+        if 0x3000 <= ch <= 0xFFFF:
+            return True
+    return False
+
+
+cdef str _spanned(str text, Py_ssize_t start, Py_ssize_t stop, bint cjk):
+    """The phrase of a hit of a stem or a verified term at ``start:stop``: the words it
+    spans (a word term starts at a space; a stem is extended to the end of its word)."""
+    cdef str phrase
+    cdef Py_ssize_t nxt
+    if cjk:
+        return text[start:stop]
+    if text[stop - 1] == u" ":
+        phrase = text[start + 1 : stop - 1]
+    else:
+        nxt = text.find(" ", stop)
+        phrase = text[start + 1 : nxt if nxt != -1 else len(text)]
+    return phrase.replace(_CLAUSE_STR, ",") if _CLAUSE_STR in phrase else phrase
+
+
+cdef bint _negates(tuple neg, tuple pseudo, Py_ssize_t start, str text, Py_ssize_t window):
+    """Whether ``neg`` (start, end, is_cjk, reach) negates a (non-CJK) hit at ``start``:
+    it ends before the hit (a negator overlapping the hit, as in "not working", is part of
+    its own term), the hit is within its reach (-1: not computed yet), and no
+    pseudo-negator ("did not") contains it."""
+    cdef Py_ssize_t n_start, n_end, reach
+    if neg is None:
+        return False
+    n_start = neg[0]
+    n_end = neg[1]
+    if n_end > start + 1:
+        return False
+    reach = neg[3]
+    if reach < 0:
+        reach = _reach(text, n_end, window)
+    if start > reach:
+        return False
+    return pseudo is None or not (<Py_ssize_t>pseudo[0] <= n_start and n_end <= <Py_ssize_t>pseudo[1])
+
+
+cdef class Modifiers:
+    """The modifiers one scan has seen so far (the last of each kind, by language of the
+    term), and what they do to a hit that they may reach."""
+
+    cdef str text
+    cdef Py_ssize_t nwin, hwin, iwin, length
+    #: lang → (start, end, is_cjk, reach): a hit starting after ``reach`` is past the
+    #: clause or the window (see ``_reach``; -1: not found yet); "*": the last negator
+    #: that negates a term of any language
+    cdef dict neg
+    #: lang → (start, end); "*": the last of any language
+    cdef dict pseudo
+    cdef dict hedge
+    cdef dict intens
+    #: (lexicon, start) of the negated hits: the same words as a term of another
+    #: language are negated too
+    cdef set negated_at
+    #: the scan's buckets (``TextSignals``)
+    cdef dict hits, negated, hedged, intensified
+    cdef set stated
+
+    def __init__(self, str text, Py_ssize_t nwin, Py_ssize_t hwin, Py_ssize_t iwin, object sig):
+        self.text = text
+        self.length = len(text)
+        self.nwin, self.hwin, self.iwin = nwin, hwin, iwin
+        self.neg = {}
+        self.pseudo = {}
+        self.hedge = {}
+        self.intens = {}
+        self.negated_at = set()
+        self.hits = sig.hits
+        self.negated = sig.negated
+        self.hedged = sig.hedged
+        self.intensified = sig.intensified
+        self.stated = sig.stated
+
+    cdef Py_ssize_t see(self, Term term, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t reached):
+        """Note a modifier found at ``start:stop``; ``reached`` (the last start of a hit
+        that the modifiers seen before may change) moved on to cover this one's reach."""
+        cdef int kind = term.kind
+        cdef str lang = term.lang
+        cdef Py_ssize_t reach
+        cdef tuple neg
+        if kind == _PSEUDO:
+            self.pseudo[lang] = self.pseudo["*"] = (start, stop)
+            return reached
+        if kind == _NEG:
+            if term.cjk:  # its reach, rarely needed, is found when it is: test every hit
+                self.neg[lang] = (start, stop, True, -1)
+                return self.length
+            reach = _reach(self.text, stop, self.nwin)
+            neg = (start, stop, False, reach)
+            self.neg[lang] = neg
+            if self.text[start + 1 : stop - 1] not in _AMBIGUOUS:
+                self.neg["*"] = neg
+        else:
+            (self.hedge if kind == _HEDGE else self.intens)[lang] = (start, stop)
+            if term.cjk:  # in CJK text, where most hits take the full tests
+                return self.length
+            if reached >= self.length:
+                return reached
+            reach = window_end(self.text, stop, self.hwin if kind == _HEDGE else self.iwin)
+        return reach if reach > reached else reached
+
+    cdef void word_hit(self, Term term, Py_ssize_t start, str phrase):
+        """Record a hit of a word term that a modifier may reach: negated (set apart) when
+        the last negator of its language, or of any, negates it (``_negated_by``); else a
+        hit, hedged (or else stated) and intensified when such a modifier of its language
+        ends at most a window of words before it."""
+        cdef str name = term.name
+        cdef str lang = term.lang
+        cdef tuple hedge, inten
+        if term.negatable and (
+            (self.negated_at and (name, start) in self.negated_at)
+            or (self.neg and self._negated_by(lang, start))
+        ):
+            self.negated_at.add((name, start))
+            _add(self.negated, name, phrase)
+            return
+        _add(self.hits, name, phrase)
+        hedge = self.hedge.get(lang)
+        if (
+            hedge is not None
+            and <Py_ssize_t>hedge[1] <= start + 1
+            and _spaces(self.text, <Py_ssize_t>hedge[1] - 1, start) <= self.hwin
+        ):
+            _add(self.hedged, name, phrase)
+        else:
+            self.stated.add(name)
+        inten = self.intens.get(lang)
+        if (
+            inten is not None
+            and <Py_ssize_t>inten[1] <= start + 1
+            and _spaces(self.text, <Py_ssize_t>inten[1] - 1, start) <= self.iwin
+        ):
+            _add(self.intensified, name, phrase)
+
+    cdef void cjk_hit(self, Term term, Py_ssize_t start, str phrase):
+        """``word_hit`` for a CJK term: negated by 不/没/别… within ``CJK_NEGATION_CHARS``
+        before it (unless the term itself starts with one) or by a language-neutral
+        negator; a window of words is three characters a word."""
+        cdef str name = term.name
+        cdef str lang = term.lang
+        cdef str text = self.text
+        cdef tuple hedge, inten
+        cdef Py_ssize_t lo = start - _CJK_CHARS if start > _CJK_CHARS else 0
+        if term.negatable and (
+            (self.negated_at and (name, start) in self.negated_at)
+            or (
+                text[start] not in _CJK_NEG
+                and not _CJK_NEG.isdisjoint(text[lo:start])
+            )
+            or _negates(self.neg.get("*"), self.pseudo.get("*"), start, text, self.nwin)
+        ):
+            self.negated_at.add((name, start))
+            _add(self.negated, name, phrase)
+            return
+        _add(self.hits, name, phrase)
+        hedge = self.hedge.get(lang)
+        if (
+            hedge is not None
+            and <Py_ssize_t>hedge[1] <= start + 1
+            and start - <Py_ssize_t>hedge[1] <= self.hwin * 3
+        ):
+            _add(self.hedged, name, phrase)
+        else:
+            self.stated.add(name)
+        inten = self.intens.get(lang)
+        if (
+            inten is not None
+            and <Py_ssize_t>inten[1] <= start + 1
+            and start - <Py_ssize_t>inten[1] <= self.iwin * 3
+        ):
+            _add(self.intensified, name, phrase)
+
+    cdef bint _negated_by(self, str lang, Py_ssize_t start):
+        """The last negator of ``lang``, or the last of any language, negates the (non-CJK)
+        hit at ``start``."""
+        cdef tuple near
+        cdef Py_ssize_t reach
+        for key in (lang, "*"):
+            near = self.neg.get(key)
+            # most hits are out of the last negators' reach: that test here, ``_negates``
+            # (which repeats it) only for the others
+            if near is None or <Py_ssize_t>near[1] > start + 1:
+                continue
+            reach = near[3]
+            if (reach < 0 or start <= reach) and _negates(
+                near, self.pseudo.get(key), start, self.text, self.nwin
+            ):
+                return True
+        return False
+
+
+def scan_words(
+    object auto,
+    str text,
+    object sig,
+    Py_ssize_t negation_window,
+    Py_ssize_t hedge_window,
+    Py_ssize_t intensifier_window,
+    bint every_hit=False,
+):
+    """The word and CJK terms of the spaced ``text`` that ``auto`` finds, sorted into the
+    buckets of ``sig`` (a ``TextSignals``: hits, stated, negated, hedged, intensified);
+    returns the votes per language of the lexicon terms found (an empty dict for none).
+    ``every_hit``: every hit takes the modifier tests (rule 3 of the module docstring)."""
+    cdef Modifiers mods = Modifiers(text, negation_window, hedge_window, intensifier_window, sig)
+    cdef dict hits = mods.hits
+    cdef set stated = mods.stated
+    cdef dict votes = {}
+    cdef Py_ssize_t reached = len(text) if every_hit else -1
+    cdef Py_ssize_t end, stop, start, hit_stop
+    cdef tuple terms
+    cdef Term term
+    cdef object verify, m, phrase
+    cdef list found
+    cdef str name
+    for end, terms in auto.iter(text):
+        stop = end + 1
+        for term in terms:
+            start = stop - term.key_len
+            verify = term.verify
+            if verify is None:
+                hit_stop = stop
+            else:
+                m = verify.match(text, stop)
+                if m is None:
+                    continue
+                hit_stop = m.end()
+            if term.kind != _LEX:  # a modifier
+                reached = mods.see(term, start, hit_stop, reached)
+                continue
+            phrase = term.phrase
+            if phrase is None:  # a stem or a verified term: the words it spans
+                phrase = _spanned(text, start, hit_stop, term.cjk)
+            votes[term.lang] = votes.get(term.lang, 0) + 1
+            if term.cjk:
+                mods.cjk_hit(term, start, phrase)
+            elif start > reached:
+                # no modifier reaches this hit (see ``reached``): it is stated
+                name = term.name
+                found = hits.get(name)
+                if found is None:
+                    hits[name] = [phrase]
+                elif phrase not in found:
+                    found.append(phrase)
+                stated.add(name)
+            else:
+                mods.word_hit(term, start, phrase)
+    return votes
+
+
+def scan_symbols(object auto, str normalized, object sig):
+    """The symbol terms (emoji, emoticons) that ``auto`` finds in the normalised text:
+    substrings, always stated."""
+    cdef dict hits = sig.hits
+    cdef set stated = sig.stated
+    cdef Py_ssize_t end
+    cdef tuple terms
+    cdef Term term
+    for end, terms in auto.iter(normalized):
+        for term in terms:
+            _add(hits, term.name, normalized[end + 1 - term.key_len : end + 1])
+            stated.add(term.name)
