@@ -3,6 +3,7 @@
 import re
 from typing import Any
 
+SOURCE_DIGEST: str
 LEX: int
 NEG: int
 PSEUDO: int

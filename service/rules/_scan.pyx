@@ -34,6 +34,14 @@ from cpython.unicode cimport PyUnicode_FromKindAndData, PyUnicode_4BYTE_KIND
 cdef extern from "Python.h":
     bint Py_UNICODE_ISALNUM(Py_UCS4 ch)
 
+cdef extern from *:
+    # defined by setup.py: the digest of this file as it was compiled
+    const char* TRIAGE_SOURCE_DIGEST
+
+#: The first 16 hex digits of the SHA-256 of the ``.pyx`` this module was compiled from
+#: (``tests/unit/test_native_scan.py`` compares it with the file: a stale build fails).
+SOURCE_DIGEST = TRIAGE_SOURCE_DIGEST.decode("ascii")
+
 #: The clause-break token in matched text (a letter, so that it is a word of its own).
 CLAUSE = "ǂ"
 #: Clause punctuation: each becomes a ``CLAUSE`` token in ``spaced`` text.

@@ -7,14 +7,16 @@ hypothesis-generated text, and on the public data's test lines (where present)."
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import random
 from itertools import islice
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.rules import RuleEngine, load_default_rules
+from service.rules import RuleEngine, _scan, load_default_rules
 from service.rules.matcher import LexiconMatcher
 from service.rules.text import normalize
 from service.sentiment.corpus import default_data_dir, read_split
@@ -49,6 +51,13 @@ def _same(text: str) -> bool:
     expected = dataclasses.asdict(ORACLE.scan(norm))
     assert got == expected, repr(text)
     return bool(expected["negated"] or expected["hedged"] or expected["intensified"])
+
+
+def test_the_compiled_scan_is_built_from_the_source_in_this_checkout() -> None:
+    """A compiled module older than its ``.pyx`` would test (and run) old code: rebuild."""
+    source = Path(_scan.__file__).with_name("_scan.pyx")
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    assert digest == _scan.SOURCE_DIGEST, "stale native build: run `make` (or pip install -e .)"
 
 
 @pytest.mark.parametrize("seed", range(2))
