@@ -7,6 +7,7 @@ Feeds N events of the throughput mix (``bench/throughput.py``) through the pure
 pipeline in batches of 2,000 — decode and validation, repeat-contact history, rules,
 ticket JSON and headers, changelog records — and prints µs per event, with the rules
 and with rule evaluation replaced by a constant (what the rest of the pipeline costs).
+The garbage collector is tuned as ``triage run`` tunes it (``service/gc_tuning.py``).
 ``--profile`` prints the top of a cProfile of one full pass (the profile that guided the
 hot-path work: CHANGELOG.md; current figures: docs/performance.md). Median of R runs; the
 last line is ``us_per_event=<with rules>``. ``--survey``: every event carries an NPS
@@ -133,7 +134,6 @@ def stages(recs: Sequence[InRecord], runs: int) -> None:
         ("ticket headers (CloudEvents)", lambda i: ticket_headers(ids[i], created)),
         ("customer history + its changelog record", remember_and_encode),
     ]
-    gc_tuning.tune(Settings().gc_gen0_threshold)  # as ``triage run`` does once started
     print(f"{'stage':48} µs/event")
     took: dict[str, float] = {}
     for name, run in parts:
@@ -171,6 +171,8 @@ def main() -> None:
     configure_logging(args.log_level, "json")  # log lines go to stderr
     recs = records(args.events, score_every=1 if args.survey else 3)
     one_pass(prioritizer(), recs[:500])  # warm up: imports, the language model
+    # the collector as ``triage run`` sets it once started (TRIAGE_GC_GEN0_THRESHOLD)
+    gc_tuning.tune(Settings().gc_gen0_threshold)
     if args.stages:
         stages(recs, args.runs)
         return
