@@ -10,6 +10,7 @@ PSEUDO: int
 HEDGE: int
 INTENS: int
 STOP: int
+MAX_ANALYSED_CHARS: int
 CLAUSE: str
 CLAUSE_CHARS: str
 CJK_NEGATORS: frozenset[str]
@@ -50,3 +51,5 @@ def scan_words(
     every_hit: bool = False,
 ) -> dict[str, int]: ...
 def scan_symbols(auto: Any, normalized: str, sig: Any) -> None: ...
+def shouting_ratio(text: str, min_letters: int = 12, at_least: float = 0.0) -> float: ...
+def angry_punctuation(text: str) -> list[str]: ...

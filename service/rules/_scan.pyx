@@ -1,6 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
-"""The per-event part of lexicon matching, compiled (Cython): the words of one text that
-the automaton found, with what the modifiers before them do to them.
+"""The per-event reading of a text, compiled (Cython): the words of one text that the
+lexicon automaton found, with what the modifiers before them do to them; the text as the
+matcher reads it (``spaced``); and its tone (``shouting_ratio``, ``angry_punctuation``).
 
 ``LexiconMatcher`` (``service/rules/matcher.py``) compiles the lexicons into ``Term``
 entries of pyahocorasick automata once; per event it spaces the text and calls
@@ -23,8 +24,8 @@ docstring states them); this module is how they run per hit:
 5. CJK terms count their windows in characters (three a word) and are negated by
    不/没/别… up to ``CJK_NEGATION_CHARS`` characters before them.
 
-Everything here is the per-hit loop in C over Python strings read as code points; the
-old pure-Python implementation is the oracle of ``tests/unit/test_native_scan.py``.
+Everything here is loops in C over Python strings read as code points; the old
+pure-Python implementation is the oracle of ``tests/unit/test_native_scan.py``.
 """
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
@@ -41,6 +42,11 @@ cdef extern from *:
 #: The first 16 hex digits of the SHA-256 of the ``.pyx`` this module was compiled from
 #: (``tests/unit/test_native_scan.py`` compares it with the file: a stale build fails).
 SOURCE_DIGEST = TRIAGE_SOURCE_DIGEST.decode("ascii")
+
+#: Only the first this-many characters are analysed; longer texts keep their ticket
+#: but a novel-length message says no more about severity than its first pages.
+MAX_ANALYSED_CHARS = 20_000
+cdef Py_ssize_t _MAX_CHARS = MAX_ANALYSED_CHARS
 
 #: The clause-break token in matched text (a letter, so that it is a word of its own).
 CLAUSE = "ǂ"
@@ -491,3 +497,118 @@ def scan_symbols(object auto, str normalized, object sig):
         for term in terms:
             _add(hits, term.name, normalized[end + 1 - term.key_len : end + 1])
             stated.add(term.name)
+
+
+# --- tone ---------------------------------------------------------------------------
+
+
+cdef inline bint _is_upper(Py_UCS4 ch):
+    """A capital of the supported alphabets: A-Z, Latin-1 capitals, Greek, Cyrillic."""
+    return (
+        (0x41 <= ch <= 0x5A)
+        or (0xC0 <= ch <= 0xD6)
+        or (0xD8 <= ch <= 0xDE)
+        or (0x386 <= ch <= 0x38F)
+        or (0x391 <= ch <= 0x3AB)
+        or (0x400 <= ch <= 0x42F)
+    )
+
+
+cdef inline bint _is_lower(Py_UCS4 ch):
+    """A small letter of the supported alphabets (``ß`` and ``ÿ`` included)."""
+    return (
+        (0x61 <= ch <= 0x7A)
+        or (0xDF <= ch <= 0xF6)
+        or (0xF8 <= ch <= 0xFF)
+        or (0x3AC <= ch <= 0x3CE)
+        or (0x430 <= ch <= 0x45F)
+    )
+
+
+def shouting_ratio(str text, Py_ssize_t min_letters=12, double at_least=0.0):
+    """Share of capitals among the cased letters of the first ``MAX_ANALYSED_CHARS``
+    characters; 0 when
+    no three capitals stand in a row (shouting has words in capitals), when there are
+    fewer than ``min_letters`` cased letters, or when the share is below ``at_least``."""
+    cdef Py_ssize_t n = len(text) if len(text) < _MAX_CHARS else _MAX_CHARS
+    cdef Py_ssize_t i, upper = 0, lower = 0, run = 0
+    cdef bint caps_run = False
+    cdef Py_UCS4 ch
+    cdef double share
+    for i in range(n):
+        ch = text[i]
+        if _is_upper(ch):
+            upper += 1
+            run += 1
+            if run >= 3:
+                caps_run = True
+        else:
+            run = 0
+            if _is_lower(ch):
+                lower += 1
+    if not caps_run or upper + lower < min_letters:
+        return 0.0
+    share = <double>upper / <double>(upper + lower)
+    return 0.0 if share < at_least else share
+
+
+cdef inline bint _is_bang(Py_UCS4 ch):
+    return ch == u"!" or ch == 0xFF01
+
+
+cdef inline bint _is_question(Py_UCS4 ch):
+    return ch == u"?" or ch == 0xFF1F
+
+
+def angry_punctuation(str text):
+    """Runs of punctuation that show anger in the first ``MAX_ANALYSED_CHARS`` characters,
+    in order: ``!!`` (two or more exclamation
+    marks), ``？？`` (fullwidth question marks), any three or more of ``!?！？``, ``?!``
+    and ``!?``; ``??`` alone is a question, not anger. Within each run of two or more of
+    these characters, the first of those forms that matches at a position is taken (the
+    longest run of its kind), and the search goes on after it."""
+    cdef Py_ssize_t n = len(text) if len(text) < _MAX_CHARS else _MAX_CHARS
+    cdef Py_ssize_t i = 0, start, end, j, k
+    cdef list found = []
+    while i < n:
+        if not (_is_bang(text[i]) or _is_question(text[i])):
+            i += 1
+            continue
+        start = i
+        while i < n and (_is_bang(text[i]) or _is_question(text[i])):
+            i += 1
+        end = i
+        if end - start < 2:
+            continue
+        j = start
+        while j < end:
+            k = _angry_at(text, j, end)
+            if k > j:
+                found.append(text[j:k])
+                j = k
+            else:
+                j += 1
+    return found
+
+
+cdef Py_ssize_t _angry_at(str text, Py_ssize_t j, Py_ssize_t end):
+    """The end of the angry form that starts at ``j`` in the run ending at ``end`` (``j``:
+    none), trying the forms in the order ``angry_punctuation`` names them."""
+    cdef Py_ssize_t k = j
+    while k < end and _is_bang(text[k]):
+        k += 1
+    if k - j >= 2:
+        return k
+    k = j
+    while k < end and text[k] == 0xFF1F:
+        k += 1
+    if k - j >= 2:
+        return k
+    if end - j >= 3:
+        return end
+    if j + 1 < end:
+        if _is_question(text[j]) and _is_bang(text[j + 1]):
+            return j + 2
+        if _is_bang(text[j]) and _is_question(text[j + 1]):
+            return j + 2
+    return j

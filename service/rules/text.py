@@ -12,21 +12,16 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# ``spaced`` and the clause token are compiled (one pass over the code points); this
-# module is where the rest of the rules read them
+# the limit of what is analysed, ``spaced``, the clause token and the tone are compiled
+# (loops over the code points); this module is where the rest of the rules read them
 from service.rules._scan import CLAUSE as CLAUSE
+from service.rules._scan import MAX_ANALYSED_CHARS as MAX_ANALYSED_CHARS
+from service.rules._scan import angry_punctuation as angry_punctuation
+from service.rules._scan import shouting_ratio as shouting_ratio
 from service.rules._scan import spaced as spaced
 
-#: Only the first this-many characters are analysed; longer texts keep their ticket
-#: but a novel-length message says no more about severity than its first pages.
-MAX_ANALYSED_CHARS = 20_000
-
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
-_ANGRY_PUNCT = re.compile(r"[!！]{2,}|？{2,}|[?？!！]{3,}|[?？][!！]|[!！][?？]")
 _NONWORD = re.compile(r"[\W_]+")
-_UPPER = re.compile(r"[A-Z\u00c0-\u00d6\u00d8-\u00de\u0386-\u038f\u0391-\u03ab\u0400-\u042f]")
-#: Runs of small letters (counted by run lengths: one string per word, not per letter).
-_LOWER = re.compile(r"[a-z\u00df-\u00f6\u00f8-\u00ff\u03ac-\u03ce\u0430-\u045f]+")
 #: Combining marks (removed after canonical decomposition): diacritics, Cyrillic
 #: titlo/palatalisation, kana voicing marks.
 _COMBINING = re.compile(
@@ -39,13 +34,6 @@ _COMBINING = re.compile(
 #: prefix scan, which a repeated class is not: about 2.5 times as fast).
 _ONE_COMBINING = re.compile(_COMBINING.pattern.removesuffix("+"))
 _COMMON_MARKS = "\u0301\u0308\u0306\u0300\u0302\u0303\u030a\u030c\u0327\u0328"
-#: Three capitals in a row. Written as one class then two: the search then scans for its
-#: first character by the fast prefix scan (about twice as fast as ``[…]{3}``).
-_CAPS_RUN = re.compile(
-    r"[A-Z\u00c0-\u00d6\u00d8-\u00de\u0386-\u038f\u0391-\u03ab\u0400-\u042f]"
-    r"[A-Z\u00c0-\u00d6\u00d8-\u00de\u0386-\u038f\u0391-\u03ab\u0400-\u042f]{2}"
-)
-_PUNCT_RUN = re.compile(r"[!?！？]{2,}")
 
 
 #: Fullwidth punctuation common in CJK text, with its NFKC form. Replacing these first
@@ -141,62 +129,3 @@ def latin1(text: str) -> bytes | None:
 
 def has_cjk(text: str) -> bool:
     return _CJK.search(text) is not None
-
-
-def _latin1_class(pattern: re.Pattern[str]) -> bytes:
-    """The Latin-1 characters (as bytes) of a one-character-class pattern."""
-    return bytes(i for i in range(256) if pattern.fullmatch(chr(i)))
-
-
-_UPPER_L1 = _latin1_class(_UPPER)
-_LOWER_L1 = _latin1_class(re.compile(_LOWER.pattern[:-1]))
-#: capitals → "U", every other Latin-1 character → " " (to find three capitals in a row)
-_CAPS_MAP_L1 = bytes(ord("U") if i in _UPPER_L1 else ord(" ") for i in range(256))
-
-
-def shouting_ratio(text: str, min_letters: int = 12, at_least: float = 0.0) -> float:
-    """Share of capital letters among cased letters; 0 when there are too few letters.
-
-    With ``at_least``, a share below it may be reported as 0 (the small letters are then
-    counted only until the share is known to be below it)."""
-    sample = text[:MAX_ANALYSED_CHARS]
-    raw = latin1(sample)
-    if raw is not None:
-        # Latin-1 text (English, most of Finnish, Spanish, German, French, Portuguese):
-        # the same counts with bytes operations instead of regular expressions
-        if b"UUU" not in raw.translate(_CAPS_MAP_L1):  # shouting has words in capitals
-            return 0.0
-        upper = len(raw) - len(raw.translate(None, _UPPER_L1))
-        lower = len(raw) - len(raw.translate(None, _LOWER_L1))
-    else:
-        if _CAPS_RUN.search(sample) is None:
-            return 0.0
-        upper = len(_UPPER.findall(sample))
-        if at_least > 0:
-            lower = 0
-            for run in _LOWER.finditer(sample):
-                lower += run.end() - run.start()
-                # the share only falls as small letters are added
-                if upper / (upper + lower) < at_least:
-                    return 0.0
-        else:
-            lower = sum(map(len, _LOWER.findall(sample)))
-    total = upper + lower
-    if total < min_letters:
-        return 0.0
-    return upper / total
-
-
-def angry_punctuation(text: str) -> list[str]:
-    """Runs of punctuation that show anger: ``!!``, ``?!``, ``？？``, ``???``…"""
-    sample = text[:MAX_ANALYSED_CHARS]
-    if (
-        "！" not in sample
-        and "？" not in sample
-        and not ("!!" in sample or "??" in sample or "!?" in sample or "?!" in sample)
-    ):
-        return []  # no run of two (what _PUNCT_RUN needs)
-    runs = _PUNCT_RUN.findall(sample)
-    if not runs:
-        return runs
-    return [m for run in runs for m in _ANGRY_PUNCT.findall(run)]

@@ -1,10 +1,23 @@
-"""ORACLE — the pure-Python ``spaced`` as it ran before it moved to native code
-(``service/rules/_scan.pyx``), unchanged, for the oracle matcher (``matcher_py.py``).
-``tests/unit/test_text_fast_paths.py`` also holds the native one to the definition."""
+"""ORACLE — the pure-Python ``spaced``, ``shouting_ratio`` and ``angry_punctuation`` as
+they ran before they moved to native code (``service/rules/_scan.pyx``), unchanged, for
+the oracle matcher (``matcher_py.py``) and ``tests/unit/test_native_scan.py``.
+``tests/unit/test_text_fast_paths.py`` also holds the native ones to their definitions."""
 
 from __future__ import annotations
 
-from service.rules.text import _NONWORD
+import re
+
+from service.rules.text import _NONWORD, latin1
+
+MAX_ANALYSED_CHARS = 20_000
+_ANGRY_PUNCT = re.compile(r"[!！]{2,}|？{2,}|[?？!！]{3,}|[?？][!！]|[!！][?？]")
+_UPPER = re.compile(r"[A-Z\u00c0-\u00d6\u00d8-\u00de\u0386-\u038f\u0391-\u03ab\u0400-\u042f]")
+_LOWER = re.compile(r"[a-z\u00df-\u00f6\u00f8-\u00ff\u03ac-\u03ce\u0430-\u045f]+")
+_CAPS_RUN = re.compile(
+    r"[A-Z\u00c0-\u00d6\u00d8-\u00de\u0386-\u038f\u0391-\u03ab\u0400-\u042f]"
+    r"[A-Z\u00c0-\u00d6\u00d8-\u00de\u0386-\u038f\u0391-\u03ab\u0400-\u042f]{2}"
+)
+_PUNCT_RUN = re.compile(r"[!?！？]{2,}")
 
 #: The clause-break token in matched text (a letter, so one regex pass keeps it).
 CLAUSE = "ǂ"
@@ -71,3 +84,62 @@ def spaced(normalized: str) -> str:
     while _CLAUSE_RUN in text:
         text = text.replace(_CLAUSE_RUN, CLAUSE)
     return f" {text} "
+
+
+def _latin1_class(pattern: re.Pattern[str]) -> bytes:
+    """The Latin-1 characters (as bytes) of a one-character-class pattern."""
+    return bytes(i for i in range(256) if pattern.fullmatch(chr(i)))
+
+
+_UPPER_L1 = _latin1_class(_UPPER)
+_LOWER_L1 = _latin1_class(re.compile(_LOWER.pattern[:-1]))
+#: capitals → "U", every other Latin-1 character → " " (to find three capitals in a row)
+_CAPS_MAP_L1 = bytes(ord("U") if i in _UPPER_L1 else ord(" ") for i in range(256))
+
+
+def shouting_ratio(text: str, min_letters: int = 12, at_least: float = 0.0) -> float:
+    """Share of capital letters among cased letters; 0 when there are too few letters.
+
+    With ``at_least``, a share below it may be reported as 0 (the small letters are then
+    counted only until the share is known to be below it)."""
+    sample = text[:MAX_ANALYSED_CHARS]
+    raw = latin1(sample)
+    if raw is not None:
+        # Latin-1 text (English, most of Finnish, Spanish, German, French, Portuguese):
+        # the same counts with bytes operations instead of regular expressions
+        if b"UUU" not in raw.translate(_CAPS_MAP_L1):  # shouting has words in capitals
+            return 0.0
+        upper = len(raw) - len(raw.translate(None, _UPPER_L1))
+        lower = len(raw) - len(raw.translate(None, _LOWER_L1))
+    else:
+        if _CAPS_RUN.search(sample) is None:
+            return 0.0
+        upper = len(_UPPER.findall(sample))
+        if at_least > 0:
+            lower = 0
+            for run in _LOWER.finditer(sample):
+                lower += run.end() - run.start()
+                # the share only falls as small letters are added
+                if upper / (upper + lower) < at_least:
+                    return 0.0
+        else:
+            lower = sum(map(len, _LOWER.findall(sample)))
+    total = upper + lower
+    if total < min_letters:
+        return 0.0
+    return upper / total
+
+
+def angry_punctuation(text: str) -> list[str]:
+    """Runs of punctuation that show anger: ``!!``, ``?!``, ``？？``, ``???``…"""
+    sample = text[:MAX_ANALYSED_CHARS]
+    if (
+        "！" not in sample
+        and "？" not in sample
+        and not ("!!" in sample or "??" in sample or "!?" in sample or "?!" in sample)
+    ):
+        return []  # no run of two (what _PUNCT_RUN needs)
+    runs = _PUNCT_RUN.findall(sample)
+    if not runs:
+        return runs
+    return [m for run in runs for m in _ANGRY_PUNCT.findall(run)]

@@ -18,8 +18,6 @@ from service.rules import RuleEngine, load_default_rules
 from service.rules._scan import CLAUSE_CHARS, may_have_cjk, window_end
 from service.rules.language import _LATIN, _NON_LATIN, _script, script_language
 from service.rules.text import (
-    _ANGRY_PUNCT,
-    _CAPS_RUN,
     _CJK,
     _COMBINING,
     _NONWORD,
@@ -29,6 +27,7 @@ from service.rules.text import (
     shouting_ratio,
     spaced,
 )
+from tests.oracle.text_py import _ANGRY_PUNCT, _CAPS_RUN
 from tests.unit.rules_helpers import MatcherTestingEveryHit
 
 _UPPER1 = re.compile(r"[A-Z\u00c0-\u00d6\u00d8-\u00de\u0386-\u038f\u0391-\u03ab\u0400-\u042f]")
