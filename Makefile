@@ -22,12 +22,24 @@ $(BIN)/python:
 # The compiled per-event code (setup.py, Cython → C, the machine's gcc): a change to it
 # reinstalls, which rebuilds the extension in place.
 NATIVE := setup.py $(wildcard service/rules/*.pyx)
+# Said in one line before pip's compiler output would say it in fifty.
+define NEED_COMPILER
+	@command -v $${CC:-cc} >/dev/null 2>&1 || { echo "triage compiles its per-event text \
+	reading: install a C compiler (Debian/Ubuntu: apt-get install gcc python3-dev; macOS: \
+	xcode-select --install)" >&2; exit 2; }
+	@$(BIN)/python -c "import os, sys, sysconfig; \
+	sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" \
+	|| { echo "triage compiles its per-event text reading: install the Python headers \
+	(Debian/Ubuntu: apt-get install python3-dev)" >&2; exit 2; }
+endef
 
 $(VENV)/.installed-demo: pyproject.toml $(NATIVE) | $(BIN)/python
+	$(NEED_COMPILER)
 	$(BIN)/pip install --quiet -e '.[embedded]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(NATIVE) | $(BIN)/python
+	$(NEED_COMPILER)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $@
 
