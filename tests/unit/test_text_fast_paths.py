@@ -271,3 +271,28 @@ def test_spaced_random_ascii_text(seed: int) -> None:
     runs = [f"{' ' * n}a{'-' * n}b,{' ' * n}.c" for n in range(40)]
     for text in [*random_texts(20_000, seed, "ab Z,.;:!?'-_()\t\n\x01\x1c#  "), *runs]:
         assert spaced(text) == ref_spaced(text), repr(text)
+
+
+def test_spaced_every_character_of_the_basic_plane() -> None:
+    """Every code point below U+10000 (surrogates aside) between words, before a clause
+    mark and at the ends: the compiled pass's word characters are exactly those of
+    ``[\\W_]``'s complement, and its clause marks exactly ``CLAUSE_CHARS``."""
+    for cp in range(0x10000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        ch = chr(cp)
+        for text in (f"a{ch}b", f"{ch}{ch}. x{ch}"):
+            assert spaced(text) == ref_spaced(text), f"U+{cp:04X}"
+
+
+def test_tone_every_character_of_the_basic_plane() -> None:
+    """The compiled capitals and small letters are exactly the definition's classes, and
+    its angry punctuation exactly the definition's runs, for every code point below
+    U+10000 (surrogates aside)."""
+    for cp in range(0x10000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        ch = chr(cp)
+        for text in (f"ABC{ch * 12}", f"{ch * 3}abcdefghijkl", f"ab{ch}!?{ch}!!"):
+            assert shouting_ratio(text) == ref_shouting(text), f"U+{cp:04X}"
+            assert angry_punctuation(text) == ref_angry(text), f"U+{cp:04X}"
