@@ -118,7 +118,7 @@ def _without_rules() -> None:
             severity=30,
             priority=Priority.P3,
             category="feedback",
-            reasons=[],
+            reason_fields=[],
             actions=["personal_reply"],
             management_attention=False,
             language=event.language or "und",

@@ -146,7 +146,7 @@ class Prioritizer:
                     priority=priority,
                     severity=assessment.severity,
                     category=assessment.category,
-                    rules=[r.rule_id for r in assessment.reasons],
+                    rules=[r["rule_id"] for r in assessment.reason_fields],
                     management_attention=assessment.management_attention,
                 )
             append(

@@ -43,8 +43,8 @@ def ticket_json(
             "priority": assessment.priority,
             "severity": assessment.severity,
             "category": assessment.category,
-            # a reason's fields, in the model's order (orjson writes an enum as its value)
-            "reasons": [r.__dict__ for r in assessment.reasons],
+            # each reason: its fields in the model's order (orjson writes an enum as its value)
+            "reasons": assessment.reason_fields,
             "language": assessment.language,
             "sla": {
                 "target_seconds": target,

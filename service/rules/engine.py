@@ -65,16 +65,32 @@ def ticket_id_for(event_id: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+#: A reason as the ticket's JSON holds it: ``Reason``'s fields, in its order.
+ReasonFields = dict[str, Any]
+
+
 @dataclass(frozen=True, slots=True)
 class Assessment:
+    """What the rules concluded of one event.
+
+    ``reason_fields``: the fired rules' reasons as plain dicts of ``Reason``'s fields in
+    its order, which is what the ticket's JSON writes (``ticket_json``); ``reasons`` builds
+    the ``Reason`` models from them when asked (``triage explain``, ``build_ticket``).
+    A model per reason on the hot path cost about a microsecond each, eight a ticket."""
+
     severity: int
     priority: Priority
     category: str
-    reasons: list[Reason]
+    reason_fields: list[ReasonFields]
     actions: list[str]
     management_attention: bool
     language: str
     related_ticket_ids: list[str] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[Reason]:
+        """The reasons as ``Reason`` models (trusted fields: nothing is re-validated)."""
+        return [_reason(**fields) for fields in self.reason_fields]
 
 
 #: fired rules (index, evidence when it depends only on the signature), severity,
@@ -189,7 +205,7 @@ class RuleEngine:
             for r in rules.rules
         ]
         #: each rule's ``Reason`` fields but the evidence, by file position
-        self._reason_fields: list[dict[str, object]] = [
+        self._reason_fields: list[ReasonFields] = [
             {"rule_id": c.id, "weight": c.weight, "evidence": None, "min_priority": c.min_priority}
             for c in self._compiled
         ]
@@ -252,25 +268,18 @@ class RuleEngine:
             evidence = self._explain(plan[0], facts)
         fired_ids, severity, priority, category, actions, manager = plan
         templates = self._reason_fields
-        reasons: list[Reason] = []
-        # each reason as ``_reason`` builds it, inlined (a dozen per event)
-        new, set_dict, set_fields_set, set_extra, set_private = _REASON_SETTERS
+        reasons: list[ReasonFields] = []
         for (i, _), found in zip(fired_ids, evidence, strict=True):
             fields = templates[i].copy()
             fields["evidence"] = found
-            reason = new(Reason)
-            set_dict(reason, fields)
-            set_fields_set(reason, set(_REASON_FIELDS))
-            set_extra(reason, None)
-            set_private(reason, None)
-            reasons.append(reason)
+            reasons.append(fields)
         if debug:
             reasons.extend(_debug_reasons(facts))
         return Assessment(
             severity=severity,
             priority=priority,
             category=category,
-            reasons=reasons,
+            reason_fields=reasons,
             actions=list(actions),
             management_attention=manager,
             language=facts.language,
@@ -406,7 +415,6 @@ _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 _REASON_FIELDS = frozenset({"rule_id", "weight", "evidence", "min_priority"})
-_REASON_SETTERS = (_new, _set_dict, _set_fields_set, _set_extra, _set_private)
 
 
 def _reason(
@@ -428,9 +436,9 @@ def _days(days: float) -> timedelta:
     return timedelta(days=days)
 
 
-def _debug_reasons(facts: Facts) -> list[Reason]:
+def _debug_reasons(facts: Facts) -> list[ReasonFields]:
     sig = facts.signals
-    out: list[Reason] = []
+    out: list[ReasonFields] = []
     for rule_id, bucket in (
         ("debug.negated", sig.negated),
         ("debug.hedged", sig.hedged),
@@ -438,7 +446,9 @@ def _debug_reasons(facts: Facts) -> list[Reason]:
     ):
         if bucket:
             evidence = [f"{name}: {w}" for name, words in bucket.items() for w in words]
-            out.append(_reason(rule_id, 0, evidence, None))
+            out.append(
+                {"rule_id": rule_id, "weight": 0, "evidence": evidence, "min_priority": None}
+            )
     return out
 
 
