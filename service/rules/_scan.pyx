@@ -338,74 +338,63 @@ cdef class Modifiers:
 
     cdef void word_hit(self, Term term, Py_ssize_t start, str phrase):
         """Record a hit of a word term that a modifier may reach: negated (set apart) when
-        the last negator of its language, or of any, negates it (``_negated_by``); else a
-        hit, hedged (or else stated) and intensified when such a modifier of its language
-        ends at most a window of words before it."""
-        cdef str name = term.name
-        cdef str lang = term.lang
-        cdef tuple hedge, inten
+        the last negator of its language, or of any, negates it (``_negated_by``); else
+        ``_record``, windows counted in words."""
         if term.negatable and (
-            (self.negated_at and (name, start) in self.negated_at)
-            or (self.neg and self._negated_by(lang, start))
+            (self.negated_at and (term.name, start) in self.negated_at)
+            or (self.neg and self._negated_by(term.lang, start))
         ):
-            self.negated_at.add((name, start))
-            _add(self.negated, name, phrase)
+            self._negate(term.name, start, phrase)
             return
-        _add(self.hits, name, phrase)
-        hedge = self.hedge.get(lang)
-        if (
-            hedge is not None
-            and <Py_ssize_t>hedge[1] <= start + 1
-            and _spaces(self.text, <Py_ssize_t>hedge[1] - 1, start) <= self.hwin
-        ):
-            _add(self.hedged, name, phrase)
-        else:
-            self.stated.add(name)
-        inten = self.intens.get(lang)
-        if (
-            inten is not None
-            and <Py_ssize_t>inten[1] <= start + 1
-            and _spaces(self.text, <Py_ssize_t>inten[1] - 1, start) <= self.iwin
-        ):
-            _add(self.intensified, name, phrase)
+        self._record(term, start, phrase, False)
 
     cdef void cjk_hit(self, Term term, Py_ssize_t start, str phrase):
         """``word_hit`` for a CJK term: negated by 不/没/别… within ``CJK_NEGATION_CHARS``
         before it (unless the term itself starts with one) or by a language-neutral
         negator; a window of words is three characters a word."""
-        cdef str name = term.name
-        cdef str lang = term.lang
         cdef str text = self.text
-        cdef tuple hedge, inten
         cdef Py_ssize_t lo = start - _CJK_CHARS if start > _CJK_CHARS else 0
         if term.negatable and (
-            (self.negated_at and (name, start) in self.negated_at)
+            (self.negated_at and (term.name, start) in self.negated_at)
             or (
                 text[start] not in _CJK_NEG
                 and not _CJK_NEG.isdisjoint(text[lo:start])
             )
             or _negates(self.neg.get("*"), self.pseudo.get("*"), start, text, self.nwin)
         ):
-            self.negated_at.add((name, start))
-            _add(self.negated, name, phrase)
+            self._negate(term.name, start, phrase)
             return
+        self._record(term, start, phrase, True)
+
+    cdef void _negate(self, str name, Py_ssize_t start, str phrase):
+        """A negated hit: set apart (and remembered, for the other terms at ``start``)."""
+        self.negated_at.add((name, start))
+        _add(self.negated, name, phrase)
+
+    cdef void _record(self, Term term, Py_ssize_t start, str phrase, bint cjk):
+        """A hit that was not negated: hedged (or else stated) and intensified when such
+        a modifier of its language ends at most a window before it (``_within``)."""
+        cdef str name = term.name
         _add(self.hits, name, phrase)
-        hedge = self.hedge.get(lang)
-        if (
-            hedge is not None
-            and <Py_ssize_t>hedge[1] <= start + 1
-            and start - <Py_ssize_t>hedge[1] <= self.hwin * 3
-        ):
+        if self._within(self.hedge.get(term.lang), start, self.hwin, cjk):
             _add(self.hedged, name, phrase)
         else:
             self.stated.add(name)
-        inten = self.intens.get(lang)
-        if (
-            inten is not None
-            and <Py_ssize_t>inten[1] <= start + 1
-            and start - <Py_ssize_t>inten[1] <= self.iwin * 3
-        ):
+        if self._within(self.intens.get(term.lang), start, self.iwin, cjk):
             _add(self.intensified, name, phrase)
+
+    cdef bint _within(self, object modifier, Py_ssize_t start, Py_ssize_t window, bint cjk):
+        """The modifier (``(start, stop)`` or None) ends at most ``window`` words before
+        the hit at ``start``: counted in spaces, or for CJK text three characters a word."""
+        cdef Py_ssize_t stop
+        if modifier is None:
+            return False
+        stop = <Py_ssize_t>(<tuple>modifier)[1]
+        if stop > start + 1:
+            return False
+        if cjk:
+            return start - stop <= window * 3
+        return _spaces(self.text, stop - 1, start) <= window
 
     cdef bint _negated_by(self, str lang, Py_ssize_t start):
         """The last negator of ``lang``, or the last of any language, negates the (non-CJK)
