@@ -127,4 +127,4 @@ audit: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache node_modules build
-	rm -f service/rules/_scan.c service/rules/*.so
+	rm -f service/rules/_scan.c service/rules/_rules.c service/rules/*.so

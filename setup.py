@@ -1,11 +1,13 @@
 """The compiled part of the package (everything else is in pyproject.toml).
 
-``service/rules/_scan.pyx`` — the per-event loop of lexicon matching — is compiled by
-Cython into a C extension; ``pip install .`` (and ``make``, through ``pip install -e``)
-builds it with the machine's C compiler. See docs/performance.md#the-native-path.
+Two modules of the per-event path are compiled by Cython into C extensions:
+``service/rules/_scan.pyx`` (lexicon matching and the tone of a text) and
+``service/rules/_rules.pyx`` (which rules fire, and their outcome). ``pip install .``
+(and ``make``, through ``pip install -e``) builds them with the machine's C compiler.
+See docs/performance.md#the-native-path.
 
-The build stamps the module with a digest of its source (``_scan.SOURCE_DIGEST``), so a
-test can tell a checkout whose compiled module is older than its ``.pyx`` (rebuild with
+The build stamps each module with a digest of its source (``SOURCE_DIGEST``), so a test
+can tell a checkout whose compiled module is older than its ``.pyx`` (rebuild with
 ``make`` or ``pip install -e .``).
 """
 
@@ -15,7 +17,10 @@ from pathlib import Path
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-SCAN = "service/rules/_scan.pyx"
+MODULES = {
+    "service.rules._scan": "service/rules/_scan.pyx",
+    "service.rules._rules": "service/rules/_rules.pyx",
+}
 
 
 def source_digest(path: str) -> str:
@@ -27,10 +32,11 @@ setup(
     ext_modules=cythonize(
         [
             Extension(
-                "service.rules._scan",
-                [SCAN],
-                define_macros=[("TRIAGE_SOURCE_DIGEST", f'"{source_digest(SCAN)}"')],
+                name,
+                [source],
+                define_macros=[("TRIAGE_SOURCE_DIGEST", f'"{source_digest(source)}"')],
             )
+            for name, source in MODULES.items()
         ],
         compiler_directives={"language_level": "3"},
     )

@@ -10,15 +10,12 @@ from the hand-written messages of the labelled set (``tests/data/labelled_source
 - ``500``:   texts of exactly 500 characters (messages joined until long enough).
 
 Every event is timed alone (``--rounds`` times); the median and p90 of those per-event
-times are printed, twice per mix:
-
-- ``warm``: the engine's signature cache (``RuleEngine._plans``) kept between calls;
-- ``cold``: the cache emptied before every call (untimed), so every call plans its rules
-  afresh — what production sees, where signatures rarely repeat.
+times are printed per mix. (The engine keeps nothing from one event to the next: every
+call runs all the rules, natively, and explains those that fire.)
 
 Not a timed test: run it, read it (on a quiet machine).
-``python bench/rules_bench.py [--rounds N] [--mode warm|cold|both]``. The last line is
-``median_us=<cold short-mix median>`` (the warm one with ``--mode warm``).
+``python bench/rules_bench.py [--rounds N]``. The last line is
+``median_us=<short-mix median>``.
 """
 
 from __future__ import annotations
@@ -102,21 +99,15 @@ def events(mix: str) -> list[FeedbackEvent]:
     return out
 
 
-def timings_us(
-    engine: RuleEngine, evs: list[FeedbackEvent], rounds: int, *, cold: bool
-) -> list[float]:
-    """Per-event times; ``cold``: the signature cache is emptied (untimed) before each."""
+def timings_us(engine: RuleEngine, evs: list[FeedbackEvent], rounds: int) -> list[float]:
+    """Per-event times."""
     for ev in evs:  # warm up (and load the language model once)
         engine.assess(ev)
     samples: list[float] = []
     clock = time.perf_counter
     assess = engine.assess
-    plans = engine._plans
-    clear = plans.clear
     for _ in range(rounds):
         for ev in evs:
-            if cold:
-                clear()
             t0 = clock()
             assess(ev)
             samples.append(clock() - t0)
@@ -137,19 +128,15 @@ def summary(name: str, evs: list[FeedbackEvent], samples: list[float]) -> tuple[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--mode", choices=("warm", "cold", "both"), default="both")
     args = parser.parse_args()
     engine = RuleEngine(load_default_rules())
     mixes = [("short mix", events("short")), ("500-char texts", events(LONG_MIX))]
-    modes = ["warm", "cold"] if args.mode == "both" else [args.mode]
     last = 0.0
-    for mode in modes:
-        for name, evs in mixes:
-            samples = timings_us(engine, evs, args.rounds, cold=mode == "cold")
-            median, line = summary(f"{name} ({mode})", evs, samples)
-            print(line)
-            if name == "short mix":
-                last = median
+    for name, evs in mixes:
+        median, line = summary(name, evs, timings_us(engine, evs, args.rounds))
+        print(line)
+        if name == "short mix":
+            last = median
     print(f"median_us={last:.1f}")
 
 

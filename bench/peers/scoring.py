@@ -3,7 +3,7 @@
 ``score`` does for one feedback record exactly what ``service.prioritizer.pipeline``
 does for it on the happy path: decode and validate the event (``decode_feedback``, same
 default limits), assess it with the shipped rules (one ``RuleEngine`` per process, built
-on first use, so its plan cache warms up as the service's does), write the ticket's
+on first use, as the service builds its own), write the ticket's
 JSON (``ticket_json``, as the pipeline does). It returns the record to publish: (ticket id, ticket JSON), both bytes.
 
 What the peers do *not* do, on purpose (so the comparison is about the hosting, not

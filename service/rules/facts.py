@@ -1,7 +1,8 @@
 """What the rules can see of one event, computed once.
 
-What of it a rule set depends on (its guards' atoms, the plans' signature) is derived
-from the condition keys in ``service/rules/conditions.py``."""
+The rule set's native program reads it into a compact record (``service/rules/_rules.pyx``,
+which lists what it reads); the evidence of the rules that fired reads it as it is
+(``service/rules/conditions.py``)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ class Facts:
 
     __slots__ = (
         "channel",
+        "choices",
         "event",
-        "fired",
         "has_score",
         "language",
         "model_input",
@@ -63,7 +64,8 @@ class Facts:
         self.stage = stage.value if stage is not None else None
         self.text_empty = not event.text.strip()
         self.has_score = self.nps is not None or self.rating is not None
-        self.fired: set[str] = set()
+        #: each ``any`` node's first alternative that held (the program's run sets them)
+        self.choices: list[int] = []
         #: the text model and what it read (for the evidence of ``negativity``)
         self.text_model = text_model
         self.model_input = (

@@ -1,0 +1,348 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+"""Which rules fire, and what follows, compiled (Cython): the conditions of a rule set as
+one program over a compact record of the facts.
+
+``service/rules/conditions.py`` turns every rule's condition into nodes of a ``Program``
+once, when the engine is built (each key of ``Condition`` says which node it is); per
+event, ``Program.run`` reads the facts into the record and runs the rules in file order:
+
+1. The record: the scores (NPS, rating, negativity; none = NaN), the channel, tier,
+   lifecycle stage and language as ids of the values the rule set names (0: a value it
+   does not name, or none), one flag per lexicon the conditions name in each bucket of
+   the scan (hits, stated, hedged and never stated, intensified), and the yes/no facts
+   (no text, a score given, shouting, angry punctuation, a repeat contact).
+2. The rules run in file order; a rule's condition sees exactly the earlier rules that
+   fired (``fired`` only names earlier rules: the rule-file validation guarantees it).
+3. An ``any`` node keeps which of its alternatives held first (its *choice*, -1 when
+   none): the evidence of an ``any`` is that alternative's, and the engine reads the
+   choices from the facts (``Facts.choices``) when it explains a rule.
+4. The outcome of the fired rules, in file order: severity = base + their weights,
+   clamped to 0–100; the priority of the first band whose minimum severity it reaches
+   (else P4), no more urgent than the least urgent ``max_priority`` and at least as
+   urgent as the most urgent ``min_priority``; the category of the rule whose category
+   comes first in the precedence (the earliest such rule on a tie); management
+   attention when any asks for it.
+
+A ``Program`` keeps its per-event arrays between calls: one program serves one thread
+(the prioritizer is single-threaded). The evidence, the words the rules matched, stays
+in Python (``conditions.py``): it is built only for the rules that fired.
+"""
+
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.math cimport NAN
+from libc.string cimport memset
+
+cdef extern from *:
+    # defined by setup.py: the digest of this file as it was compiled
+    const char* TRIAGE_SOURCE_DIGEST
+
+#: The first 16 hex digits of the SHA-256 of the ``.pyx`` this module was compiled from
+#: (``tests/unit/test_native_rules.py`` compares it with the file: a stale build fails).
+SOURCE_DIGEST = TRIAGE_SOURCE_DIGEST.decode("ascii")
+
+#: Node kinds (``Program`` nodes are ``(kind, slot, want, lo, hi, args)`` tuples).
+TRUE, RANGE, MEMBER, LEXICON, FLAG, FIRED, ANY, ALL, NOT = range(9)
+#: Slots of a ``RANGE`` node: the scores.
+NPS, RATING, NEGATIVITY = range(3)
+#: Slots of a ``MEMBER`` node: the named values.
+CHANNEL, TIER, STAGE, LANGUAGE = range(4)
+#: Slots of a ``LEXICON`` node: the scan's buckets (``HEDGED_ONLY``: hedged, never stated).
+HITS, STATED, HEDGED_ONLY, INTENSIFIED = range(4)
+#: Slots of a ``FLAG`` node.
+TEXT_EMPTY, HAS_SCORE, SHOUTING, PUNCTUATION, REPEAT_CONTACT = range(5)
+
+cdef enum:
+    _TRUE = 0
+    _RANGE = 1
+    _MEMBER = 2
+    _LEXICON = 3
+    _FLAG = 4
+    _FIRED = 5
+    _ANY = 6
+    _ALL = 7
+    _NOT = 8
+    _N_FLAGS = 5
+    _N_BUCKETS = 4
+
+ctypedef struct Node:
+    int kind
+    int slot
+    int want
+    double lo
+    double hi
+    #: its arguments (ids, rule indices or child nodes) in ``Program.args``
+    int start
+    int count
+
+
+cdef class Program:
+    """The conditions of a rule set as nodes, and what the outcome needs of each rule.
+
+    ``nodes``: ``(kind, slot, want, lo, hi, args)`` per node (``args``: value or lexicon
+    ids, earlier rules' indices, or child nodes; ``want``: a flag's wanted value, or an
+    ``any`` node's choice slot); ``roots``: each rule's condition node, in file order;
+    ``lexicons``: lexicon name → id (from 0); ``members``: per ``MEMBER`` slot, value →
+    id (from 1); ``weights``, ``min_ranks``, ``max_ranks`` (0: none), ``category_ranks``
+    (a large number: no category) and ``management``: per rule; ``bands``: (minimum
+    severity, rank), most severe first; ``choices``: how many ``any`` nodes keep one."""
+
+    cdef Node* _nodes
+    cdef int* _args
+    cdef int* _roots
+    cdef int* _weights
+    cdef int* _min_ranks
+    cdef int* _max_ranks
+    cdef int* _category_ranks
+    cdef char* _management
+    cdef int* _band_min
+    cdef int* _band_rank
+    cdef int _n_rules, _n_bands, _n_lexicons, _n_choices, _base
+    cdef double _shouting_at
+    cdef dict _lexicons
+    cdef tuple _members
+    # the record and the run's state, reused from event to event
+    cdef double _scores[3]
+    cdef int _ids[4]
+    cdef char _flags[_N_FLAGS]
+    cdef char* _buckets
+    cdef char* _fired
+    cdef int* _choices
+
+    def __cinit__(self):
+        self._nodes = NULL
+        self._args = NULL
+        self._roots = NULL
+        self._weights = NULL
+        self._min_ranks = NULL
+        self._max_ranks = NULL
+        self._category_ranks = NULL
+        self._management = NULL
+        self._band_min = NULL
+        self._band_rank = NULL
+        self._buckets = NULL
+        self._fired = NULL
+        self._choices = NULL
+
+    def __init__(
+        self,
+        list nodes,
+        list roots,
+        dict lexicons,
+        tuple members,
+        list weights,
+        list min_ranks,
+        list max_ranks,
+        list category_ranks,
+        list management,
+        list bands,
+        int base,
+        int choices,
+        double shouting_at,
+    ):
+        cdef Py_ssize_t i, j, n_args = 0
+        cdef Node* node
+        for entry in nodes:
+            n_args += len(entry[5])
+        self._nodes = <Node*>_alloc(sizeof(Node) * (len(nodes) or 1))
+        self._args = <int*>_alloc(sizeof(int) * (n_args or 1))
+        n_args = 0
+        for i, (kind, slot, want, lo, hi, args) in enumerate(nodes):
+            node = &self._nodes[i]
+            node.kind, node.slot, node.want = kind, slot, want
+            node.lo, node.hi = lo, hi
+            node.start, node.count = n_args, len(args)
+            for j in range(len(args)):
+                self._args[n_args + j] = args[j]
+            n_args += len(args)
+        self._n_rules = len(roots)
+        self._roots = _ints(roots)
+        self._weights = _ints(weights)
+        self._min_ranks = _ints(min_ranks)
+        self._max_ranks = _ints(max_ranks)
+        self._category_ranks = _ints(category_ranks)
+        self._management = <char*>_alloc(self._n_rules or 1)
+        for i in range(self._n_rules):
+            self._management[i] = 1 if management[i] else 0
+        self._n_bands = len(bands)
+        self._band_min = _ints([b[0] for b in bands])
+        self._band_rank = _ints([b[1] for b in bands])
+        self._lexicons = lexicons
+        self._n_lexicons = len(lexicons)
+        self._members = members
+        self._n_choices = choices
+        self._base = base
+        self._shouting_at = shouting_at
+        self._buckets = <char*>_alloc(_N_BUCKETS * self._n_lexicons or 1)
+        self._fired = <char*>_alloc(self._n_rules or 1)
+        self._choices = <int*>_alloc(sizeof(int) * (choices or 1))
+
+    def __dealloc__(self):
+        PyMem_Free(self._nodes)
+        PyMem_Free(self._args)
+        PyMem_Free(self._roots)
+        PyMem_Free(self._weights)
+        PyMem_Free(self._min_ranks)
+        PyMem_Free(self._max_ranks)
+        PyMem_Free(self._category_ranks)
+        PyMem_Free(self._management)
+        PyMem_Free(self._band_min)
+        PyMem_Free(self._band_rank)
+        PyMem_Free(self._buckets)
+        PyMem_Free(self._fired)
+        PyMem_Free(self._choices)
+
+    def run(self, object facts):
+        """The rules that fire for ``facts`` (a ``Facts``), in file order, and their
+        outcome: ``(fired, severity, rank, category, management, choices)``; ``category``
+        is the index of the rule whose category wins (-1: none), ``choices`` each ``any``
+        node's choice (a list; empty when the rule set has no such node)."""
+        cdef int i, n = self._n_rules
+        cdef list fired = []
+        self._read(facts)
+        memset(self._fired, 0, n)
+        for i in range(n):
+            if self._holds(self._roots[i]):
+                self._fired[i] = 1
+                fired.append(i)
+        choices = [self._choices[i] for i in range(self._n_choices)] if self._n_choices else []
+        return (fired, *self._outcome(fired), choices)
+
+    cdef void _read(self, object facts):
+        """The record of the facts (rule 1 of the module docstring)."""
+        cdef object value
+        cdef object signals = facts.signals
+        cdef dict lexicons = self._lexicons
+        cdef char* buckets = self._buckets
+        cdef int nlex = self._n_lexicons
+        cdef set stated
+        value = facts.nps
+        self._scores[0] = NAN if value is None else <double>value
+        value = facts.rating
+        self._scores[1] = NAN if value is None else <double>value
+        value = facts.negativity
+        self._scores[2] = NAN if value is None else <double>value
+        self._ids[0] = self._member(0, facts.channel)
+        self._ids[1] = self._member(1, facts.tier)
+        self._ids[2] = self._member(2, facts.stage)
+        self._ids[3] = self._member(3, facts.language)
+        self._flags[0] = 1 if facts.text_empty else 0
+        self._flags[1] = 1 if facts.has_score else 0
+        self._flags[2] = 1 if facts.shouting >= self._shouting_at else 0
+        self._flags[3] = 1 if facts.punctuation else 0
+        self._flags[4] = 1 if facts.related else 0
+        memset(buckets, 0, _N_BUCKETS * nlex)
+        if not nlex:
+            return
+        stated = signals.stated
+        _mark(buckets, lexicons, signals.hits)
+        _mark(buckets + nlex, lexicons, stated)
+        for name in signals.hedged:
+            if name not in stated:
+                value = lexicons.get(name)
+                if value is not None:
+                    buckets[2 * nlex + <int>value] = 1
+        _mark(buckets + 3 * nlex, lexicons, signals.intensified)
+
+    cdef int _member(self, int slot, object value):
+        if value is None:
+            return 0
+        found = (<dict>self._members[slot]).get(value)
+        return 0 if found is None else <int>found
+
+    cdef bint _holds(self, int at) noexcept:
+        """Whether node ``at`` holds for the record and the rules fired so far."""
+        cdef Node* node = &self._nodes[at]
+        cdef int* args = self._args + node.start
+        cdef int i, id_
+        cdef double score
+        cdef int kind = node.kind
+        if kind == _LEXICON:
+            for i in range(node.count):
+                if self._buckets[node.slot * self._n_lexicons + args[i]]:
+                    return True
+            return False
+        if kind == _FIRED:
+            for i in range(node.count):
+                if not self._fired[args[i]]:
+                    return False
+            return True
+        if kind == _ALL:
+            for i in range(node.count):
+                if not self._holds(args[i]):
+                    return False
+            return True
+        if kind == _ANY:
+            for i in range(node.count):
+                if self._holds(args[i]):
+                    self._choices[node.want] = i
+                    return True
+            self._choices[node.want] = -1
+            return False
+        if kind == _NOT:
+            return not self._holds(args[0])
+        if kind == _RANGE:
+            score = self._scores[node.slot]
+            return node.lo <= score <= node.hi  # NaN (no score) compares false
+        if kind == _MEMBER:
+            id_ = self._ids[node.slot]
+            if id_ == 0:
+                return False
+            for i in range(node.count):
+                if args[i] == id_:
+                    return True
+            return False
+        if kind == _FLAG:
+            return self._flags[node.slot] == node.want
+        return True  # _TRUE
+
+    cdef tuple _outcome(self, list fired):
+        """Severity, rank, category rule and management attention (rule 4)."""
+        cdef int severity = self._base, floor = 0, cap = 0, rank = 4
+        cdef int best = -1, best_rank = 1 << 30
+        cdef bint management = False
+        cdef int i
+        for index in fired:
+            i = index
+            severity += self._weights[i]
+            if self._min_ranks[i] and (not floor or self._min_ranks[i] < floor):
+                floor = self._min_ranks[i]
+            if self._max_ranks[i] > cap:
+                cap = self._max_ranks[i]
+            if self._category_ranks[i] < best_rank:
+                best, best_rank = i, self._category_ranks[i]
+            if self._management[i]:
+                management = True
+        severity = 0 if severity < 0 else 100 if severity > 100 else severity
+        for i in range(self._n_bands):
+            if severity >= self._band_min[i]:
+                rank = self._band_rank[i]
+                break
+        if cap and rank < cap:
+            rank = cap
+        if floor and rank > floor:
+            rank = floor
+        return severity, rank, best, management
+
+
+cdef void _mark(char* bucket, dict lexicons, object names):
+    """Flag the lexicons of ``names`` (an iterable of lexicon names) that the rules name."""
+    for name in names:
+        found = lexicons.get(name)
+        if found is not None:
+            bucket[<int>found] = 1
+
+
+cdef void* _alloc(size_t size) except NULL:
+    cdef void* pointer = PyMem_Malloc(size)
+    if pointer == NULL:
+        raise MemoryError()
+    memset(pointer, 0, size)
+    return pointer
+
+
+cdef int* _ints(list values) except NULL:
+    cdef int* out = <int*>_alloc(sizeof(int) * (len(values) or 1))
+    cdef Py_ssize_t i
+    for i in range(len(values)):
+        out[i] = values[i]
+    return out
