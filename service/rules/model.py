@@ -107,6 +107,15 @@ class Condition(_Strict):
     def _not_empty(self) -> Condition:
         if not self.model_fields_set:
             raise ValueError("a condition needs at least one key")
+        nulls = sorted(
+            "not" if key == "not_" else key
+            for key in self.model_fields_set
+            if getattr(self, key) is None
+        )
+        if nulls:
+            # a null has no meaning as a condition (a null range or ``not`` cannot be
+            # tested at all): say so when the file is read, not when the engine is built
+            raise ValueError(f"{', '.join(nulls)}: null is not a condition (leave the key out)")
         return self
 
     @field_validator("negativity")

@@ -128,6 +128,11 @@ RULE_CASES: list[tuple[str, Any, list[str]]] = [
         ],
     ),
     (
+        "a null condition",
+        with_rule(when={"text": ["outage"], "not": None, "nps": None}),
+        ['rule "text.outage": when: not, nps: null is not a condition (leave the key out)'],
+    ),
+    (
         "range the wrong way round",
         with_rule(when={"nps": {"min": 9, "max": 3}}),
         ['rule "text.outage": when.nps: min 9.0 is greater than max 3.0'],
