@@ -60,8 +60,8 @@ class Range(_Strict):
         return f"[{self.min if self.min is not None else ''}..{self.max if self.max is not None else ''}]"
 
 
-# What each key of a condition means to the engine (how it compiles, its guard, its part
-# of the plan signature) is its entry in ``KEYS`` (``service/rules/conditions.py``). The
+# What each key of a condition means to the engine (its node in the rule set's native
+# program and its evidence) is its entry in ``KEYS`` (``service/rules/conditions.py``). The
 # docstring below is part of the rule file's JSON schema.
 class Condition(_Strict):
     """All the keys given must hold (AND). ``any``/``all``/``not`` nest conditions."""

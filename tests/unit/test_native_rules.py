@@ -24,7 +24,7 @@ from service.rules import RuleEngine, _rules, load_default_rules
 from service.rules.model import RuleSet, default_rules_text, parse_rules
 from service.sentiment.corpus import default_data_dir, read_split
 from tests.oracle.engine_py import RuleEngine as OracleEngine
-from tests.unit.test_rules_planning import events as varied_events
+from tests.unit.test_rules_reference import events as varied_events
 
 LABELLED = Path(__file__).resolve().parents[1] / "data" / "labelled_events.jsonl"
 
