@@ -360,31 +360,19 @@ class SlaEngine:
         )
 
     def risk(self, now: datetime) -> SlaRisk:
-        """Scan the running cycles (linear in the open tickets; for gauges at scrape time).
+        """Scan the running cycles (linear in the open tickets, compiled: ``_risk.pyx``;
+        for gauges at scrape time).
         A cycle is at risk past its priority's first warning (``ladders``; a ladder without
         warnings: never before the deadline)."""
-        at_risk: dict[Priority, int] = dict.fromkeys(Priority, 0)
-        overdue: dict[Priority, int] = dict.fromkeys(Priority, 0)
-        next_us: int | None = None
-        now_us = to_us(now)
-        # integers straight from the packed clocks; each timer's at-risk instant was
-        # packed with it (``Ladder.at_risk_us``)
-        for priority, timers in self._clocks.ticking():
-            state = None  # the ticket's worst: "overdue" over "at_risk"
-            for due, risk_from in timers:
-                if now_us >= due:
-                    state = "overdue"
-                    continue
-                if next_us is None or due < next_us:
-                    next_us = due
-                if state is None and now_us >= risk_from:
-                    state = "at_risk"
-            if state == "overdue":
-                overdue[priority] += 1
-            elif state == "at_risk":
-                at_risk[priority] += 1
+        at_risk, overdue, next_us = self._clocks.risk(to_us(now))
+        # each timer's at-risk instant was packed with it (``Ladder.at_risk_us``)
         next_deadline = None if next_us is None else from_us(next_us)
-        return SlaRisk(at_risk, overdue, next_deadline, now)
+        return SlaRisk(
+            dict(zip(Priority, at_risk, strict=True)),
+            dict(zip(Priority, overdue, strict=True)),
+            next_deadline,
+            now,
+        )
 
     def get(self, ticket_id: str) -> TicketClock | None:
         return self._clocks.get(ticket_id)

@@ -40,6 +40,7 @@ engine keeps clocks packed, and builds the objects only for the ticket it is wor
 from __future__ import annotations
 
 import heapq
+import re
 import struct
 from collections.abc import Callable, Hashable, Iterator
 from datetime import datetime
@@ -48,6 +49,7 @@ from typing import Any, cast
 import orjson
 
 from schemas.common import Priority
+from service.sla._risk import Layout, scan
 from service.sla.calendar import from_us, to_us
 from service.sla.state import METRICS, Status, TicketClock, Timer
 
@@ -87,8 +89,6 @@ Facts = tuple[
 ]
 
 
-#: due µs and at-risk-from µs of a ticking timer
-TickingTimer = tuple[int, int]
 #: when a timer's cycle becomes at risk (``Ladder.at_risk_us``), µs
 AtRisk = Callable[[TicketClock, Timer], int]
 
@@ -173,22 +173,11 @@ class ClockStore:
         for tid, blob in self._blobs.items():
             yield self._unpack(tid, blob)
 
-    def ticking(self) -> Iterator[tuple[Priority, list[TickingTimer]]]:
-        """For every clock with a running, unpaused timer: its priority and those timers'
-        deadlines and at-risk instants, straight from the packed bytes (the risk scan)."""
-        head_size, timer_size = _HEAD.size, _TIMER.size
-        head_of, timer_of = _HEAD.unpack_from, _TIMER.unpack_from
-        for blob in self._blobs.values():
-            head = head_of(blob)
-            timers: list[TickingTimer] = []
-            for i in range(_timer_count(head[9])):
-                _, flags, _, _, _, due, paused_at, _, _, risk = timer_of(
-                    blob, head_size + i * timer_size
-                )
-                if flags & _RUNNING and paused_at == NONE:
-                    timers.append((due, risk))
-            if timers:
-                yield _PRIORITIES[head[7]], timers
+    def risk(self, now_us: int) -> tuple[list[int], list[int], int | None]:
+        """The risk scan, straight from the packed bytes (compiled: ``_risk.scan``, whose
+        docstring states its rules): per priority (in ``Priority`` order) the clocks at
+        risk and the overdue ones at ``now_us``, and the earliest deadline still ahead."""
+        return scan(self._blobs.values(), now_us, _LAYOUT, len(_PRIORITIES))
 
     def expired(self, closed_before_us: int, idle_before_us: int | None) -> list[str]:
         """Resolved tickets closed at ``closed_before_us`` or earlier, and open ones with
@@ -413,6 +402,15 @@ class ClockStore:
         return cast(Facts, (*doc[:2], tuple(doc[2]), *doc[3:]))
 
 
+def _offset(layout: struct.Struct, field: int) -> int:
+    """Where field number ``field`` (as ``unpack`` numbers them) of a packed
+    little-endian ``layout`` starts (a format of codes with counts, no padding)."""
+    codes: list[str] = []
+    for count, code in re.findall(r"(\d*)([a-zA-Z?])", layout.format.lstrip("<")):
+        codes.extend(code * int(count or 1))
+    return struct.calcsize("<" + "".join(codes[:field]))
+
+
 def _timer_count(flags: int) -> int:
     return 1 + bool(flags & _HAS_RESOLUTION) + bool(flags & _HAS_UPDATE)
 
@@ -423,3 +421,21 @@ def _opt_us(value: datetime | None) -> int:
 
 def _opt_dt(value: int) -> datetime | None:
     return None if value == NONE else from_us(value)
+
+
+#: Where the risk scan reads (``_risk.Layout``): the header's priority (field 7) and flags
+#: (field 9); a timer's flags (1), deadline (5), paused-at (6) and at-risk instants (9).
+_LAYOUT = Layout(
+    head_size=_HEAD.size,
+    priority_at=_offset(_HEAD, 7),
+    flags_at=_offset(_HEAD, 9),
+    timer_size=_TIMER.size,
+    timer_flags_at=_offset(_TIMER, 1),
+    due_at=_offset(_TIMER, 5),
+    paused_at=_offset(_TIMER, 6),
+    risk_at=_offset(_TIMER, 9),
+    has_resolution=_HAS_RESOLUTION,
+    has_update=_HAS_UPDATE,
+    running=_RUNNING,
+    none=NONE,
+)
