@@ -2,9 +2,11 @@
 """ORACLE — the rule engine with its plans (a signature of the facts → the rules that
 fire, computed by the conditions' Python closures), as it ran before rule evaluation
 moved to native code (``service/rules/_rules.pyx``); kept unchanged but for this
-paragraph, its imports and the facts it builds (``_Facts``: the facts with the set of
-fired rules they then carried) as the reference that ``tests/unit/test_native_rules.py``
-compares the engine with. Nothing in the service imports it.
+paragraph, its imports, the facts it builds (``_Facts``: the facts with the set of
+fired rules they then carried) and the helpers it shares with the engine, imported from
+``service.rules.engine`` (``Assessment``, the reasons, the ticket's id and its build), as
+the reference that ``tests/unit/test_native_rules.py`` compares the engine with. Nothing
+in the service imports it.
 
 The rule engine: a feedback event in, an explained assessment and a ticket out.
 
@@ -23,25 +25,20 @@ so most events only gather the evidence — the words they said — of the fired
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from hashlib import sha1
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
-
-from pydantic import BaseModel
 
 from schemas.common import Priority
 from schemas.feedback import FeedbackEvent
-from schemas.ticket import Reason, SlaInfo, Ticket
+from service.rules.engine import Assessment, ReasonFields, _days, _debug_reasons
 from service.rules.facts import SHOUTING_THRESHOLD, Facts
 from service.rules.language import decide
 from service.rules.matcher import LexiconMatcher, TextSignals
 from service.rules.model import RuleSet
 from service.rules.text import MAX_ANALYSED_CHARS, angry_punctuation, normalize, shouting_ratio
 from service.sentiment.model import NegativityModel, default_model
-from service.sla.policy import SlaPolicy, TicketFacts
 from tests.oracle.conditions_py import (
     Evidence,
     Explain,
@@ -53,52 +50,8 @@ from tests.oracle.conditions_py import (
     signature_for,
 )
 
-#: Namespace of ticket ids: uuid5(TICKET_NAMESPACE, event_id). Never change it, or
-#: redelivered events would get new ticket ids.
-TICKET_NAMESPACE = uuid.UUID("6f1d3c1e-7a53-5b8e-9f0e-4c2b7d1a9e11")
 #: Plans kept per engine (signatures repeat: few lexicon combinations × channels × tiers).
 PLAN_CACHE_SIZE = 4096
-
-
-_NAMESPACE_BYTES = TICKET_NAMESPACE.bytes
-
-
-def ticket_id_for(event_id: str) -> str:
-    """``str(uuid.uuid5(TICKET_NAMESPACE, event_id))``, without building a ``UUID``
-    (the same SHA-1 and version/variant bits; a unit test holds the two equal)."""
-    raw = bytearray(sha1(_NAMESPACE_BYTES + event_id.encode()).digest()[:16])
-    raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-#: A reason as the ticket's JSON holds it: ``Reason``'s fields, in its order.
-ReasonFields = dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Assessment:
-    """What the rules concluded of one event.
-
-    ``reason_fields``: the fired rules' reasons as plain dicts of ``Reason``'s fields in
-    its order, which is what the ticket's JSON writes (``ticket_json``); ``reasons`` builds
-    the ``Reason`` models from them when asked (``triage explain``, ``build_ticket``).
-    A model per reason on the hot path cost about a microsecond each, eight a ticket."""
-
-    severity: int
-    priority: Priority
-    category: str
-    reason_fields: list[ReasonFields]
-    actions: list[str]
-    management_attention: bool
-    language: str
-    related_ticket_ids: list[str] = field(default_factory=list)
-
-    @property
-    def reasons(self) -> list[Reason]:
-        """The reasons as ``Reason`` models (trusted fields: nothing is re-validated)."""
-        return [_reason(**fields) for fields in self.reason_fields]
 
 
 #: fired rules (index, evidence when it depends only on the signature), severity,
@@ -423,107 +376,3 @@ class _MetBy(dict[object, tuple[int, int]]):
 
 #: category rank of a rule without a category (never chosen)
 _NO_RANK = 1 << 30
-_new = object.__new__
-# BaseModel's ``__dict__`` and slots, set through their descriptors (what
-# ``object.__setattr__`` would find after a type lookup)
-_set_dict = BaseModel.__dict__["__dict__"].__set__
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
-
-
-_REASON_FIELDS = frozenset({"rule_id", "weight", "evidence", "min_priority"})
-
-
-def _reason(
-    rule_id: str, weight: int, evidence: list[str], min_priority: Priority | None
-) -> Reason:
-    """``Reason.model_construct`` without its per-field loop (the fields are trusted)."""
-    reason: Reason = _new(Reason)
-    _set_dict(
-        reason,
-        {"rule_id": rule_id, "weight": weight, "evidence": evidence, "min_priority": min_priority},
-    )
-    _set_fields_set(reason, set(_REASON_FIELDS))
-    _set_extra(reason, None)
-    _set_private(reason, None)
-    return reason
-
-
-def _days(days: float) -> timedelta:
-    return timedelta(days=days)
-
-
-def _debug_reasons(facts: Facts) -> list[ReasonFields]:
-    sig = facts.signals
-    out: list[ReasonFields] = []
-    for rule_id, bucket in (
-        ("debug.negated", sig.negated),
-        ("debug.hedged", sig.hedged),
-        ("debug.intensified", sig.intensified),
-    ):
-        if bucket:
-            evidence = [f"{name}: {w}" for name, words in bucket.items() for w in words]
-            out.append(
-                {"rule_id": rule_id, "weight": 0, "evidence": evidence, "min_priority": None}
-            )
-    return out
-
-
-def facts_of(event: FeedbackEvent, assessment: Assessment) -> TicketFacts:
-    """What the SLA policy's conditions see of a new ticket (``SlaPolicy.select``)."""
-    tier = event.customer.tier
-    return TicketFacts(
-        priority=assessment.priority,
-        tier=tier.value if tier else None,
-        channel=event.channel,
-        category=assessment.category,
-        language=assessment.language,
-        brand=event.brand,
-    )
-
-
-def build_ticket(
-    event: FeedbackEvent,
-    assessment: Assessment,
-    now: datetime,
-    rules_version: str,
-    policy: SlaPolicy,
-) -> Ticket:
-    """Assemble the ticket; the SLA clock starts when the customer spoke, with the target
-    of the SLA ``policy`` (the one the monitor keeps, ``SlaPolicy.first_response_due``)."""
-    customer = event.customer
-    chosen = policy.select(facts_of(event, assessment)) if policy.policies else policy
-    target, due = chosen.first_response_due(assessment.priority, event.occurred_at)
-    # Everything below comes from a validated event and a validated rule set, so the
-    # ticket is constructed without re-validation (it is the hot path).
-    return Ticket.model_construct(
-        ticket_id=ticket_id_for(event.event_id),
-        event_id=event.event_id,
-        customer_id=customer.id,
-        priority=assessment.priority,
-        severity=assessment.severity,
-        category=assessment.category,
-        reasons=assessment.reasons,
-        language=assessment.language,
-        sla=SlaInfo.model_construct(
-            target_seconds=target, first_response_due_at=due, policy_id=chosen.version
-        ),
-        actions=assessment.actions,
-        management_attention=assessment.management_attention,
-        occurred_at=event.occurred_at,
-        created_at=now,
-        channel=event.channel,
-        customer_tier=customer.tier.value if customer.tier else None,
-        customer_lifecycle_stage=customer.lifecycle_stage.value
-        if customer.lifecycle_stage
-        else None,
-        customer_name=customer.name,
-        nps_score=event.nps_score,
-        rating=event.rating,
-        subject=event.subject,
-        text=event.text,
-        rules_version=rules_version,
-        related_ticket_ids=assessment.related_ticket_ids,
-        brand=event.brand,
-    )
