@@ -24,7 +24,6 @@ from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 import service.rules._rules as _rules
-from service.rules._rules import Program
 from service.rules.facts import Facts
 from service.rules.matcher import TextSignals
 from service.rules.model import Condition, Range
@@ -349,38 +348,6 @@ def compile_condition(cond: Condition, window: str, program: ProgramBuilder) -> 
     # a ``not`` has no evidence: leave it out of the concatenation
     explains = tuple(c[1] for key, c in zip(keys, compiled, strict=True) if KEYS[key].explains)
     return node, _concat(explains)
-
-
-def build_program(
-    program: ProgramBuilder,
-    roots: list[int],
-    *,
-    weights: list[int],
-    min_ranks: list[int],
-    max_ranks: list[int],
-    category_ranks: list[int],
-    management: list[bool],
-    bands: list[tuple[int, int]],
-    base: int,
-    shouting_at: float,
-) -> Program:
-    """The native program of the compiled conditions (``roots``: each rule's node, in
-    file order) with what the outcome needs of each rule (``_rules.Program``)."""
-    return Program(
-        program.nodes,
-        roots,
-        program.lexicons,
-        program.members,
-        weights,
-        min_ranks,
-        max_ranks,
-        category_ranks,
-        management,
-        bands,
-        base,
-        program.choices,
-        shouting_at,
-    )
 
 
 # --- the evidence ---------------------------------------------------------------------

@@ -24,7 +24,8 @@ from pydantic import BaseModel
 from schemas.common import Priority
 from schemas.feedback import FeedbackEvent
 from schemas.ticket import Reason, SlaInfo, Ticket
-from service.rules.conditions import Explain, ProgramBuilder, build_program, compile_condition
+from service.rules._rules import Program
+from service.rules.conditions import Explain, ProgramBuilder, compile_condition
 from service.rules.facts import SHOUTING_THRESHOLD, Facts
 from service.rules.language import decide
 from service.rules.matcher import LexiconMatcher, TextSignals
@@ -81,9 +82,10 @@ class Assessment:
 
 @dataclass(frozen=True, slots=True)
 class _CompiledRule:
-    id: str
     explain: Explain
     actions: tuple[str, ...]
+    #: its ``Reason`` fields but the evidence
+    reason: ReasonFields
 
 
 class RuleEngine:
@@ -119,12 +121,20 @@ class RuleEngine:
         for r in rules.rules:
             root, explain = compile_condition(r.when, window, builder)
             roots.append(root)
-            self._compiled.append(_CompiledRule(r.id, explain, tuple(r.actions)))
+            reason = {
+                "rule_id": r.id,
+                "weight": r.weight,
+                "evidence": None,
+                "min_priority": r.min_priority,
+            }
+            self._compiled.append(_CompiledRule(explain, tuple(r.actions), reason))
         # rules that name other rules (``fired``) name earlier ones (the rule-file
         # validation guarantees it), so one pass in file order sees them fired
-        self._program = build_program(
-            builder,
-            roots,
+        self._program = Program(
+            nodes=builder.nodes,
+            roots=roots,
+            lexicons=builder.lexicons,
+            members=builder.members,
             weights=[r.weight for r in rules.rules],
             min_ranks=[r.min_priority.rank if r.min_priority else 0 for r in rules.rules],
             max_ranks=[r.max_priority.rank if r.max_priority else 0 for r in rules.rules],
@@ -135,13 +145,9 @@ class RuleEngine:
             management=[r.management_attention for r in rules.rules],
             bands=bands,
             base=rules.base_severity,
+            choices=builder.choices,
             shouting_at=SHOUTING_THRESHOLD,
         )
-        #: each rule's ``Reason`` fields but the evidence, by file position
-        self._reason_fields: list[ReasonFields] = [
-            {"rule_id": r.id, "weight": r.weight, "evidence": None, "min_priority": r.min_priority}
-            for r in rules.rules
-        ]
         self._by_rank = {p.rank: p for p in Priority}
         #: each rule's category by file position, then the default (``run`` gives -1
         #: when no fired rule has a category)
@@ -181,12 +187,11 @@ class RuleEngine:
         facts = self.facts(event, related)
         fired, severity, rank, category_at, manager, facts.choices = self._program.run(facts)
         compiled = self._compiled
-        templates = self._reason_fields
         reasons: list[ReasonFields] = []
         actions: list[str] = []
         for i in fired:
             rule = compiled[i]
-            fields = templates[i].copy()
+            fields = rule.reason.copy()
             fields["evidence"] = rule.explain(facts)
             reasons.append(fields)
             if rule.actions:
