@@ -11,6 +11,15 @@ event, ``Program.run`` reads the facts into the record and runs the rules in fil
    does not name, or none), one flag per lexicon the conditions name in each bucket of
    the scan (hits, stated, hedged and never stated, intensified), and the yes/no facts
    (no text, a score given, shouting, angry punctuation, a repeat contact).
+   Negativity starts *unknown*: it is read from the facts (where the text model
+   predicts it, ``Facts.negativity``) only for the first rule whose outcome depends on
+   it, so an event that the other tests decide never runs the model. A rule is first
+   tested in three-valued logic: a condition on the unknown negativity is unknown; an
+   ``all`` is false when any part is false, true when all are true, else unknown; an
+   ``any`` is true when its first alternative that is not false is true (so its choice,
+   rule 3, is exact), false when all are false, else unknown; a ``not`` of unknown is
+   unknown. An unknown rule reads the negativity and is tested again. An error of the
+   model propagates out of ``run``.
 2. The rules run in file order; a rule's condition sees exactly the earlier rules that
    fired (``fired`` only names earlier rules: the rule-file validation guarantees it).
 3. An ``any`` node keeps which of its alternatives held first (its *choice*, -1 when
@@ -61,6 +70,8 @@ cdef enum:
     _ANY = 6
     _ALL = 7
     _NOT = 8
+    _NEGATIVITY = 2
+    _UNKNOWN = 2
     _N_FLAGS = 5
     _N_BUCKETS = 4
 
@@ -107,6 +118,9 @@ cdef class Program:
     cdef char* _buckets
     cdef char* _fired
     cdef int* _choices
+    # the facts of the run (negativity is read from them on demand); None between runs
+    cdef object _facts
+    cdef bint _negativity_pending
 
     def __cinit__(self):
         self._nodes = NULL
@@ -196,14 +210,21 @@ cdef class Program:
         outcome: ``(fired, severity, rank, category, management, choices)``; ``category``
         is the index of the rule whose category wins (-1: none), ``choices`` each ``any``
         node's choice (a list; empty when the rule set has no such node)."""
-        cdef int i, n = self._n_rules
+        cdef int i, held, n = self._n_rules
         cdef list fired = []
         self._read(facts)
         memset(self._fired, 0, n)
-        for i in range(n):
-            if self._holds(self._roots[i]):
-                self._fired[i] = 1
-                fired.append(i)
+        try:
+            for i in range(n):
+                held = self._holds(self._roots[i])
+                if held == _UNKNOWN:
+                    self._negativity()
+                    held = self._holds(self._roots[i])
+                if held == 1:
+                    self._fired[i] = 1
+                    fired.append(i)
+        finally:
+            self._facts = None
         choices = [self._choices[i] for i in range(self._n_choices)] if self._n_choices else []
         return (fired, *self._outcome(fired), choices)
 
@@ -219,8 +240,9 @@ cdef class Program:
         self._scores[0] = NAN if value is None else <double>value
         value = facts.rating
         self._scores[1] = NAN if value is None else <double>value
-        value = facts.negativity
-        self._scores[2] = NAN if value is None else <double>value
+        self._scores[2] = NAN  # read on demand (``_negativity``)
+        self._negativity_pending = True
+        self._facts = facts
         self._ids[0] = self._member(0, facts.channel)
         self._ids[1] = self._member(1, facts.tier)
         self._ids[2] = self._member(2, facts.stage)
@@ -249,51 +271,69 @@ cdef class Program:
         found = (<dict>self._members[slot]).get(value)
         return 0 if found is None else <int>found
 
-    cdef bint _holds(self, int at) noexcept:
-        """Whether node ``at`` holds for the record and the rules fired so far."""
+    cdef int _negativity(self) except -1:
+        """Read the facts' negativity into the record (the first condition on it)."""
+        value = self._facts.negativity
+        self._scores[_NEGATIVITY] = NAN if value is None else <double>value
+        self._negativity_pending = False
+        return 0
+
+    cdef int _holds(self, int at) noexcept:
+        """Whether node ``at`` holds (1), does not (0) or depends on the negativity not
+        yet read (2: ``_UNKNOWN``), for the record and the rules fired so far (rule 1)."""
         cdef Node* node = &self._nodes[at]
         cdef int* args = self._args + node.start
-        cdef int i, id_
+        cdef int i, id_, held, found
         cdef double score
         cdef int kind = node.kind
         if kind == _LEXICON:
             for i in range(node.count):
                 if self._buckets[node.slot * self._n_lexicons + args[i]]:
-                    return True
-            return False
+                    return 1
+            return 0
         if kind == _FIRED:
             for i in range(node.count):
                 if not self._fired[args[i]]:
-                    return False
-            return True
+                    return 0
+            return 1
         if kind == _ALL:
+            found = 1
             for i in range(node.count):
-                if not self._holds(args[i]):
-                    return False
-            return True
+                held = self._holds(args[i])
+                if held == 0:
+                    return 0
+                if held == _UNKNOWN:
+                    found = _UNKNOWN
+            return found
         if kind == _ANY:
             for i in range(node.count):
-                if self._holds(args[i]):
+                held = self._holds(args[i])
+                if held == 1:
                     self._choices[node.want] = i
-                    return True
+                    return 1
+                if held == _UNKNOWN:
+                    return _UNKNOWN
             self._choices[node.want] = -1
-            return False
+            return 0
         if kind == _NOT:
-            return not self._holds(args[0])
+            held = self._holds(args[0])
+            return _UNKNOWN if held == _UNKNOWN else 1 - held
         if kind == _RANGE:
+            if node.slot == _NEGATIVITY and self._negativity_pending:
+                return _UNKNOWN
             score = self._scores[node.slot]
             return node.lo <= score <= node.hi  # NaN (no score) compares false
         if kind == _MEMBER:
             id_ = self._ids[node.slot]
             if id_ == 0:
-                return False
+                return 0
             for i in range(node.count):
                 if args[i] == id_:
-                    return True
-            return False
+                    return 1
+            return 0
         if kind == _FLAG:
             return self._flags[node.slot] == node.want
-        return True  # _TRUE
+        return 1  # _TRUE
 
     cdef tuple _outcome(self, list fired):
         """Severity, rank, category rule and management attention (rule 4)."""

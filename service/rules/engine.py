@@ -4,10 +4,11 @@ Every rule's condition is compiled once, when the engine is built, into nodes of
 native program (``service/rules/_rules.pyx``; ``conditions.py`` says what each key of a
 condition becomes) and an evidence closure. Per event the facts (scores, channel,
 customer, lexicon hits with negation/hedging, shouting, punctuation, earlier related
-tickets, the text model's negativity of the same normalised text) are computed once; the
-program runs every rule in file order and works out the outcome of those that fire
-(severity, priority, category, management attention); then only the fired rules gather
-their evidence, the words the event said.
+tickets, the text model's negativity of the same normalised text) are computed once —
+the negativity only if a rule's outcome depends on it; the program runs every rule in
+file order and works out the outcome of those that fire (severity, priority, category,
+management attention); then only the fired rules gather their evidence, the words the
+event said.
 """
 
 from __future__ import annotations

@@ -2,7 +2,10 @@
 
 The rule set's native program reads it into a compact record (``service/rules/_rules.pyx``,
 which lists what it reads); the evidence of the rules that fired reads it as it is
-(``service/rules/conditions.py``)."""
+(``service/rules/conditions.py``). The text model's reading (``negativity``, and the
+``model_input`` it reads) is the one fact computed on first use: the program asks for it
+only when a condition on it is reached, which about half the events never do (a lexicon
+rule has already decided), and the model's prediction is the dearest fact of all."""
 
 from __future__ import annotations
 
@@ -19,13 +22,14 @@ class Facts:
     """What the rules can see of one event, computed once."""
 
     __slots__ = (
+        "_model_input",
+        "_negativity",
+        "_negativity_read",
         "channel",
         "choices",
         "event",
         "has_score",
         "language",
-        "model_input",
-        "negativity",
         "nps",
         "punctuation",
         "rating",
@@ -66,15 +70,31 @@ class Facts:
         self.has_score = self.nps is not None or self.rating is not None
         #: each ``any`` node's first alternative that held (the program's run sets them)
         self.choices: list[int] = []
-        #: the text model and what it read (for the evidence of ``negativity``)
+        #: the text model (what ``negativity`` reads; None: the rules read none)
         self.text_model = text_model
-        self.model_input = (
-            prepare(signals.spaced, signals.normalized) if text_model is not None else ""
-        )
-        #: negativity from the text model (service/sentiment/model.py, decision 2); None
-        #: without a model or without words
-        self.negativity: float | None = (
-            text_model.negativity(self.model_input)
-            if text_model is not None and self.model_input
-            else None
-        )
+        self._model_input: str | None = None
+        self._negativity: float | None = None
+        self._negativity_read = False
+
+    @property
+    def model_input(self) -> str:
+        """What the text model reads of the text (``prepare``), made on first use; empty
+        without a model."""
+        if self._model_input is None:
+            signals = self.signals
+            self._model_input = (
+                prepare(signals.spaced, signals.normalized) if self.text_model is not None else ""
+            )
+        return self._model_input
+
+    @property
+    def negativity(self) -> float | None:
+        """The text model's negativity (service/sentiment/model.py, decision 2), predicted
+        on first use and kept; None without a model or without words."""
+        if not self._negativity_read:
+            model, prepared = self.text_model, self.model_input
+            self._negativity = (
+                model.negativity(prepared) if model is not None and prepared else None
+            )
+            self._negativity_read = True  # only once it is known: an error is raised again
+        return self._negativity

@@ -87,6 +87,72 @@ def test_rules_without_negativity_load_no_model() -> None:
     assert RuleEngine(load_default_rules()).text_model is not None
 
 
+#: rules whose outcome depends on the negativity only for some events (rule 1 of
+#: ``service/rules/_rules.pyx``): the model runs only for those
+LAZY_RULES = """
+version: t
+priorities: [{priority: P2, min_severity: 50}, {priority: P4, min_severity: 0}]
+lexicons:
+  refund: {en: [refund]}
+  thanks: {en: [thanks]}
+rules:
+  - id: refund
+    when: {text: [refund]}
+    weight: 50
+  - id: model.negative
+    when: {negativity: {min: 0.8}, not: {fired: [refund]}}
+    weight: 50
+  - id: first.reason
+    when:
+      any:
+        - {negativity: {min: 0.5}}
+        - {text: [thanks]}
+    weight: 0
+"""
+
+
+def test_the_model_runs_only_when_a_rule_depends_on_it() -> None:
+    model = FakeModel({"refund now": 0.9, "bad bad": 0.9})
+    engine = RuleEngine(parse_rules(LAZY_RULES.split("  - id: first.reason")[0]), text_model=model)
+    # the refund rule decides: model.negative is false whatever the model would say
+    decided = engine.assess(_event("refund now", language="en"))
+    assert [r.rule_id for r in decided.reasons] == ["refund"]
+    assert model.calls == []
+    # nothing else decides: the model is asked once
+    heard = engine.assess(_event("bad bad", language="en"))
+    assert [r.rule_id for r in heard.reasons] == ["model.negative"]
+    assert model.calls == ["bad bad"]
+
+
+@pytest.mark.parametrize(
+    ("score", "evidence"), [(0.9, ["negativity 0.90 (thanks 0.10)"]), (0.1, ["thanks: thanks"])]
+)
+def test_an_any_that_waits_on_the_model_explains_its_first_alternative(
+    score: float, evidence: list[str]
+) -> None:
+    """``thanks`` alone would make the ``any`` true, but its first alternative is the
+    negativity: the program reads it, so the evidence is the first that held."""
+    model = FakeModel({"thanks": score})
+    engine = RuleEngine(parse_rules(LAZY_RULES), text_model=model)
+    reasons = engine.assess(_event("thanks", language="en")).reasons
+    [reason] = [r for r in reasons if r.rule_id == "first.reason"]
+    assert (reason.rule_id, reason.evidence) == ("first.reason", evidence)
+    assert model.calls == ["thanks"]
+
+
+def test_an_error_of_the_model_is_raised_not_read_as_no_score() -> None:
+    class Broken(FakeModel):
+        def negativity(self, prepared: str) -> float:
+            raise RuntimeError("model failed")
+
+    rules = parse_rules(LAZY_RULES.split("  - id: first.reason")[0])
+    engine = RuleEngine(rules, text_model=Broken({}))
+    with pytest.raises(RuntimeError, match="model failed"):
+        engine.assess(_event("bad bad", language="en"))
+    # an event the other rules decide never asks it
+    assert [r.rule_id for r in engine.assess(_event("refund", language="en")).reasons] == ["refund"]
+
+
 SHIPPED = RuleEngine(load_default_rules())
 
 
