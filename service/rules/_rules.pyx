@@ -14,11 +14,14 @@ event, ``Program.run`` reads the facts into the record and runs the rules in fil
    Negativity starts *unknown*: it is read from the facts (where the text model
    predicts it, ``Facts.negativity``) only for the first rule whose outcome depends on
    it, so an event that the other tests decide never runs the model. A rule is first
-   tested in three-valued logic: a condition on the unknown negativity is unknown; an
-   ``all`` is false when any part is false, true when all are true, else unknown; an
-   ``any`` is true when its first alternative that is not false is true (so its choice,
-   rule 3, is exact), false when all are false, else unknown; a ``not`` of unknown is
-   unknown. An unknown rule reads the negativity and is tested again. An error of the
+   tested in three-valued (Kleene) logic: a condition on the unknown negativity is
+   unknown; an ``all`` is false when any part is false, true when all are true, else
+   unknown; an ``any`` is true when any alternative is true, false when all are false,
+   else unknown; a ``not`` of unknown is unknown. A rule that comes out unknown reads the
+   negativity and is tested again; so does a rule that comes out true while an ``any``
+   in it chose an alternative after an unknown one (its choice, rule 3, could be that
+   one: the evidence must be exact). A false rule explains nothing, and neither does
+   what is under a ``not``, so their choices never make the model run. An error of the
    model propagates out of ``run``.
 2. The rules run in file order; a rule's condition sees exactly the earlier rules that
    fired (``fired`` only names earlier rules: the rule-file validation guarantees it).
@@ -121,6 +124,8 @@ cdef class Program:
     # the facts of the run (negativity is read from them on demand); None between runs
     cdef object _facts
     cdef bint _negativity_pending
+    # an ``any`` chose an alternative after an unknown one in the rule being tested
+    cdef bint _uncertain
 
     def __cinit__(self):
         self._nodes = NULL
@@ -216,8 +221,9 @@ cdef class Program:
         memset(self._fired, 0, n)
         try:
             for i in range(n):
+                self._uncertain = False
                 held = self._holds(self._roots[i])
-                if held == _UNKNOWN:
+                if held == _UNKNOWN or (held == 1 and self._uncertain):
                     self._negativity()
                     held = self._holds(self._roots[i])
                 if held == 1:
@@ -284,6 +290,7 @@ cdef class Program:
         cdef Node* node = &self._nodes[at]
         cdef int* args = self._args + node.start
         cdef int i, id_, held, found
+        cdef bint uncertain
         cdef double score
         cdef int kind = node.kind
         if kind == _LEXICON:
@@ -306,17 +313,22 @@ cdef class Program:
                     found = _UNKNOWN
             return found
         if kind == _ANY:
+            found = 0
             for i in range(node.count):
                 held = self._holds(args[i])
                 if held == 1:
                     self._choices[node.want] = i
+                    if found == _UNKNOWN:
+                        self._uncertain = True
                     return 1
                 if held == _UNKNOWN:
-                    return _UNKNOWN
+                    found = _UNKNOWN
             self._choices[node.want] = -1
-            return 0
+            return found
         if kind == _NOT:
+            uncertain = self._uncertain
             held = self._holds(args[0])
+            self._uncertain = uncertain  # what is under a ``not`` explains nothing
             return _UNKNOWN if held == _UNKNOWN else 1 - held
         if kind == _RANGE:
             if node.slot == _NEGATIVITY and self._negativity_pending:

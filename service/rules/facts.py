@@ -4,8 +4,9 @@ The rule set's native program reads it into a compact record (``service/rules/_r
 which lists what it reads); the evidence of the rules that fired reads it as it is
 (``service/rules/conditions.py``). The text model's reading (``negativity``, and the
 ``model_input`` it reads) is the one fact computed on first use: the program asks for it
-only when a condition on it is reached, which about half the events never do (a lexicon
-rule has already decided), and the model's prediction is the dearest fact of all."""
+only when a rule's outcome depends on it, which most events never do (a lexicon or score
+rule has already decided: 90 % of the bench mix), and the model's prediction is the
+dearest fact of all."""
 
 from __future__ import annotations
 

@@ -131,13 +131,37 @@ def test_an_any_that_waits_on_the_model_explains_its_first_alternative(
     score: float, evidence: list[str]
 ) -> None:
     """``thanks`` alone would make the ``any`` true, but its first alternative is the
-    negativity: the program reads it, so the evidence is the first that held."""
+    negativity: the program reads it, so the evidence is the first that held (the rule
+    alone: no other rule has read the negativity before it)."""
     model = FakeModel({"thanks": score})
-    engine = RuleEngine(parse_rules(LAZY_RULES), text_model=model)
+    head, _, _ = LAZY_RULES.partition("  - id: refund\n")
+    only = head + "  - id: first.reason" + LAZY_RULES.split("  - id: first.reason")[1]
+    engine = RuleEngine(parse_rules(only), text_model=model)
     reasons = engine.assess(_event("thanks", language="en")).reasons
     [reason] = [r for r in reasons if r.rule_id == "first.reason"]
     assert (reason.rule_id, reason.evidence) == ("first.reason", evidence)
     assert model.calls == ["thanks"]
+
+
+def test_a_choice_under_a_not_does_not_run_the_model() -> None:
+    """A ``not`` explains nothing: an ``any`` under it that is true after an unknown
+    alternative leaves no choice to make exact."""
+    rules = parse_rules(
+        LAZY_RULES.partition("rules:\n")[0]
+        + """rules:
+  - id: either
+    when:
+      any:
+        - not: {any: [{negativity: {max: 0.1}}, {text: [refund]}]}
+        - {text: [thanks]}
+    weight: 0
+"""
+    )
+    model = FakeModel({})
+    engine = RuleEngine(rules, text_model=model)
+    [reason] = engine.assess(_event("refund thanks", language="en")).reasons
+    assert (reason.rule_id, reason.evidence) == ("either", ["thanks: thanks"])
+    assert model.calls == []
 
 
 def test_an_error_of_the_model_is_raised_not_read_as_no_score() -> None:
