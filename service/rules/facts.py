@@ -5,8 +5,8 @@ which lists what it reads); the evidence of the rules that fired reads it as it 
 (``service/rules/conditions.py``). The text model's reading (``negativity``, and the
 ``model_input`` it reads) is the one fact computed on first use: the program asks for it
 only when a rule's outcome depends on it, which most events never do (a lexicon or score
-rule has already decided: 90 % of the bench mix), and the model's prediction is the
-dearest fact of all."""
+rule has already decided: 90 % of the bench mix, 17 % of the public review and post
+lines), and the model's prediction is the dearest fact of all."""
 
 from __future__ import annotations
 
