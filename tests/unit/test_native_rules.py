@@ -4,7 +4,8 @@ same rules fire with the same evidence, and the same severity, priority, categor
 actions and management attention follow — with the shipped rules and with a rule set
 that uses every key of a condition, on the labelled events, on events of every language
 with every kind of score and customer, on hypothesis-generated events and on the public
-data's test lines (where present)."""
+data's test lines (where present); and, on generated rule sets that nest any / all / not
+over the negativity, that reading the negativity on demand decides as reading it first."""
 
 from __future__ import annotations
 
@@ -350,3 +351,98 @@ def test_native_rules_agree_at_the_edges_of_the_syntax() -> None:
     assert {"e.no_refs", "e.empty_all", "e.deep", "e.twice"} <= fired
     # no lexicon and no alternative can never hold
     assert not {"e.empty_text", "e.empty_any"} & fired
+
+
+class _FixedModel:
+    """A text model that reads every text at one negativity, and counts its reads."""
+
+    def __init__(self, score: float) -> None:
+        self.score = score
+        self.calls = 0
+
+    def negativity(self, prepared: str) -> float:
+        self.calls += 1
+        return self.score
+
+    def explain(self, prepared: str, limit: int = 3) -> list[tuple[str, float]]:
+        return [(word, 0.1) for word in prepared.split()[:limit]]
+
+
+_LEAVES = st.sampled_from(
+    [
+        {"negativity": {"min": 0.5}},
+        {"negativity": {"max": 0.3}},
+        {"text": ["refund"]},
+        {"text": ["thanks"]},
+        {"shouting": True},
+    ]
+)
+_CONDITIONS = st.recursive(
+    _LEAVES,
+    lambda inner: st.one_of(
+        st.lists(inner, min_size=1, max_size=3).map(lambda xs: {"any": xs}),
+        st.lists(inner, min_size=1, max_size=3).map(lambda xs: {"all": xs}),
+        inner.map(lambda x: {"not": x}),
+        st.tuples(inner, inner).map(lambda xy: {**xy[1], "not": xy[0]}),
+    ),
+    max_leaves=4,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    conditions=st.lists(_CONDITIONS, min_size=1, max_size=3),
+    after_first=st.booleans(),
+    score=st.sampled_from([0.05, 0.25, 0.5, 0.9]),
+    words=st.lists(st.sampled_from(["refund", "thanks", "hello"]), min_size=1, max_size=2),
+    shout=st.booleans(),
+    nps=st.one_of(st.none(), st.integers(0, 10)),
+)
+def test_the_negativity_read_on_demand_decides_as_if_read_first(
+    conditions: list[dict[str, Any]],
+    after_first: bool,
+    score: float,
+    words: list[str],
+    shout: bool,
+    nps: int | None,
+) -> None:
+    """Nested any / all / not over the negativity and other facts: the program, which
+    reads the negativity only when a rule's outcome or evidence depends on it (rule 1 of
+    ``_rules.pyx``), fires the same rules with the same evidence as the closures, which
+    read it first; and it asks the model at most once."""
+    rules = [
+        {"id": f"r{i}", "when": dict(cond), "weight": 10 * (i + 1)}
+        for i, cond in enumerate(conditions)
+    ]
+    if after_first and len(rules) > 1:
+        rules[-1]["when"] = {"any": [{"fired": ["r0"]}, rules[-1]["when"]]}
+    text = yaml.safe_dump(
+        {
+            "version": "gen",
+            "priorities": [
+                {"priority": "P1", "min_severity": 90},
+                {"priority": "P2", "min_severity": 50},
+                {"priority": "P4", "min_severity": 0},
+            ],
+            "lexicons": {"refund": {"en": ["refund"]}, "thanks": {"en": ["thanks"]}},
+            "rules": rules,
+        }
+    )
+    rule_set = parse_rules(text, "generated")
+    model = _FixedModel(score)
+    engine = RuleEngine(rule_set, text_model=model)
+    oracle = OracleEngine(rule_set, _FixedModel(score))
+    phrase = " ".join(words)
+    event = FeedbackEvent.model_validate(
+        {
+            "event_id": "gen",
+            "occurred_at": "2026-03-02T09:15:00+02:00",
+            "channel": "email",
+            "customer": {"id": "c-1"},
+            "text": phrase.upper() if shout else phrase,
+            "nps_score": nps,
+            "language": "en",
+        }
+    )
+    _same(engine, oracle, event, [])
+    assert model.calls <= 1
