@@ -1,8 +1,9 @@
 """The compiled part of the package (everything else is in pyproject.toml).
 
-Three modules are compiled by Cython into C extensions: two of the per-event path,
-``service/rules/_scan.pyx`` (lexicon matching and the tone of a text) and
-``service/rules/_rules.pyx`` (which rules fire, and their outcome), and the SLA gauges'
+Four modules are compiled by Cython into C extensions: three of the per-event path,
+``service/rules/_scan.pyx`` (lexicon matching and the tone of a text),
+``service/rules/_rules.pyx`` (which rules fire, and their outcome) and
+``service/kafka/_partition.pyx`` (the partition of a keyed output), and the SLA gauges'
 scan of the packed clocks, ``service/sla/_risk.pyx``. ``pip install .``
 (and ``make``, through ``pip install -e``) builds them with the machine's C compiler.
 See docs/performance.md#the-native-path.
@@ -22,6 +23,7 @@ MODULES = {
     "service.rules._scan": "service/rules/_scan.pyx",
     "service.rules._rules": "service/rules/_rules.pyx",
     "service.sla._risk": "service/sla/_risk.pyx",
+    "service.kafka._partition": "service/kafka/_partition.pyx",
 }
 
 

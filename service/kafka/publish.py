@@ -9,8 +9,8 @@ stopping (then the caller must not commit). How it gets them there:
    escalation was sent before the escalation itself is safe.
 2. **Record batches per partition.** Within a phase, records are grouped by
    (topic, partition) — the partition is the record's own, or the one the Kafka default
-   partitioner (murmur2 of the key) gives, so keyed records land exactly where
-   ``producer.send`` would have put them. Each group is appended, in order, to producer
+   partitioner (murmur2 of the key, compiled: ``service/kafka/_partition.pyx``) gives, so
+   keyed records land exactly where ``producer.send`` would have put them. Each group is appended, in order, to producer
    record batches (``create_batch`` / ``send_batch``): one batch per partition per
    request instead of one accumulator call per record, which is most of what a
    per-record ``send`` costs.
@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import struct
-from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 
+from service.kafka._partition import partition_for
 from service.observability.logging import get_logger
 from service.records import OutRecord
 
@@ -41,39 +40,6 @@ log = get_logger(__name__)
 
 #: Per-record overhead the size estimate adds to key, value and headers (record framing).
 _RECORD_OVERHEAD = 64
-
-
-def murmur2(data: bytes) -> int:
-    """Kafka's murmur2 (``org.apache.kafka.common.utils.Utils.murmur2``), as the Java
-    client and aiokafka's default partitioner compute it; reads the key four bytes at a
-    time (``struct``), which is several times faster than byte indexing."""
-    length = len(data)
-    m = 0x5BD1E995
-    h = (0x9747B28C ^ length) & 0xFFFFFFFF
-    n4 = length // 4
-    for k in struct.unpack_from(f"<{n4}I", data):
-        k = (k * m) & 0xFFFFFFFF
-        k ^= k >> 24
-        # the low 32 bits of an XOR are the XOR of the low 32 bits: one mask for both
-        h = ((h * m) ^ (k * m)) & 0xFFFFFFFF
-    tail = length & 3
-    i = n4 * 4
-    if tail == 3:
-        h ^= data[i + 2] << 16
-    if tail >= 2:
-        h ^= data[i + 1] << 8
-    if tail >= 1:
-        h ^= data[i]
-        h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 15
-    return h
-
-
-def partition_for(key: bytes, partitions: Sequence[int]) -> int:
-    """The partition the Kafka default partitioner gives ``key`` (``partitions`` sorted)."""
-    return partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
 
 
 def _size(out: OutRecord) -> int:

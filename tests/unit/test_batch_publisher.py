@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.kafka.publish import BatchPublisher, partition_for
+from service.kafka._partition import partition_for
+from service.kafka.publish import BatchPublisher
 from service.records import OutRecord
 
 PARTITIONS = [0, 1, 2, 3]
