@@ -33,7 +33,12 @@ cpdef unsigned int murmur2(bytes data):
     cdef uint32_t h = _SEED ^ <uint32_t>length
     for i in range(length // 4):
         at = 4 * i
-        k = p[at] | (<uint32_t>p[at + 1] << 8) | (<uint32_t>p[at + 2] << 16) | (<uint32_t>p[at + 3] << 24)
+        k = (
+            p[at]
+            | (<uint32_t>p[at + 1] << 8)
+            | (<uint32_t>p[at + 2] << 16)
+            | (<uint32_t>p[at + 3] << 24)
+        )
         k *= _M
         k ^= k >> 24
         k *= _M

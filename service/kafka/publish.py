@@ -10,10 +10,10 @@ stopping (then the caller must not commit). How it gets them there:
 2. **Record batches per partition.** Within a phase, records are grouped by
    (topic, partition) — the partition is the record's own, or the one the Kafka default
    partitioner (murmur2 of the key, compiled: ``service/kafka/_partition.pyx``) gives, so
-   keyed records land exactly where ``producer.send`` would have put them. Each group is appended, in order, to producer
-   record batches (``create_batch`` / ``send_batch``): one batch per partition per
-   request instead of one accumulator call per record, which is most of what a
-   per-record ``send`` costs.
+   keyed records land exactly where ``producer.send`` would have put them. Each group is
+   appended, in order, to producer record batches (``create_batch`` / ``send_batch``):
+   one batch per partition per request instead of one accumulator call per record, which
+   is most of what a per-record ``send`` costs.
 3. **Single sends** remain for records that may be too large (those with an
    ``oversize_fallback`` — dead letters — and any record above the batch size): the
    producer checks their size, and a refused one is replaced by its fallback.

@@ -121,9 +121,9 @@ cdef class Program:
     cdef char* _buckets
     cdef char* _fired
     cdef int* _choices
-    # the facts of the run (negativity is read from them on demand); None between runs
+    # the facts of the run while their negativity is not yet read (``_negativity``),
+    # else None
     cdef object _facts
-    cdef bint _negativity_pending
     # an ``any`` chose an alternative after an unknown one in the rule being tested
     cdef bint _uncertain
 
@@ -247,7 +247,6 @@ cdef class Program:
         value = facts.rating
         self._scores[1] = NAN if value is None else <double>value
         self._scores[2] = NAN  # read on demand (``_negativity``)
-        self._negativity_pending = True
         self._facts = facts
         self._ids[0] = self._member(0, facts.channel)
         self._ids[1] = self._member(1, facts.tier)
@@ -281,7 +280,7 @@ cdef class Program:
         """Read the facts' negativity into the record (the first condition on it)."""
         value = self._facts.negativity
         self._scores[_NEGATIVITY] = NAN if value is None else <double>value
-        self._negativity_pending = False
+        self._facts = None
         return 0
 
     cdef int _holds(self, int at) noexcept:
@@ -331,7 +330,7 @@ cdef class Program:
             self._uncertain = uncertain  # what is under a ``not`` explains nothing
             return _UNKNOWN if held == _UNKNOWN else 1 - held
         if kind == _RANGE:
-            if node.slot == _NEGATIVITY and self._negativity_pending:
+            if node.slot == _NEGATIVITY and self._facts is not None:
                 return _UNKNOWN
             score = self._scores[node.slot]
             return node.lo <= score <= node.hi  # NaN (no score) compares false

@@ -25,6 +25,7 @@ from service.rules import RuleEngine, _rules, load_default_rules
 from service.rules.model import RuleSet, default_rules_text, parse_rules
 from service.sentiment.corpus import default_data_dir, read_split
 from tests.oracle.engine_py import RuleEngine as OracleEngine
+from tests.unit.test_rules_negativity import FakeModel
 from tests.unit.test_rules_reference import events as varied_events
 
 LABELLED = Path(__file__).resolve().parents[1] / "data" / "labelled_events.jsonl"
@@ -353,21 +354,6 @@ def test_native_rules_agree_at_the_edges_of_the_syntax() -> None:
     assert not {"e.empty_text", "e.empty_any"} & fired
 
 
-class _FixedModel:
-    """A text model that reads every text at one negativity, and counts its reads."""
-
-    def __init__(self, score: float) -> None:
-        self.score = score
-        self.calls = 0
-
-    def negativity(self, prepared: str) -> float:
-        self.calls += 1
-        return self.score
-
-    def explain(self, prepared: str, limit: int = 3) -> list[tuple[str, float]]:
-        return [(word, 0.1) for word in prepared.split()[:limit]]
-
-
 _LEAVES = st.sampled_from(
     [
         {"negativity": {"min": 0.5}},
@@ -429,9 +415,9 @@ def test_the_negativity_read_on_demand_decides_as_if_read_first(
         }
     )
     rule_set = parse_rules(text, "generated")
-    model = _FixedModel(score)
+    model = FakeModel({}, default=score)
     engine = RuleEngine(rule_set, text_model=model)
-    oracle = OracleEngine(rule_set, _FixedModel(score))
+    oracle = OracleEngine(rule_set, FakeModel({}, default=score))
     phrase = " ".join(words)
     event = FeedbackEvent.model_validate(
         {
@@ -445,4 +431,4 @@ def test_the_negativity_read_on_demand_decides_as_if_read_first(
         }
     )
     _same(engine, oracle, event, [])
-    assert model.calls <= 1
+    assert len(model.calls) <= 1

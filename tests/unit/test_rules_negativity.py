@@ -9,19 +9,21 @@ import pytest
 from schemas.common import Priority
 from schemas.feedback import FeedbackEvent
 from service.rules import RuleEngine, load_default_rules
-from service.rules.model import parse_rules
+from service.rules.model import RuleSet, parse_rules
 
 
 class FakeModel:
-    """Negativity by a fixed table of prepared texts (what the engine hands the model)."""
+    """Negativity by a fixed table of prepared texts (what the engine hands the model),
+    ``default`` for any other text; ``calls``: the texts it was asked about."""
 
-    def __init__(self, scores: dict[str, float]) -> None:
+    def __init__(self, scores: dict[str, float], default: float = 0.0) -> None:
         self.scores = scores
+        self.default = default
         self.calls: list[str] = []
 
     def negativity(self, prepared: str) -> float:
         self.calls.append(prepared)
-        return self.scores.get(prepared, 0.0)
+        return self.scores.get(prepared, self.default)
 
     def explain(self, prepared: str, limit: int = 3) -> list[tuple[str, float]]:
         return [(word, 0.1) for word in prepared.split()[:limit]]
@@ -87,33 +89,50 @@ def test_rules_without_negativity_load_no_model() -> None:
     assert RuleEngine(load_default_rules()).text_model is not None
 
 
-#: rules whose outcome depends on the negativity only for some events (rule 1 of
-#: ``service/rules/_rules.pyx``): the model runs only for those
-LAZY_RULES = """
+#: Rules whose outcome depends on the negativity only for some events (rule 1 of
+#: ``service/rules/_rules.pyx``): the model runs only for those. ``_lazy_rules`` joins
+#: the head and the rules named.
+_HEAD = """
 version: t
 priorities: [{priority: P2, min_severity: 50}, {priority: P4, min_severity: 0}]
 lexicons:
   refund: {en: [refund]}
   thanks: {en: [thanks]}
 rules:
-  - id: refund
-    when: {text: [refund]}
-    weight: 50
-  - id: model.negative
-    when: {negativity: {min: 0.8}, not: {fired: [refund]}}
-    weight: 50
-  - id: first.reason
-    when:
-      any:
-        - {negativity: {min: 0.5}}
-        - {text: [thanks]}
-    weight: 0
 """
+_RULES = {
+    # a lexicon rule, and a model rule that it decides (its ``not``)
+    "refund": "  - {id: refund, when: {text: [refund]}, weight: 50}\n",
+    "model.negative": (
+        "  - id: model.negative\n"
+        "    when: {negativity: {min: 0.8}, not: {fired: [refund]}}\n"
+        "    weight: 50\n"
+    ),
+    # an ``any`` whose first alternative waits on the model
+    "first.reason": (
+        "  - id: first.reason\n"
+        "    when: {any: [{negativity: {min: 0.5}}, {text: [thanks]}]}\n"
+        "    weight: 0\n"
+    ),
+    # an ``any`` true after an unknown alternative, but under a ``not``
+    "either": (
+        "  - id: either\n"
+        "    when:\n"
+        "      any:\n"
+        "        - not: {any: [{negativity: {max: 0.1}}, {text: [refund]}]}\n"
+        "        - {text: [thanks]}\n"
+        "    weight: 0\n"
+    ),
+}
+
+
+def _lazy_rules(*names: str) -> RuleSet:
+    return parse_rules(_HEAD + "".join(_RULES[name] for name in names))
 
 
 def test_the_model_runs_only_when_a_rule_depends_on_it() -> None:
     model = FakeModel({"refund now": 0.9, "bad bad": 0.9})
-    engine = RuleEngine(parse_rules(LAZY_RULES.split("  - id: first.reason")[0]), text_model=model)
+    engine = RuleEngine(_lazy_rules("refund", "model.negative"), text_model=model)
     # the refund rule decides: model.negative is false whatever the model would say
     decided = engine.assess(_event("refund now", language="en"))
     assert [r.rule_id for r in decided.reasons] == ["refund"]
@@ -134,11 +153,8 @@ def test_an_any_that_waits_on_the_model_explains_its_first_alternative(
     negativity: the program reads it, so the evidence is the first that held (the rule
     alone: no other rule has read the negativity before it)."""
     model = FakeModel({"thanks": score})
-    head, _, _ = LAZY_RULES.partition("  - id: refund\n")
-    only = head + "  - id: first.reason" + LAZY_RULES.split("  - id: first.reason")[1]
-    engine = RuleEngine(parse_rules(only), text_model=model)
-    reasons = engine.assess(_event("thanks", language="en")).reasons
-    [reason] = [r for r in reasons if r.rule_id == "first.reason"]
+    engine = RuleEngine(_lazy_rules("first.reason"), text_model=model)
+    [reason] = engine.assess(_event("thanks", language="en")).reasons
     assert (reason.rule_id, reason.evidence) == ("first.reason", evidence)
     assert model.calls == ["thanks"]
 
@@ -146,19 +162,8 @@ def test_an_any_that_waits_on_the_model_explains_its_first_alternative(
 def test_a_choice_under_a_not_does_not_run_the_model() -> None:
     """A ``not`` explains nothing: an ``any`` under it that is true after an unknown
     alternative leaves no choice to make exact."""
-    rules = parse_rules(
-        LAZY_RULES.partition("rules:\n")[0]
-        + """rules:
-  - id: either
-    when:
-      any:
-        - not: {any: [{negativity: {max: 0.1}}, {text: [refund]}]}
-        - {text: [thanks]}
-    weight: 0
-"""
-    )
     model = FakeModel({})
-    engine = RuleEngine(rules, text_model=model)
+    engine = RuleEngine(_lazy_rules("either"), text_model=model)
     [reason] = engine.assess(_event("refund thanks", language="en")).reasons
     assert (reason.rule_id, reason.evidence) == ("either", ["thanks: thanks"])
     assert model.calls == []
@@ -169,8 +174,7 @@ def test_an_error_of_the_model_is_raised_not_read_as_no_score() -> None:
         def negativity(self, prepared: str) -> float:
             raise RuntimeError("model failed")
 
-    rules = parse_rules(LAZY_RULES.split("  - id: first.reason")[0])
-    engine = RuleEngine(rules, text_model=Broken({}))
+    engine = RuleEngine(_lazy_rules("refund", "model.negative"), text_model=Broken({}))
     with pytest.raises(RuntimeError, match="model failed"):
         engine.assess(_event("bad bad", language="en"))
     # an event the other rules decide never asks it
