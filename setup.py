@@ -1,10 +1,11 @@
 """The compiled part of the package (everything else is in pyproject.toml).
 
-Four modules are compiled by Cython into C extensions: three of the per-event path,
+Five modules are compiled by Cython into C extensions: four of the per-event path,
 ``service/rules/_scan.pyx`` (lexicon matching and the tone of a text),
-``service/rules/_rules.pyx`` (which rules fire, and their outcome) and
-``service/kafka/_partition.pyx`` (the partition of a keyed output), and the SLA gauges'
-scan of the packed clocks, ``service/sla/_risk.pyx``. ``pip install .``
+``service/rules/_rules.pyx`` (which rules fire, and their outcome),
+``service/kafka/_partition.pyx`` (the partition of a keyed output) and
+``schemas/_rfc3339.pyx`` (the contract's timestamps), and the SLA gauges' scan of the
+packed clocks, ``service/sla/_risk.pyx``. ``pip install .``
 (and ``make``, through ``pip install -e``) builds them with the machine's C compiler.
 See docs/performance.md#the-native-path.
 
@@ -24,6 +25,7 @@ MODULES = {
     "service.rules._rules": "service/rules/_rules.pyx",
     "service.sla._risk": "service/sla/_risk.pyx",
     "service.kafka._partition": "service/kafka/_partition.pyx",
+    "schemas._rfc3339": "schemas/_rfc3339.pyx",
 }
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AwareDatetime, BeforeValidator, PlainSerializer, StringConstraints
+
+# Every timestamp of the contract is written by this one function (compiled: it runs
+# twice per ticket): an aware datetime as RFC 3339 in UTC with millisecond precision.
+from schemas._rfc3339 import rfc3339 as rfc3339
 
 #: Version of the message contract. Changes are additive within a major version.
 SCHEMA_VERSION = "1.4"
@@ -62,12 +66,6 @@ class LifecycleStage(StrEnum):
     ACTIVE = "active"
     RENEWAL = "renewal"
     CHURNED = "churned"
-
-
-def rfc3339(value: datetime) -> str:
-    """Format an aware datetime as RFC 3339 in UTC with millisecond precision."""
-    text = value.astimezone(UTC).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
 
 
 def _text_or_datetime(value: object) -> object:

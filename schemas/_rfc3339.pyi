@@ -1,0 +1,5 @@
+from datetime import datetime
+
+SOURCE_DIGEST: str
+
+def rfc3339(value: datetime) -> str: ...
