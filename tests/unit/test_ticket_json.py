@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.common import Priority, rfc3339
 from schemas.feedback import FeedbackEvent
@@ -107,6 +109,15 @@ def _engine() -> RuleEngine:
 
 @pytest.mark.parametrize("event_id", ["", "e-1", "ευχαριστώ", "x" * 300, "客服-42", "a\u2028b"])
 def test_ticket_id_is_the_uuid5_of_the_event_id(event_id: str) -> None:
+    from service.rules.engine import TICKET_NAMESPACE
+
+    assert ticket_id_for(event_id) == str(uuid.uuid5(TICKET_NAMESPACE, event_id))
+
+
+@settings(max_examples=500)
+@given(st.text())
+def test_ticket_id_is_the_uuid5_of_any_event_id(event_id: str) -> None:
+    # 500 ids: every value of the hex digit that carries the variant bits, many times over
     from service.rules.engine import TICKET_NAMESPACE
 
     assert ticket_id_for(event_id) == str(uuid.uuid5(TICKET_NAMESPACE, event_id))
