@@ -1,5 +1,6 @@
 """Types of the compiled rule program (``_rules.pyx``)."""
 
+from collections.abc import Callable
 from typing import Any
 
 SOURCE_DIGEST: str
@@ -47,3 +48,38 @@ class Program:
         shouting_at: float,
     ) -> None: ...
     def run(self, facts: Any) -> tuple[list[int], int, int, int, bool, list[int]]: ...
+
+WORDS_HIT: int
+WORDS_INTENSIFIED: int
+
+class Evidence:
+    def __call__(self, facts: Any) -> list[str]: ...
+
+class Called(Evidence):
+    def __init__(self, explain: Callable[[Any], list[str]]) -> None: ...
+
+class Fixed(Evidence):
+    def __init__(self, words: list[str]) -> None: ...
+
+class Joined(Evidence):
+    def __init__(self, parts: tuple[Evidence, ...]) -> None: ...
+
+class Chosen(Evidence):
+    def __init__(self, slot: int, alternatives: tuple[Evidence, ...]) -> None: ...
+
+class Words(Evidence):
+    def __init__(self, names: list[str], bucket: int) -> None: ...
+
+class StatedWords(Evidence):
+    def __init__(self, names: list[str]) -> None: ...
+
+class HedgedWords(Evidence):
+    def __init__(self, names: list[str]) -> None: ...
+
+def explain_fired(
+    fired: list[int],
+    evidence: list[Evidence],
+    reasons: list[dict[str, Any]],
+    actions: list[tuple[str, ...]],
+    facts: Any,
+) -> tuple[list[dict[str, Any]], list[str]]: ...

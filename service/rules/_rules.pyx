@@ -36,8 +36,13 @@ event, ``Program.run`` reads the facts into the record and runs the rules in fil
    attention when any asks for it.
 
 A ``Program`` keeps its per-event arrays between calls: one program serves one thread
-(the prioritizer is single-threaded). The evidence, the words the rules matched, stays
-in Python (``conditions.py``): it is built only for the rules that fired.
+(the prioritizer is single-threaded).
+
+5. The evidence, what a fired rule's condition matched, is built only for the rules that
+   fired (``explain_fired``), after the run, from the same facts: one ``Evidence`` per
+   condition, composed by ``conditions.py`` from the kinds at the end of this module
+   (lexicon words, fixed words, the keys joined in order, an ``any``'s choice, and
+   ``Called`` for a key that formats a value of the facts in Python).
 """
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
@@ -397,3 +402,188 @@ cdef int* _ints(list values) except NULL:
     for i in range(len(values)):
         out[i] = values[i]
     return out
+
+
+# --- the evidence ---------------------------------------------------------------------
+#
+# What a fired rule's condition matched, as ``conditions.py`` composes it when the engine
+# is built: one ``Evidence`` object per condition, built from the kinds below. A key whose
+# evidence formats a value of the facts (a score, a member, the tone, the repeat contact,
+# the negativity) keeps its Python function (``Called``); the lexicon words, the fixed
+# words, the concatenation of a condition's keys and the choice of an ``any``, which make
+# up most of what a ticket's reasons say, are built here without a Python call per part.
+
+
+cdef class Evidence:
+    """The evidence of one condition: ``evidence(facts) -> list[str]``."""
+
+    cdef list of(self, object facts):
+        raise NotImplementedError
+
+    def __call__(self, facts):
+        return self.of(facts)
+
+
+cdef class Called(Evidence):
+    """The evidence a Python function gives (``explain(facts) -> list[str]``)."""
+
+    cdef object explain
+
+    def __init__(self, explain):
+        self.explain = explain
+
+    cdef list of(self, object facts):
+        return self.explain(facts)
+
+
+cdef class Fixed(Evidence):
+    """The same words every time (a fresh list each time: the ticket owns it)."""
+
+    cdef list words
+
+    def __init__(self, list words):
+        self.words = list(words)
+
+    cdef list of(self, object facts):
+        return list(self.words)
+
+
+cdef class Joined(Evidence):
+    """The evidence of each part, in order, one list (the keys of a condition, or the
+    conditions of an ``all``)."""
+
+    cdef tuple parts
+
+    def __init__(self, tuple parts):
+        self.parts = _checked(parts)
+
+    cdef list of(self, object facts):
+        cdef list found = []
+        for part in self.parts:
+            found.extend((<Evidence>part).of(facts))
+        return found
+
+
+cdef class Chosen(Evidence):
+    """An ``any``: the evidence of the alternative that held first (its choice, read
+    from ``Facts.choices``, rule 3)."""
+
+    cdef int slot
+    cdef tuple alternatives
+
+    def __init__(self, int slot, tuple alternatives):
+        self.slot = slot
+        self.alternatives = _checked(alternatives)
+
+    cdef list of(self, object facts):
+        cdef int choice = (<list>facts.choices)[self.slot]
+        return (<Evidence>self.alternatives[choice]).of(facts)
+
+
+#: The buckets of the signals a ``Words`` reads.
+WORDS_HIT, WORDS_INTENSIFIED = range(2)
+
+
+cdef class Words(Evidence):
+    """The phrases of the named lexicons in a bucket of the scan (``hits`` or
+    ``intensified``), five a lexicon at most, each as ``name: phrase``."""
+
+    cdef tuple names
+    cdef tuple prefixes
+    cdef bint intensified
+
+    def __init__(self, list names, int bucket):
+        self.names = tuple(names)
+        self.prefixes = tuple(f"{name}: " for name in names)
+        self.intensified = bucket == WORDS_INTENSIFIED
+
+    cdef list of(self, object facts):
+        signals = facts.signals
+        cdef dict bucket = signals.intensified if self.intensified else signals.hits
+        cdef list found = []
+        cdef Py_ssize_t i
+        for i in range(len(self.names)):
+            words = bucket.get(self.names[i])
+            if words:
+                _prefixed(found, <str>self.prefixes[i], <list>words)
+        return found
+
+
+cdef class StatedWords(Evidence):
+    """The phrases of the named lexicons that matched without a hedge (``stated``)."""
+
+    cdef tuple names
+    cdef tuple prefixes
+
+    def __init__(self, list names):
+        self.names = tuple(names)
+        self.prefixes = tuple(f"{name}: " for name in names)
+
+    cdef list of(self, object facts):
+        signals = facts.signals
+        cdef set stated = signals.stated
+        cdef dict hits = signals.hits
+        cdef list found = []
+        cdef Py_ssize_t i
+        for i in range(len(self.names)):
+            name = self.names[i]
+            if name in stated:
+                _prefixed(found, <str>self.prefixes[i], <list>hits[name])
+        return found
+
+
+cdef class HedgedWords(Evidence):
+    """The hedged phrases of the named lexicons never stated: ``name: phrase (hedged)``."""
+
+    cdef tuple names
+
+    def __init__(self, list names):
+        self.names = tuple(names)
+
+    cdef list of(self, object facts):
+        signals = facts.signals
+        cdef set stated = signals.stated
+        cdef dict hedged = signals.hedged
+        cdef list found = []
+        for name in self.names:
+            if name in stated:
+                continue
+            words = hedged.get(name)
+            if words:
+                for word in (<list>words)[:5]:
+                    found.append(f"{name}: {word} (hedged)")
+        return found
+
+
+cdef tuple _checked(tuple parts):
+    """``parts``, each an ``Evidence`` (what the unchecked casts above rely on)."""
+    for part in parts:
+        if not isinstance(part, Evidence):
+            raise TypeError(f"not an Evidence: {part!r}")
+    return parts
+
+
+cdef inline void _prefixed(list found, str prefix, list words):
+    """Append ``prefix + word`` for the first five of ``words``."""
+    cdef Py_ssize_t i, n = len(words)
+    if n > 5:
+        n = 5
+    for i in range(n):
+        found.append(prefix + <str>words[i])
+
+
+def explain_fired(list fired, list evidence, list reasons, list actions, object facts):
+    """The reasons and actions of the fired rules (indices in ``fired``, in file order):
+    for each, a copy of its reason's fields (``reasons``, by rule) with its evidence
+    (``evidence``, by rule), and its actions (``actions``, by rule: tuples), in order."""
+    cdef list out = [], acts = []
+    cdef dict fields
+    cdef int i
+    for index in fired:
+        i = index
+        fields = (<dict>reasons[i]).copy()
+        fields["evidence"] = (<Evidence?>evidence[i]).of(facts)
+        out.append(fields)
+        if actions[i]:
+            acts.extend(<tuple>actions[i])
+    return out, acts

@@ -5,9 +5,9 @@ set's native program and its evidence.
 test holds the two in step): a small object that says all the engine knows of that key.
 Its ``compile`` adds the key's node to the rule set's program (``ProgramBuilder``; the
 program runs natively, ``service/rules/_rules.pyx``, which says what each kind of node
-holds on) and returns that node with ``evidence(facts) -> list[str]``, run only for a rule
-that fired (after the program ran, on the same facts), so no evidence string is built in
-vain.
+holds on) and returns that node with its evidence, an ``Evidence`` of the same module
+(``evidence(facts) -> list[str]``), run only for a rule that fired (after the program
+ran, on the same facts), so no evidence string is built in vain.
 
 Adding a key is its field on ``Condition``, its entry here and, when it reads something
 of the facts that no node reads yet, a slot of the record in ``_rules.pyx``. The evidence
@@ -24,14 +24,24 @@ from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 import service.rules._rules as _rules
+from service.rules._rules import (
+    Called,
+    Chosen,
+    Evidence,
+    Fixed,
+    HedgedWords,
+    Joined,
+    StatedWords,
+    Words,
+)
 from service.rules.facts import Facts
-from service.rules.matcher import TextSignals
 from service.rules.model import Condition, Range
 
-Evidence = list[str]
-Explain = Callable[[Facts], Evidence]
+#: a Python function that gives the evidence of a key from the facts (wrapped in
+#: ``_rules.Called``): the keys that format a value of the facts
+Explain = Callable[[Facts], list[str]]
 #: a condition's node in the program, and its evidence
-Compiled = tuple[int, Explain]
+Compiled = tuple[int, Evidence]
 V = TypeVar("V")
 #: a node of the program: kind, slot, want, lower and upper bound, arguments
 NodeSpec = tuple[int, int, int, float, float, tuple[int, ...]]
@@ -112,12 +122,12 @@ class Score(Key[Range | None]):
             lo=value.min if value.min is not None else float("-inf"),
             hi=value.max if value.max is not None else float("inf"),
         )
-        return node, self.explain()
+        return node, Called(self.explain())
 
     def explain(self) -> Explain:
         name, get = self.name, attrgetter(self.attr)
 
-        def explain(f: Facts) -> Evidence:
+        def explain(f: Facts) -> list[str]:
             return [f"{name}={get(f)}"]
 
         return explain
@@ -131,7 +141,7 @@ class Negativity(Score):
         super().__init__("negativity", "negativity", "negativity", _rules.NEGATIVITY)
 
     def explain(self) -> Explain:
-        def explain(f: Facts) -> Evidence:
+        def explain(f: Facts) -> list[str]:
             # "negativity 0.98 (rude 2.01, food 1.74)": the words that pushed it, with
             # their part of the logit margin towards negative (service/sentiment/model.py)
             model = f.text_model
@@ -157,10 +167,10 @@ class Member(Key[list[str] | None]):
         )
         name, get = self.field, attrgetter(self.attr)
 
-        def explain(f: Facts) -> Evidence:
+        def explain(f: Facts) -> list[str]:
             return [f"{name}={get(f)}"]
 
-        return node, explain
+        return node, Called(explain)
 
 
 class _Lexicons(Key[list[str] | None]):
@@ -176,7 +186,7 @@ class _Lexicons(Key[list[str] | None]):
         return node, self.evidence(names)
 
     @abstractmethod
-    def evidence(self, names: list[str]) -> Explain:
+    def evidence(self, names: list[str]) -> Evidence:
         """What the lexicons matched (when the key holds)."""
 
 
@@ -184,12 +194,13 @@ class Lexicons(_Lexicons):
     """Holds when one of the lexicons has phrases in ``bucket`` of the signals (``hits``
     or ``intensified``); evidence ``name: phrase``, five a lexicon at most."""
 
-    def __init__(self, field: str, bucket: str, slot: int) -> None:
+    def __init__(self, field: str, bucket: int, slot: int) -> None:
+        """``bucket``: ``_rules.WORDS_HIT`` or ``_rules.WORDS_INTENSIFIED``."""
         super().__init__(field, slot)
-        self.bucket: Callable[[TextSignals], dict[str, list[str]]] = attrgetter(bucket)
+        self.bucket = bucket
 
-    def evidence(self, names: list[str]) -> Explain:
-        return _lexicon_evidence(names, self.bucket)
+    def evidence(self, names: list[str]) -> Evidence:
+        return Words(names, self.bucket)
 
 
 class Stated(_Lexicons):
@@ -198,8 +209,8 @@ class Stated(_Lexicons):
     def __init__(self) -> None:
         super().__init__("stated", _rules.STATED)
 
-    def evidence(self, names: list[str]) -> Explain:
-        return _stated_evidence(names)
+    def evidence(self, names: list[str]) -> Evidence:
+        return StatedWords(names)
 
 
 class Hedged(_Lexicons):
@@ -208,8 +219,8 @@ class Hedged(_Lexicons):
     def __init__(self) -> None:
         super().__init__("hedged", _rules.HEDGED_ONLY)
 
-    def evidence(self, names: list[str]) -> Explain:
-        return _hedged_evidence(names)
+    def evidence(self, names: list[str]) -> Evidence:
+        return HedgedWords(names)
 
 
 class Flag(Key[bool | None]):
@@ -217,21 +228,21 @@ class Flag(Key[bool | None]):
     absence (evidence ``not <field>``), ``true`` explains with ``said``: fixed words or
     what ``explain`` makes of the facts."""
 
-    def __init__(self, field: str, slot: int, said: Evidence | Explain | None) -> None:
+    def __init__(self, field: str, slot: int, said: list[str] | Explain | None) -> None:
         super().__init__(field)
         self.slot, self.said = slot, said
 
-    def explain(self, window: str) -> Explain:
+    def explain(self, window: str) -> Evidence:
         """The evidence when the property is there."""
         if isinstance(self.said, list):
-            return _static(self.said)
+            return Fixed(self.said)
         assert self.said is not None
-        return self.said
+        return Called(self.said)
 
     def compile(self, value: bool | None, window: str, program: ProgramBuilder) -> Compiled:
         want = bool(value)
         node = program.node(_rules.FLAG, slot=self.slot, want=int(want))
-        return node, self.explain(window) if want else _static([f"not {self.field}"])
+        return node, self.explain(window) if want else Fixed([f"not {self.field}"])
 
 
 class RepeatContact(Flag):
@@ -240,13 +251,13 @@ class RepeatContact(Flag):
     def __init__(self) -> None:
         super().__init__("repeat_contact", _rules.REPEAT_CONTACT, None)
 
-    def explain(self, window: str) -> Explain:
-        def repeat(f: Facts) -> Evidence:
+    def explain(self, window: str) -> Evidence:
+        def repeat(f: Facts) -> list[str]:
             n = len(f.related)
             shown = ", ".join(f.related[:5])
             return [f"{n} earlier ticket{'s' if n != 1 else ''} in {window}: {shown}"]
 
-        return repeat
+        return Called(repeat)
 
 
 class Fired(Key[list[str] | None]):
@@ -255,7 +266,7 @@ class Fired(Key[list[str] | None]):
     def compile(self, value: list[str] | None, window: str, program: ProgramBuilder) -> Compiled:
         refs = value or []
         node = program.node(_rules.FIRED, [program.rule_index[ref] for ref in refs])
-        return node, _static([f"after {ref}" for ref in refs])
+        return node, Fixed([f"after {ref}" for ref in refs])
 
 
 class AnyOf(Key[list[Condition] | None]):
@@ -268,12 +279,7 @@ class AnyOf(Key[list[Condition] | None]):
         subs = [compile_condition(c, window, program) for c in value or ()]
         slot = program.choice()
         node = program.node(_rules.ANY, [sub[0] for sub in subs], want=slot)
-        explains = tuple(sub[1] for sub in subs)
-
-        def first(f: Facts) -> Evidence:
-            return explains[f.choices[slot]](f)
-
-        return node, first
+        return node, Chosen(slot, tuple(sub[1] for sub in subs))
 
 
 class AllOf(Key[list[Condition] | None]):
@@ -295,14 +301,14 @@ class Not(Key[Condition | None]):
     def compile(self, value: Condition | None, window: str, program: ProgramBuilder) -> Compiled:
         assert value is not None
         inner = compile_condition(value, window, program)[0]
-        return program.node(_rules.NOT, [inner]), _static([])
+        return program.node(_rules.NOT, [inner]), Fixed([])
 
 
-def _shouting(f: Facts) -> Evidence:
+def _shouting(f: Facts) -> list[str]:
     return [f"capitals {f.shouting:.0%}"]
 
 
-def _punctuation(f: Facts) -> Evidence:
+def _punctuation(f: Facts) -> list[str]:
     return [f"punctuation {' '.join(f.punctuation[:3])}"]
 
 
@@ -316,7 +322,7 @@ KEYS: dict[str, Key[Any]] = {
         Member("tier", _rules.TIER),
         Member("lifecycle_stage", _rules.STAGE, "stage"),
         Member("language", _rules.LANGUAGE),
-        Lexicons("text", "hits", _rules.HITS),
+        Lexicons("text", _rules.WORDS_HIT, _rules.HITS),
         Flag("text_empty", _rules.TEXT_EMPTY, ["no text"]),
         Flag("has_score", _rules.HAS_SCORE, ["score given"]),
         Flag("shouting", _rules.SHOUTING, _shouting),
@@ -324,7 +330,7 @@ KEYS: dict[str, Key[Any]] = {
         Fired("fired"),
         Stated(),
         Hedged(),
-        Lexicons("intensified", "intensified", _rules.INTENSIFIED),
+        Lexicons("intensified", _rules.WORDS_INTENSIFIED, _rules.INTENSIFIED),
         RepeatContact(),
         Negativity(),
         AnyOf("any"),
@@ -353,85 +359,6 @@ def compile_condition(cond: Condition, window: str, program: ProgramBuilder) -> 
 # --- the evidence ---------------------------------------------------------------------
 
 
-def _concat(explains: tuple[Explain, ...]) -> Explain:
-    if len(explains) == 1:
-        return explains[0]
-    if len(explains) == 2:  # the common case, without a loop
-        e0, e1 = explains
-
-        def evidence2(f: Facts) -> Evidence:
-            return e0(f) + e1(f)
-
-        return evidence2
-
-    def evidence(f: Facts) -> Evidence:
-        found: Evidence = []
-        for explain in explains:
-            found.extend(explain(f))
-        return found
-
-    return evidence
-
-
-def _static(evidence: Evidence) -> Explain:
-    def explain(f: Facts) -> Evidence:
-        return list(evidence)
-
-    return explain
-
-
-def _lexicon_evidence(
-    names: list[str], bucket: Callable[[TextSignals], dict[str, list[str]]]
-) -> Explain:
-    # evidence "churn: cancel my subscription": the prefix is added to each phrase by
-    # ``map`` (no comprehension: a function call per rule fired)
-    prefixed = tuple((name, f"{name}: ") for name in names)
-    if len(prefixed) == 1:
-        ((name, prefix),) = prefixed
-
-        def explain_one(f: Facts) -> Evidence:
-            words = bucket(f.signals).get(name)
-            return list(map(prefix.__add__, words[:5])) if words else []
-
-        return explain_one
-
-    def explain(f: Facts) -> Evidence:
-        hits = bucket(f.signals)
-        found: Evidence = []
-        for name, prefix in prefixed:
-            words = hits.get(name)
-            if words:
-                found.extend(map(prefix.__add__, words[:5]))
-        return found
-
-    return explain
-
-
-def _stated_evidence(names: list[str]) -> Explain:
-    prefixed = tuple((name, f"{name}: ") for name in names)
-
-    def explain(f: Facts) -> Evidence:
-        sig = f.signals
-        stated, hits = sig.stated, sig.hits
-        found: Evidence = []
-        for name, prefix in prefixed:  # as in ``_lexicon_evidence``
-            if name in stated:
-                found.extend(map(prefix.__add__, hits[name][:5]))
-        return found
-
-    return explain
-
-
-def _hedged_evidence(names: list[str]) -> Explain:
-    wanted = tuple(names)
-
-    def explain(f: Facts) -> Evidence:
-        sig = f.signals
-        return [
-            f"{name}: {w} (hedged)"
-            for name in wanted
-            if name not in sig.stated
-            for w in sig.hedged.get(name, ())[:5]
-        ]
-
-    return explain
+def _concat(parts: tuple[Evidence, ...]) -> Evidence:
+    """The evidence of each part, in order, as one (``_rules.Joined``)."""
+    return parts[0] if len(parts) == 1 else Joined(parts)  # none: an empty list

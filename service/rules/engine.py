@@ -2,7 +2,7 @@
 
 Every rule's condition is compiled once, when the engine is built, into nodes of one
 native program (``service/rules/_rules.pyx``; ``conditions.py`` says what each key of a
-condition becomes) and an evidence closure. Per event the facts (scores, channel,
+condition becomes) and its evidence (kinds of the same module). Per event the facts (scores, channel,
 customer, lexicon hits with negation/hedging, shouting, punctuation, earlier related
 tickets, the text model's negativity of the same normalised text) are computed once —
 the negativity only if a rule's outcome depends on it; the program runs every rule in
@@ -25,8 +25,8 @@ from pydantic import BaseModel
 from schemas.common import Priority
 from schemas.feedback import FeedbackEvent
 from schemas.ticket import Reason, SlaInfo, Ticket
-from service.rules._rules import Program
-from service.rules.conditions import Explain, ProgramBuilder, compile_condition
+from service.rules._rules import Evidence, Program, explain_fired
+from service.rules.conditions import ProgramBuilder, compile_condition
 from service.rules.facts import SHOUTING_THRESHOLD, Facts
 from service.rules.language import decide
 from service.rules.matcher import LexiconMatcher, TextSignals
@@ -82,17 +82,9 @@ class Assessment:
         return [_reason(**fields) for fields in self.reason_fields]
 
 
-@dataclass(frozen=True, slots=True)
-class _CompiledRule:
-    explain: Explain
-    actions: tuple[str, ...]
-    #: its ``Reason`` fields but the evidence
-    reason: ReasonFields
-
-
 class RuleEngine:
-    """Rules compiled once into a native program and evidence closures; ``assess`` runs
-    them in file order."""
+    """Rules compiled once into a native program and the evidence of each rule (both in
+    ``_rules.pyx``); ``assess`` runs them in file order."""
 
     def __init__(self, rules: RuleSet, text_model: NegativityModel | None = None) -> None:
         """``text_model``: what the ``negativity`` conditions read; the shipped model when
@@ -119,17 +111,24 @@ class RuleEngine:
         window = self.describe_window()
         builder = ProgramBuilder([r.id for r in rules.rules])
         roots: list[int] = []
-        self._compiled: list[_CompiledRule] = []
+        #: per rule, in file order: its evidence, its actions, its ``Reason`` fields but
+        #: the evidence (what ``explain_fired`` reads for the rules that fire)
+        self._evidence: list[Evidence] = []
+        self._actions: list[tuple[str, ...]] = []
+        self._reasons: list[ReasonFields] = []
         for r in rules.rules:
-            root, explain = compile_condition(r.when, window, builder)
+            root, evidence = compile_condition(r.when, window, builder)
             roots.append(root)
-            reason = {
-                "rule_id": r.id,
-                "weight": r.weight,
-                "evidence": None,
-                "min_priority": r.min_priority,
-            }
-            self._compiled.append(_CompiledRule(explain, tuple(r.actions), reason))
+            self._evidence.append(evidence)
+            self._actions.append(tuple(r.actions))
+            self._reasons.append(
+                {
+                    "rule_id": r.id,
+                    "weight": r.weight,
+                    "evidence": None,
+                    "min_priority": r.min_priority,
+                }
+            )
         # rules that name other rules (``fired``) name earlier ones (the rule-file
         # validation guarantees it), so one pass in file order sees them fired
         self._program = Program(
@@ -188,16 +187,7 @@ class RuleEngine:
         """Score one event. ``related``: ids of the customer's earlier tickets in the window."""
         facts = self.facts(event, related)
         fired, severity, rank, category_at, manager, facts.choices = self._program.run(facts)
-        compiled = self._compiled
-        reasons: list[ReasonFields] = []
-        actions: list[str] = []
-        for i in fired:
-            rule = compiled[i]
-            fields = rule.reason.copy()
-            fields["evidence"] = rule.explain(facts)
-            reasons.append(fields)
-            if rule.actions:
-                actions.extend(rule.actions)
+        reasons, actions = explain_fired(fired, self._evidence, self._reasons, self._actions, facts)
         if debug:
             reasons.extend(_debug_reasons(facts))
         priority = self._by_rank[rank]
