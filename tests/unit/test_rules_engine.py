@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -13,7 +14,7 @@ from schemas.common import Priority
 from schemas.feedback import FeedbackEvent
 from schemas.ticket import Ticket
 from service.rules import RuleEngine, build_ticket, load_default_rules, ticket_id_for
-from service.rules.engine import TICKET_NAMESPACE
+from service.rules.engine import TICKET_NAMESPACE, Assessment
 from service.rules.model import RuleSet, parse_rules
 from service.rules.text import MAX_ANALYSED_CHARS
 from service.sla.policy import SlaPolicy, load_policy
@@ -535,3 +536,19 @@ def test_ticket_json_uses_utc_z_timestamps() -> None:
 def test_engine_over_a_rule_set_object() -> None:
     rules: RuleSet = load_default_rules()
     assert RuleEngine(rules).rules is rules
+
+
+def test_an_assessment_is_built_with_every_field_and_stays_frozen() -> None:
+    """``Assessment`` has its own ``__init__`` (slot by slot): every field gets the value
+    given for it, ``related_ticket_ids`` defaults to a fresh list, nothing is settable."""
+    names = [f.name for f in dataclasses.fields(Assessment)]
+    values: dict[str, Any] = {name: object() for name in names}
+    built = Assessment(**values)
+    assert {name: getattr(built, name) for name in names} == values
+    assert Assessment(*(values[n] for n in names)) == built
+    one = Assessment(**{**values, "related_ticket_ids": None})
+    other = Assessment(**{**values, "related_ticket_ids": None})
+    assert one.related_ticket_ids == []
+    assert one.related_ticket_ids is not other.related_ticket_ids
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.severity = 1  # type: ignore[misc]
