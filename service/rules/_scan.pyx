@@ -1,7 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
 """The per-event reading of a text, compiled (Cython): the words of one text that the
 lexicon automaton found, with what the modifiers before them do to them; the text as the
-matcher reads it (``spaced``); and its tone (``shouting_ratio``, ``angry_punctuation``).
+matcher reads it (``spaced``); its tone (``shouting_ratio``, ``angry_punctuation``); and
+the language its script decides (``script_language``).
 
 ``LexiconMatcher`` (``service/rules/matcher.py``) compiles the lexicons into ``Term``
 entries of pyahocorasick automata once; per event it spaces the text and calls
@@ -601,3 +602,59 @@ cdef Py_ssize_t _angry_at(str text, Py_ssize_t j, Py_ssize_t end):
         if _is_bang(text[j]) and _is_question(text[j + 1]):
             return j + 2
     return j
+
+
+# --- script -------------------------------------------------------------------------
+
+
+cdef inline bint _is_latin_letter(Py_UCS4 ch):
+    """A-Z, a-z and U+00C0–U+024F (Latin-1 letters and Latin Extended-A and -B)."""
+    return (0x41 <= ch <= 0x5A) or (0x61 <= ch <= 0x7A) or (0xC0 <= ch <= 0x24F)
+
+
+cdef inline bint _is_non_latin_letter(Py_UCS4 ch):
+    """A letter of the non-Latin scripts the language guess knows: Greek (and its
+    extended block), Cyrillic, kana, Han (with its extension A and compatibility
+    ideographs) and Hangul syllables."""
+    return (
+        (0x370 <= ch <= 0x3FF)
+        or (0x400 <= ch <= 0x4FF)
+        or (0x1F00 <= ch <= 0x1FFF)
+        or (0x3040 <= ch <= 0x30FF)
+        or (0x3400 <= ch <= 0x4DBF)
+        or (0x4E00 <= ch <= 0x9FFF)
+        or (0xF900 <= ch <= 0xFAFF)
+        or (0xAC00 <= ch <= 0xD7AF)
+    )
+
+
+def script_language(str sample):
+    """The language a non-Latin script decides (step 1 of ``service/rules/language.py``),
+    or None for Latin letters, or none: the script of the first non-Latin letter
+    (Greek ``el``, Cyrillic ``ru``, kana ``ja``, Hangul ``ko``, else Han ``zh``, which is
+    ``ja`` when the sample has kana anywhere), unless the Latin letters are more than
+    three times as many as the non-Latin ones. One pass over the code points."""
+    cdef Py_ssize_t i, latin = 0, non_latin = 0
+    cdef Py_UCS4 ch, first = 0
+    cdef bint kana = False
+    for i in range(len(sample)):
+        ch = sample[i]
+        if _is_latin_letter(ch):
+            latin += 1
+        elif ch >= 0x370 and _is_non_latin_letter(ch):
+            non_latin += 1
+            if first == 0:
+                first = ch
+            if 0x3040 <= ch <= 0x30FF:
+                kana = True
+    if first == 0 or (latin and non_latin * 3 < latin):
+        return None
+    if 0x370 <= first <= 0x3FF or 0x1F00 <= first <= 0x1FFF:
+        return "el"
+    if 0x400 <= first <= 0x4FF:
+        return "ru"
+    if 0x3040 <= first <= 0x30FF:
+        return "ja"
+    if 0xAC00 <= first <= 0xD7AF:
+        return "ko"
+    return "ja" if kana else "zh"

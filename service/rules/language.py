@@ -19,66 +19,15 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from service.rules.text import latin1
+# step 1, a pass over the code points, is compiled (``_scan.pyx``)
+from service.rules._scan import script_language as script_language
 
 #: Latin-script languages the model may answer (the ones the lexicons cover).
 LATIN_LANGUAGES = ("en", "fi", "es", "de", "fr", "pt")
 MODEL_CHARS = 300
 SCRIPT_CHARS = 600
 
-_NON_LATIN = re.compile(
-    r"[\u0370-\u03ff\u1f00-\u1fff\u0400-\u04ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
-    r"\uf900-\ufaff\uac00-\ud7af]"
-)
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
-#: Runs of the same classes, to count letters by run lengths (one string per run).
-_NON_LATIN_RUN = re.compile(_NON_LATIN.pattern + "+")
-_LATIN_RUN = re.compile(_LATIN.pattern + "+")
-_SCRIPT_OF = (
-    ("el", 0x0370, 0x03FF),
-    ("el", 0x1F00, 0x1FFF),
-    ("ru", 0x0400, 0x04FF),
-    ("ja", 0x3040, 0x30FF),
-    ("ko", 0xAC00, 0xD7AF),
-)
-_KANA = re.compile(r"[\u3040-\u30ff]")
-
-
-def _script(ch: str) -> str:
-    cp = ord(ch)
-    for lang, lo, hi in _SCRIPT_OF:
-        if lo <= cp <= hi:
-            return lang
-    return "zh"
-
-
-def _mostly_latin(sample: str) -> bool:
-    """More than three times as many Latin letters as non-Latin ones (the non-Latin ones
-    are counted only until the answer is known)."""
-    latin = sum(map(len, _LATIN_RUN.findall(sample)))
-    non_latin = 0
-    for run in _NON_LATIN_RUN.finditer(sample):
-        non_latin += run.end() - run.start()
-        if non_latin * 3 >= latin:
-            return False
-    return True
-
-
-def script_language(sample: str) -> str | None:
-    """The language a non-Latin script decides, or None for Latin (or no) letters."""
-    if sample.isascii():  # a flag of the string: no non-Latin letter, without a search
-        return None
-    if latin1(sample) is not None:
-        return None  # Latin-1 text: one encoding instead of a search through it
-    first = _NON_LATIN.search(sample)
-    if first is None:
-        return None
-    if _LATIN.search(sample) is not None and _mostly_latin(sample):
-        return None  # mostly Latin letters with a few foreign ones
-    best = _script(first.group())
-    if best == "zh" and _KANA.search(sample):
-        return "ja"
-    return best
 
 
 @lru_cache(maxsize=1)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import random
 import re
 import unicodedata
+from pathlib import Path
 
 import pytest
 
 from schemas.feedback import FeedbackEvent
 from service.rules import RuleEngine, load_default_rules
 from service.rules._scan import CLAUSE_CHARS, may_have_cjk, window_end
-from service.rules.language import _LATIN, _NON_LATIN, _script, script_language
+from service.rules.evaluate import load_labelled
+from service.rules.language import _LATIN, SCRIPT_CHARS, script_language
 from service.rules.text import (
     _CJK,
     _COMBINING,
@@ -61,6 +63,25 @@ def ref_shouting(text: str, min_letters: int = 12) -> float:
 
 def ref_angry(text: str) -> list[str]:
     return [m for run in re.findall(r"[!?！？]{2,}", text) for m in _ANGRY_PUNCT.findall(run)]
+
+
+#: The non-Latin scripts' letters, as the language guess defines them (the reference of
+#: the compiled ``script_language``).
+_NON_LATIN = re.compile(
+    r"[\u0370-\u03ff\u1f00-\u1fff\u0400-\u04ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+    r"\uf900-\ufaff\uac00-\ud7af]"
+)
+_SCRIPT_OF = (
+    ("el", 0x0370, 0x03FF),
+    ("el", 0x1F00, 0x1FFF),
+    ("ru", 0x0400, 0x04FF),
+    ("ja", 0x3040, 0x30FF),
+    ("ko", 0xAC00, 0xD7AF),
+)
+
+
+def _script(ch: str) -> str:
+    return next((lang for lang, lo, hi in _SCRIPT_OF if lo <= ord(ch) <= hi), "zh")
 
 
 def ref_script(sample: str) -> str | None:
@@ -122,10 +143,31 @@ def test_shouting_and_punctuation_random_text(seed: int) -> None:
         assert angry_punctuation(text) == ref_angry(text), repr(text)
 
 
+#: The first and last code points of each range, and their neighbours outside it.
+SCRIPT_EDGES = "".join(
+    chr(cp)
+    for cp in (
+        *(0x40, 0x41, 0x5A, 0x5B, 0x60, 0x61, 0x7A, 0x7B, 0xBF, 0xC0, 0xD7, 0x24F, 0x250),
+        *(0x36F, 0x370, 0x3FF, 0x400, 0x4FF, 0x500, 0x1EFF, 0x1F00, 0x1FFF, 0x2000),
+        *(0x303F, 0x3040, 0x30FF, 0x3100, 0x33FF, 0x3400, 0x4DBF, 0x4DC0, 0x4DFF, 0x4E00),
+        *(0x9FFF, 0xA000, 0xABFF, 0xAC00, 0xD7AF, 0xD7B0, 0xF8FF, 0xF900, 0xFAFF, 0xFB00),
+    )
+)
+
+
 @pytest.mark.parametrize("seed", range(2))
 def test_script_language_random_text(seed: int) -> None:
     for text in random_texts(20_000, seed, "abZé ΩωΆжяЁ中文あア한!1 "):
         assert script_language(text) == ref_script(text), repr(text)
+    for text in random_texts(20_000, seed, SCRIPT_EDGES):
+        assert script_language(text) == ref_script(text), repr(text)
+
+
+def test_script_language_of_the_labelled_events() -> None:
+    labelled = Path(__file__).resolve().parents[1] / "data" / "labelled_events.jsonl"
+    for line in load_labelled(labelled):
+        sample = str(line["event"].get("text", ""))[:SCRIPT_CHARS]
+        assert script_language(sample) == ref_script(sample), line["_line"]
 
 
 def test_stopword_votes_count_distinct_stopwords() -> None:
