@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import orjson
@@ -203,6 +203,16 @@ def test_dead_letter_of_a_record_with_a_100_kb_header_fits_a_default_request() -
         (NOW + timedelta(days=2), "timestamp_out_of_range"),
         (NOW - timedelta(days=3649), "ticket"),
         (NOW - timedelta(days=3651), "timestamp_out_of_range"),
+        # the exact edges (the window's bounds are inside it), in another offset too
+        (NOW + timedelta(days=1), "ticket"),
+        (NOW + timedelta(days=1, microseconds=1), "timestamp_out_of_range"),
+        (NOW - timedelta(days=3650), "ticket"),
+        (NOW - timedelta(days=3650, microseconds=1), "timestamp_out_of_range"),
+        ((NOW + timedelta(days=1)).astimezone(timezone(timedelta(hours=-9))), "ticket"),
+        (
+            (NOW + timedelta(days=1, microseconds=1)).astimezone(timezone(timedelta(hours=14))),
+            "timestamp_out_of_range",
+        ),
     ],
 )
 def test_plausibility_window_edges(occurred_at: datetime, expected: str) -> None:
