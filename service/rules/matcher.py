@@ -46,6 +46,7 @@ from service.rules._scan import (
     NEG,
     PSEUDO,
     STOP,
+    SymbolHeads,
     Term,
     may_have_cjk,
     scan_symbols,
@@ -138,12 +139,10 @@ class LexiconMatcher:
         self._word_terms = self._automaton({k: v for k, v in keyed.items() if k[0] == " "})
         self._symbols = self._automaton(symbols)
         #: every symbol term starts with one of these (its first two characters): a text
-        #: without any skips the symbol pass (``in`` on a narrower string is immediate)
-        self._symbol_heads = tuple(sorted({key[:2] for key in symbols}))
-        self._latin1_symbol_heads = tuple(h for h in self._symbol_heads if max(h) <= "\xff")
-        #: their first characters: a one-character ``in`` is a fast scan, so a text
-        #: without any of them is ruled out before the (slower) substring tests
-        self._symbol_firsts = tuple(sorted({h[0] for h in self._symbol_heads}))
+        #: without any skips the symbol pass; Latin-1 text can only hold the Latin-1 ones
+        heads = {key[:2] for key in symbols}
+        self._symbol_heads = SymbolHeads(heads)
+        self._latin1_symbol_heads = SymbolHeads(h for h in heads if max(h) <= "\xff")
 
     @staticmethod
     def _automaton(keyed: Mapping[str, Iterable[object]]) -> Any:
@@ -247,13 +246,8 @@ class LexiconMatcher:
         return sig
 
     def _may_have_symbols(self, normalized: str, in_latin1: bool) -> bool:
-        if in_latin1:
-            heads = self._latin1_symbol_heads
-        elif any(map(normalized.__contains__, self._symbol_firsts)):
-            heads = self._symbol_heads
-        else:
-            return False
-        return any(map(normalized.__contains__, heads))
+        heads = self._latin1_symbol_heads if in_latin1 else self._symbol_heads
+        return heads.found_in(normalized)
 
     def stopword_votes(self, spaced_text: str, limit: int = 300) -> dict[str, int]:
         """language → how many distinct stopwords of it the first ``limit`` characters of

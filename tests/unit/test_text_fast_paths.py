@@ -16,7 +16,7 @@ import pytest
 
 from schemas.feedback import FeedbackEvent
 from service.rules import RuleEngine, load_default_rules
-from service.rules._scan import CLAUSE_CHARS, may_have_cjk, window_end
+from service.rules._scan import CLAUSE_CHARS, SymbolHeads, may_have_cjk, window_end
 from service.rules.evaluate import load_labelled
 from service.rules.language import _LATIN, SCRIPT_CHARS, script_language
 from service.rules.text import (
@@ -337,3 +337,19 @@ def test_tone_every_character_of_the_basic_plane() -> None:
         for text in (f"ABC{ch * 12}", f"{ch * 3}abcdefghijkl", f"ab{ch}!?{ch}!!"):
             assert shouting_ratio(text) == ref_shouting(text), f"U+{cp:04X}"
             assert angry_punctuation(text) == ref_angry(text), f"U+{cp:04X}"
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_symbol_heads_are_found_where_a_substring_test_finds_them(seed: int) -> None:
+    matcher = RuleEngine(load_default_rules()).matcher
+    keys = matcher._symbols.keys()  # a pyahocorasick automaton's keys, not a dict's
+    heads = sorted({key[:2] for key in keys})
+    edge = [*heads, "😡", ":", "-", "a", "é", "Ω", "中", "\U0001f600", "\x7f", "\x80"]
+    one_char = SymbolHeads(["😡", "x"])  # heads of one character, at the very end too
+    assert one_char.found_in("abc x")
+    assert one_char.found_in("😡")
+    assert not one_char.found_in("")
+    for chosen in (heads, [h for h in heads if max(h) <= "\xff"]):
+        native = SymbolHeads(chosen)
+        for text in random_texts(20_000, seed, "".join(edge)):
+            assert native.found_in(text) == any(h in text for h in chosen), repr(text)
