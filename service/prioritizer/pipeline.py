@@ -123,7 +123,7 @@ class Prioritizer:
                     )
                 assessment = engine.assess(event, related)
                 value = ticket_json(event, assessment, ticket_id, created_at, rules_version, policy)
-                priority = assessment.priority.value
+                priority = assessment.priority._value_  # (``value`` is a slow property)
                 if history is not None:
                     history.record(
                         event.customer.id,

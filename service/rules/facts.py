@@ -65,9 +65,11 @@ class Facts:
         self.channel = event.channel
         tier = customer.tier
         stage = customer.lifecycle_stage
-        self.tier = tier.value if tier is not None else None
-        self.stage = stage.value if stage is not None else None
-        self.text_empty = not event.text.strip()
+        # ``_value_``: an enum's ``value`` property costs three times the attribute
+        self.tier = tier._value_ if tier is not None else None
+        self.stage = stage._value_ if stage is not None else None
+        text = event.text
+        self.text_empty = not text or text.isspace()  # (``strip`` would copy the text)
         self.has_score = self.nps is not None or self.rating is not None
         #: each ``any`` node's first alternative that held (the program's run sets them)
         self.choices: list[int] = []

@@ -328,6 +328,9 @@ def test_evidence_for_flags_and_membership() -> None:
     assert sorted(ev["calm"]) == ["not angry_punctuation", "not shouting"]
     assert sorted(ev["empty"]) == ["no text", "score given"]
     assert ev["stars"] == ["rating=2"]
+    # only whitespace is no text; a zero-width space is a character, not whitespace
+    assert "empty" in {r.rule_id for r in e.assess(make_event(" \n\t\u3000", rating=2)).reasons}
+    assert "empty" not in {r.rule_id for r in e.assess(make_event("\u200b", rating=2)).reasons}
 
 
 def test_any_all_not_conditions() -> None:
