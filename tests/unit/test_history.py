@@ -148,7 +148,7 @@ def test_the_changelog_json_reads_back_to_an_equal_record() -> None:
 def test_remembered_times_share_untracked_zones_and_keep_offset_and_json() -> None:
     """A parsed event's time carries a time-zone object of its own, which the garbage
     collector tracks: the history keeps the same instant and offset with one shared
-    ``datetime.timezone`` per offset instead (``_shared_zone``), so its tickets add no
+    ``datetime.timezone`` per offset instead (``shared_zone``), so its tickets add no
     object for a full collection to walk, and the changelog's JSON is unchanged."""
     import gc
     from datetime import timezone
