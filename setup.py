@@ -1,8 +1,9 @@
 """The compiled part of the package (everything else is in pyproject.toml).
 
-Five modules are compiled by Cython into C extensions: four of the per-event path,
-``service/rules/_scan.pyx`` (lexicon matching and the tone of a text),
-``service/rules/_rules.pyx`` (which rules fire, and their outcome),
+Six modules are compiled by Cython into C extensions: five of the per-event path,
+``service/prioritizer/_decode.pyx`` (the decoder's depth and duplicate-key counts),
+``service/rules/_scan.pyx`` (lexicon matching, the tone and the script of a text),
+``service/rules/_rules.pyx`` (which rules fire, their outcome and evidence),
 ``service/kafka/_partition.pyx`` (the partition of a keyed output) and
 ``schemas/_rfc3339.pyx`` (the contract's timestamps), and the SLA gauges' scan of the
 packed clocks, ``service/sla/_risk.pyx``. ``pip install .``
@@ -26,6 +27,7 @@ MODULES = {
     "service.sla._risk": "service/sla/_risk.pyx",
     "service.kafka._partition": "service/kafka/_partition.pyx",
     "schemas._rfc3339": "schemas/_rfc3339.pyx",
+    "service.prioritizer._decode": "service/prioritizer/_decode.pyx",
 }
 
 

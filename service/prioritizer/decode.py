@@ -50,6 +50,7 @@ from pydantic import ValidationError
 from schemas.dead_letter import DeadLetterReason
 from schemas.feedback import FeedbackEvent
 from service import cloudevents
+from service.prioritizer._decode import parsed_colons, raw_counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,9 +218,12 @@ def _check_tree(
     writes a ``:`` only between a key and its value or inside a string (never escaped). So
     ``orjson.dumps(obj)`` has fewer colons than ``raw`` (plus its ``\\u003a`` escapes)
     exactly when a repeated key was dropped — or, rarely, when an escaped backslash
-    precedes ``u003a``. Both counts run in C; only a difference takes the slow path.
+    precedes ``u003a``. Both counts run in C (``_decode.pyx``: one pass over the bytes,
+    and a walk of the parsed document that counts what ``orjson.dumps`` would write
+    without writing it); only a difference takes the slow path.
     """
-    if raw.count(b"[") + raw.count(b"{") > limit:
+    brackets, raw_colons = raw_counts(raw)
+    if brackets > limit:
         stack: list[tuple[Any, int]] = [(obj, 1)]
         while stack:
             node, depth = stack.pop()
@@ -229,12 +233,7 @@ def _check_tree(
                 )
             children = node.values() if isinstance(node, dict) else node
             stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
-    try:
-        parsed_colons = orjson.dumps(obj).count(b":")
-    except orjson.JSONEncodeError:  # pragma: no cover - what orjson reads it can write
-        parsed_colons = -1
-    raw_colons = raw.count(b":") + raw.count(b"\\u003a") + raw.count(b"\\u003A")
-    if raw_colons != parsed_colons:
+    if raw_colons != parsed_colons(obj):
         _find_duplicate(raw, event_id)
 
 

@@ -1,0 +1,6 @@
+from typing import Any
+
+SOURCE_DIGEST: str
+
+def raw_counts(raw: bytes) -> tuple[int, int]: ...
+def parsed_colons(document: Any) -> int: ...
