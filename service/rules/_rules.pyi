@@ -70,7 +70,7 @@ class Chosen(Evidence):
 class Words(Evidence):
     def __init__(self, names: list[str], bucket: int) -> None: ...
 
-class StatedWords(Evidence):
+class StatedWords(Words):
     def __init__(self, names: list[str]) -> None: ...
 
 class HedgedWords(Evidence):

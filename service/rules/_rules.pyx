@@ -509,15 +509,12 @@ cdef class Words(Evidence):
         return found
 
 
-cdef class StatedWords(Evidence):
-    """The phrases of the named lexicons that matched without a hedge (``stated``)."""
-
-    cdef tuple names
-    cdef tuple prefixes
+cdef class StatedWords(Words):
+    """The phrases (``hits``) of the named lexicons that matched without a hedge
+    (``stated``), as ``Words`` gives them."""
 
     def __init__(self, list names):
-        self.names = tuple(names)
-        self.prefixes = tuple(f"{name}: " for name in names)
+        super().__init__(names, WORDS_HIT)
 
     cdef list of(self, object facts):
         signals = facts.signals

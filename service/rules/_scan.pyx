@@ -613,20 +613,32 @@ cdef inline bint _is_latin_letter(Py_UCS4 ch):
     return (0x41 <= ch <= 0x5A) or (0x61 <= ch <= 0x7A) or (0xC0 <= ch <= 0x24F)
 
 
-cdef inline bint _is_non_latin_letter(Py_UCS4 ch):
-    """A letter of the non-Latin scripts the language guess knows: Greek (and its
-    extended block), Cyrillic, kana, Han (with its extension A and compatibility
-    ideographs) and Hangul syllables."""
-    return (
-        (0x370 <= ch <= 0x3FF)
-        or (0x400 <= ch <= 0x4FF)
-        or (0x1F00 <= ch <= 0x1FFF)
-        or (0x3040 <= ch <= 0x30FF)
-        or (0x3400 <= ch <= 0x4DBF)
-        or (0x4E00 <= ch <= 0x9FFF)
-        or (0xF900 <= ch <= 0xFAFF)
-        or (0xAC00 <= ch <= 0xD7AF)
-    )
+cdef enum:
+    _NOT_A_SCRIPT = 0
+    _GREEK = 1
+    _CYRILLIC = 2
+    _KANA = 3
+    _HAN = 4
+    _HANGUL = 5
+
+
+cdef inline int _script_of(Py_UCS4 ch) noexcept:
+    """The non-Latin script the language guess knows a letter by: Greek (and its extended
+    block), Cyrillic, kana, Han (with its extension A and compatibility ideographs),
+    Hangul syllables; ``_NOT_A_SCRIPT`` for any other character."""
+    if ch < 0x370:
+        return _NOT_A_SCRIPT
+    if ch <= 0x3FF or 0x1F00 <= ch <= 0x1FFF:
+        return _GREEK
+    if ch <= 0x4FF:
+        return _CYRILLIC
+    if 0x3040 <= ch <= 0x30FF:
+        return _KANA
+    if 0x3400 <= ch <= 0x4DBF or 0x4E00 <= ch <= 0x9FFF or 0xF900 <= ch <= 0xFAFF:
+        return _HAN
+    if 0xAC00 <= ch <= 0xD7AF:
+        return _HANGUL
+    return _NOT_A_SCRIPT
 
 
 def script_language(str sample):
@@ -636,27 +648,30 @@ def script_language(str sample):
     ``ja`` when the sample has kana anywhere), unless the Latin letters are more than
     three times as many as the non-Latin ones. One pass over the code points."""
     cdef Py_ssize_t i, latin = 0, non_latin = 0
-    cdef Py_UCS4 ch, first = 0
+    cdef Py_UCS4 ch
+    cdef int script, first = _NOT_A_SCRIPT
     cdef bint kana = False
     for i in range(len(sample)):
         ch = sample[i]
         if _is_latin_letter(ch):
             latin += 1
-        elif ch >= 0x370 and _is_non_latin_letter(ch):
+            continue
+        script = _script_of(ch)
+        if script != _NOT_A_SCRIPT:
             non_latin += 1
-            if first == 0:
-                first = ch
-            if 0x3040 <= ch <= 0x30FF:
+            if first == _NOT_A_SCRIPT:
+                first = script
+            if script == _KANA:
                 kana = True
-    if first == 0 or (latin and non_latin * 3 < latin):
+    if first == _NOT_A_SCRIPT or (latin and non_latin * 3 < latin):
         return None
-    if 0x370 <= first <= 0x3FF or 0x1F00 <= first <= 0x1FFF:
+    if first == _GREEK:
         return "el"
-    if 0x400 <= first <= 0x4FF:
+    if first == _CYRILLIC:
         return "ru"
-    if 0x3040 <= first <= 0x30FF:
+    if first == _KANA:
         return "ja"
-    if 0xAC00 <= first <= 0xD7AF:
+    if first == _HANGUL:
         return "ko"
     return "ja" if kana else "zh"
 
