@@ -17,6 +17,28 @@ CJK_NEGATORS: frozenset[str]
 CJK_NEGATION_CHARS: int
 AMBIGUOUS_NEGATORS: frozenset[str]
 
+class TextSignals:
+    hits: dict[str, list[str]]
+    negated: dict[str, list[str]]
+    stated: set[str]
+    hedged: dict[str, list[str]]
+    intensified: dict[str, list[str]]
+    votes: dict[str, int]
+    spaced: str
+    normalized: str
+    def __init__(
+        self,
+        hits: dict[str, list[str]] | None = None,
+        negated: dict[str, list[str]] | None = None,
+        stated: set[str] | None = None,
+        hedged: dict[str, list[str]] | None = None,
+        intensified: dict[str, list[str]] | None = None,
+        votes: dict[str, int] | None = None,
+        spaced: str = "",
+        normalized: str = "",
+    ) -> None: ...
+    def as_dict(self) -> dict[str, Any]: ...
+
 class Term:
     kind: int
     name: str
@@ -41,16 +63,6 @@ class Term:
 def spaced(normalized: str) -> str: ...
 def window_end(text: str, n_end: int, window: int) -> int: ...
 def may_have_cjk(text: str) -> bool: ...
-def scan_words(
-    auto: Any,
-    text: str,
-    sig: Any,
-    negation_window: int,
-    hedge_window: int,
-    intensifier_window: int,
-    every_hit: bool = False,
-) -> dict[str, int]: ...
-def scan_symbols(auto: Any, normalized: str, sig: Any) -> None: ...
 def shouting_ratio(text: str, min_letters: int = 12, at_least: float = 0.0) -> float: ...
 def angry_punctuation(text: str) -> list[str]: ...
 def script_language(sample: str) -> str | None: ...
@@ -58,3 +70,23 @@ def script_language(sample: str) -> str | None: ...
 class SymbolHeads:
     def __init__(self, heads: Any) -> None: ...
     def found_in(self, text: str) -> bool: ...
+
+class Scanner:
+    def __init__(
+        self,
+        *,
+        words: Any,
+        word_terms: Any,
+        symbols: Any,
+        heads: SymbolHeads,
+        latin1_heads: SymbolHeads,
+        stopwords: Any,
+        stopword_langs: dict[str, tuple[str, ...]],
+        languages: tuple[str, ...],
+        negation_window: int,
+        hedge_window: int,
+        intensifier_window: int,
+        every_hit: bool = False,
+    ) -> None: ...
+    def scan(self, normalized: str) -> TextSignals: ...
+    def stopword_votes(self, spaced_text: str, limit: int = 300) -> dict[str, int]: ...

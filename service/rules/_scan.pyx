@@ -31,7 +31,12 @@ pure-Python implementation is the oracle of ``tests/unit/test_native_scan.py``.
 """
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from cpython.unicode cimport PyUnicode_FromKindAndData, PyUnicode_4BYTE_KIND
+from cpython.unicode cimport (
+    PyUnicode_1BYTE_KIND,
+    PyUnicode_4BYTE_KIND,
+    PyUnicode_FromKindAndData,
+    PyUnicode_KIND,
+)
 
 
 cdef extern from "Python.h":
@@ -124,6 +129,83 @@ cdef class Term:
             f"Term(kind={self.kind}, name={self.name!r}, lang={self.lang!r}, "
             f"key_len={self.key_len}, phrase={self.phrase!r})"
         )
+
+
+cdef class TextSignals:
+    """What one text says, found in one pass (``Scanner.scan``)."""
+
+    #: lexicon → matched phrases (not negated), in order of appearance, deduplicated
+    cdef public dict hits
+    #: lexicon → phrases that a negator cancelled (shown only when debugging)
+    cdef public dict negated
+    #: lexicons with at least one hit that was not hedged
+    cdef public set stated
+    #: lexicon → hedged phrases ("maybe I'll cancel")
+    cdef public dict hedged
+    #: lexicon → intensified phrases ("very disappointed")
+    cdef public dict intensified
+    #: language → votes (lexicon terms of that language; stopwords are counted apart)
+    cdef public dict votes
+    #: the text as matched: normalised, one space between words, "ǂ" for clause breaks
+    cdef public str spaced
+    #: the normalised text itself (the text model reads its emoji and emoticons)
+    cdef public str normalized
+
+    def __init__(
+        self,
+        dict hits=None,
+        dict negated=None,
+        set stated=None,
+        dict hedged=None,
+        dict intensified=None,
+        dict votes=None,
+        str spaced="",
+        str normalized="",
+    ):
+        self.hits = {} if hits is None else hits
+        self.negated = {} if negated is None else negated
+        self.stated = set() if stated is None else stated
+        self.hedged = {} if hedged is None else hedged
+        self.intensified = {} if intensified is None else intensified
+        self.votes = {} if votes is None else votes
+        self.spaced = spaced
+        self.normalized = normalized
+
+    def as_dict(self):
+        """Every field by name, in the order above (what tests compare)."""
+        return {
+            "hits": self.hits,
+            "negated": self.negated,
+            "stated": self.stated,
+            "hedged": self.hedged,
+            "intensified": self.intensified,
+            "votes": self.votes,
+            "spaced": self.spaced,
+            "normalized": self.normalized,
+        }
+
+    def __eq__(self, other):
+        if not isinstance(other, TextSignals):
+            return NotImplemented
+        return self.as_dict() == (<TextSignals>other).as_dict()
+
+    def __repr__(self):
+        fields = ", ".join(f"{k}={v!r}" for k, v in self.as_dict().items())
+        return f"TextSignals({fields})"
+
+
+cdef TextSignals _new_signals():
+    """An empty ``TextSignals`` without ``__init__``'s argument parsing."""
+    cdef TextSignals sig = TextSignals.__new__(TextSignals)
+    sig.hits = {}
+    sig.negated = {}
+    sig.stated = set()
+    sig.hedged = {}
+    sig.intensified = {}
+    sig.votes = {}
+    sig.spaced = ""
+    sig.normalized = ""
+    return sig
 
 
 cdef inline bint _is_clause(Py_UCS4 ch):
@@ -295,7 +377,7 @@ cdef class Modifiers:
     cdef dict hits, negated, hedged, intensified
     cdef set stated
 
-    def __init__(self, str text, Py_ssize_t nwin, Py_ssize_t hwin, Py_ssize_t iwin, object sig):
+    def __init__(self, str text, Py_ssize_t nwin, Py_ssize_t hwin, Py_ssize_t iwin, TextSignals sig):
         self.text = text
         self.length = len(text)
         self.nwin, self.hwin, self.iwin = nwin, hwin, iwin
@@ -417,18 +499,18 @@ cdef class Modifiers:
         return False
 
 
-def scan_words(
+cdef dict _scan_words(
     object auto,
     str text,
-    object sig,
+    TextSignals sig,
     Py_ssize_t negation_window,
     Py_ssize_t hedge_window,
     Py_ssize_t intensifier_window,
-    bint every_hit=False,
+    bint every_hit,
 ):
     """The word and CJK terms of the spaced ``text`` that ``auto`` finds, sorted into the
-    buckets of ``sig`` (a ``TextSignals``: hits, stated, negated, hedged, intensified);
-    returns the votes per language of the lexicon terms found (an empty dict for none).
+    buckets of ``sig`` (hits, stated, negated, hedged, intensified); returns the votes per
+    language of the lexicon terms found (an empty dict for none).
     ``every_hit``: every hit takes the modifier tests (rule 3 of the module docstring)."""
     cdef Modifiers mods = Modifiers(text, negation_window, hedge_window, intensifier_window, sig)
     cdef dict hits = mods.hits
@@ -476,7 +558,7 @@ def scan_words(
     return votes
 
 
-def scan_symbols(object auto, str normalized, object sig):
+cdef void _scan_symbols(object auto, str normalized, TextSignals sig):
     """The symbol terms (emoji, emoticons) that ``auto`` finds in the normalised text:
     substrings, always stated."""
     cdef dict hits = sig.hits
@@ -723,6 +805,9 @@ cdef class SymbolHeads:
 
     def found_in(self, str text):
         """Whether any head occurs in ``text``."""
+        return self._found_in(text)
+
+    cdef bint _found_in(self, str text):
         cdef Py_ssize_t i, j, n = len(text)
         cdef Py_UCS4 ch
         for i in range(n):
@@ -747,3 +832,103 @@ cdef class SymbolHeads:
             else:
                 hi = mid
         return lo
+
+
+# --- the scan of one text ------------------------------------------------------------
+
+
+cdef class Scanner:
+    """The per-event half of ``LexiconMatcher`` (``service/rules/matcher.py``), which
+    compiles the lexicons into the automata this reads: ``scan`` gives every signal of a
+    normalised text, ``stopword_votes`` the stopwords' vote for its language."""
+
+    cdef object _words, _word_terms, _symbols, _stopwords
+    cdef SymbolHeads _heads, _latin1_heads
+    cdef Py_ssize_t _nwin, _hwin, _iwin
+    cdef bint _every_hit
+    #: every stopword → the languages it is a stopword of; the languages in their order
+    cdef dict _stopword_langs
+    cdef tuple _languages
+
+    def __init__(
+        self,
+        *,
+        words,
+        word_terms,
+        symbols,
+        SymbolHeads heads,
+        SymbolHeads latin1_heads,
+        stopwords,
+        dict stopword_langs,
+        languages,
+        Py_ssize_t negation_window,
+        Py_ssize_t hedge_window,
+        Py_ssize_t intensifier_window,
+        bint every_hit=False,
+    ):
+        self._words = words
+        self._word_terms = word_terms
+        self._symbols = symbols
+        self._heads = heads
+        self._latin1_heads = latin1_heads
+        self._stopwords = stopwords
+        self._stopword_langs = stopword_langs
+        self._languages = tuple(languages)
+        self._nwin = negation_window
+        self._hwin = hedge_window
+        self._iwin = intensifier_window
+        self._every_hit = every_hit
+
+    cpdef TextSignals scan(self, str normalized):
+        """All signals of a normalised text (``text.normalize``): the word and CJK terms
+        in the spaced text, then the symbol terms in the normalised text, when any of
+        their heads occurs in it.
+
+        A text stored one byte a code point (CPython's narrowest form, PEP 393) is
+        Latin-1 text (English and the other Western European languages): it has no CJK
+        character and no emoji, so it takes the automaton of the word terms alone (the
+        CJK terms' first characters make the full one's root about twice as slow) and
+        the Latin-1 symbol heads."""
+        cdef TextSignals sig = _new_signals()
+        cdef str text
+        cdef bint in_latin1
+        cdef object auto
+        if not normalized:
+            return sig
+        sig.normalized = normalized
+        text = sig.spaced = spaced(normalized)
+        in_latin1 = PyUnicode_KIND(normalized) == PyUnicode_1BYTE_KIND
+        auto = self._word_terms if in_latin1 or not may_have_cjk(text) else self._words
+        if auto is not None:
+            sig.votes = _scan_words(
+                auto, text, sig, self._nwin, self._hwin, self._iwin, self._every_hit
+            )
+        if self._symbols is not None and (
+            self._latin1_heads if in_latin1 else self._heads
+        )._found_in(normalized):
+            _scan_symbols(self._symbols, normalized, sig)
+        return sig
+
+    cpdef dict stopword_votes(self, str spaced_text, Py_ssize_t limit=300):
+        """language → how many distinct stopwords of it the first ``limit`` characters of
+        a text (as ``spaced`` gives it) have, counted as whole words, in the languages'
+        order. The automaton finds the stopwords among the words in C; the text is
+        padded, so that its first and last words count."""
+        cdef set found = set()
+        cdef dict counts = {}
+        cdef dict votes = {}
+        cdef tuple entries
+        cdef str word, lang
+        if self._stopwords is None:
+            return votes
+        for _end, entries in self._stopwords.iter(f" {spaced_text[:limit]} "):
+            found.add(entries[0])
+        if not found:
+            return votes
+        for word in found:
+            for lang in <tuple>self._stopword_langs[word]:
+                counts[lang] = counts.get(lang, 0) + 1
+        for lang in self._languages:
+            if lang in counts:
+                votes[lang] = counts[lang]
+        return votes

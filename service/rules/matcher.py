@@ -33,8 +33,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import ahocorasick
@@ -46,13 +45,14 @@ from service.rules._scan import (
     NEG,
     PSEUDO,
     STOP,
+    Scanner,
     SymbolHeads,
     Term,
-    may_have_cjk,
-    scan_symbols,
-    scan_words,
 )
-from service.rules.text import _NONWORD, CLAUSE, has_cjk, latin1, normalize, spaced
+
+# what one text says (compiled, as the scan that fills it): re-exported from here
+from service.rules._scan import TextSignals as TextSignals
+from service.rules.text import _NONWORD, CLAUSE, has_cjk, normalize, spaced
 
 _TERM_TOKEN = re.compile(r"[\w*]+|,")
 _HAS_WORD = re.compile(r"[^\W_]")
@@ -65,28 +65,6 @@ MODIFIER_LEXICONS = {
     "intensifiers": INTENS,
     "stopwords": STOP,
 }
-
-
-@dataclass(slots=True)
-class TextSignals:
-    """What one text says, found in one pass."""
-
-    #: lexicon → matched phrases (not negated), in order of appearance, deduplicated
-    hits: dict[str, list[str]] = field(default_factory=dict)
-    #: lexicon → phrases that a negator cancelled (shown only when debugging)
-    negated: dict[str, list[str]] = field(default_factory=dict)
-    #: lexicons with at least one hit that was not hedged
-    stated: set[str] = field(default_factory=set)
-    #: lexicon → hedged phrases ("maybe I'll cancel")
-    hedged: dict[str, list[str]] = field(default_factory=dict)
-    #: lexicon → intensified phrases ("very disappointed")
-    intensified: dict[str, list[str]] = field(default_factory=dict)
-    #: language → votes (lexicon terms of that language; stopwords are counted apart)
-    votes: dict[str, int] = field(default_factory=dict)
-    #: the text as matched: normalised, one space between words, "," for clause breaks
-    spaced: str = ""
-    #: the normalised text itself (the text model reads its emoji and emoticons)
-    normalized: str = ""
 
 
 class LexiconMatcher:
@@ -141,8 +119,23 @@ class LexiconMatcher:
         #: every symbol term starts with one of these (its first two characters): a text
         #: without any skips the symbol pass; Latin-1 text can only hold the Latin-1 ones
         heads = {key[:2] for key in symbols}
-        self._symbol_heads = SymbolHeads(heads)
-        self._latin1_symbol_heads = SymbolHeads(h for h in heads if max(h) <= "\xff")
+        #: the per-event half (compiled): the scan of a text, the stopwords' votes
+        self._scanner = Scanner(
+            words=self._words,
+            word_terms=self._word_terms,
+            symbols=self._symbols,
+            heads=SymbolHeads(heads),
+            latin1_heads=SymbolHeads(h for h in heads if max(h) <= "\xff"),
+            stopwords=self._stopword_auto,
+            stopword_langs=self._stopword_langs,
+            languages=tuple(self.stopwords),
+            negation_window=negation_window,
+            hedge_window=hedge_window,
+            intensifier_window=intensifier_window,
+            every_hit=self._every_hit,
+        )
+        self.scan = self._scanner.scan
+        self.stopword_votes = self._scanner.stopword_votes
 
     @staticmethod
     def _automaton(keyed: Mapping[str, Iterable[object]]) -> Any:
@@ -218,53 +211,12 @@ class LexiconMatcher:
     #: every hit takes the modifier tests (the shortcut off: what tests compare it with)
     _every_hit = False
 
-    def scan(self, normalized: str) -> TextSignals:
-        """All signals of a normalised text (see ``normalize``)."""
-        sig = TextSignals()
-        if not normalized:
-            return sig
-        sig.normalized = normalized
-        text = sig.spaced = spaced(normalized)
-        # Latin-1 text (English and the other Western European languages; one encoding
-        # to tell) has no CJK character and no emoji
-        in_latin1 = normalized.isascii() or latin1(normalized) is not None
-        auto = self._word_terms if in_latin1 or not may_have_cjk(text) else self._words
-        if auto is not None:
-            votes = scan_words(
-                auto,
-                text,
-                sig,
-                self.negation_window,
-                self.hedge_window,
-                self.intensifier_window,
-                self._every_hit,
-            )
-            if votes:
-                sig.votes = votes
-        if self._symbols is not None and self._may_have_symbols(normalized, in_latin1):
-            scan_symbols(self._symbols, normalized, sig)
-        return sig
-
-    def _may_have_symbols(self, normalized: str, in_latin1: bool) -> bool:
-        heads = self._latin1_symbol_heads if in_latin1 else self._symbol_heads
-        return heads.found_in(normalized)
-
-    def stopword_votes(self, spaced_text: str, limit: int = 300) -> dict[str, int]:
-        """language → how many distinct stopwords of it the first ``limit`` characters of
-        a text (as ``spaced`` gives it) have, counted as whole words."""
-        if self._stopword_auto is None:
-            return {}
-        # the automaton finds the stopwords among the words in C (splitting the text and
-        # hashing every word costs about twice as much); padded, so the first and the last
-        # word count
-        found = {entries[0] for _, entries in self._stopword_auto.iter(f" {spaced_text[:limit]} ")}
-        if not found:
-            return {}
-        counts: dict[str, int] = {}
-        for word in found:
-            for lang in self._stopword_langs[word]:
-                counts[lang] = counts.get(lang, 0) + 1
-        return {lang: counts[lang] for lang in self.stopwords if lang in counts}
+    #: All signals of a normalised text (see ``normalize``): ``Scanner.scan``.
+    scan: Callable[[str], TextSignals]
+    #: language → how many distinct stopwords of it the first ``limit`` (300) characters
+    #: of a text (as ``spaced`` gives it) have, counted as whole words:
+    #: ``Scanner.stopword_votes``.
+    stopword_votes: Callable[..., dict[str, int]]
 
     def match(self, normalized: str) -> dict[str, list[str]]:
         """Map lexicon name → matched phrases (in order of appearance, deduplicated)."""
