@@ -51,7 +51,7 @@ NATIVE, ORACLE = _matchers()
 def _same(text: str) -> bool:
     _same_tone(text)
     norm = normalize(text)
-    got = dataclasses.asdict(NATIVE.scan(norm))
+    got = NATIVE.scan(norm).as_dict()
     expected = dataclasses.asdict(ORACLE.scan(norm))
     assert got == expected, repr(text)
     return bool(expected["negated"] or expected["hedged"] or expected["intensified"])
