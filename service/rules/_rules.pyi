@@ -1,7 +1,11 @@
 """Types of the compiled rule program (``_rules.pyx``)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+from schemas.feedback import FeedbackEvent
+from service.rules._scan import TextSignals
+from service.sentiment.model import NegativityModel
 
 SOURCE_DIGEST: str
 TRUE: int
@@ -30,6 +34,51 @@ SHOUTING: int
 PUNCTUATION: int
 REPEAT_CONTACT: int
 
+class Facts:
+    event: FeedbackEvent
+    language: str
+    signals: TextSignals
+    shouting: float
+    punctuation: list[str]
+    related: Sequence[str]
+    nps: int | None
+    rating: int | None
+    channel: str
+    tier: str | None
+    stage: str | None
+    text_empty: bool
+    has_score: bool
+    choices: list[int]
+    text_model: NegativityModel | None
+    def __init__(
+        self,
+        event: FeedbackEvent,
+        language: str,
+        signals: TextSignals,
+        shouting: float,
+        punctuation: list[str],
+        related: Sequence[str] = (),
+        text_model: NegativityModel | None = None,
+    ) -> None: ...
+    @property
+    def model_input(self) -> str: ...
+    @property
+    def negativity(self) -> float | None: ...
+
+class FactReader:
+    def __init__(
+        self,
+        *,
+        scan: Callable[[str], TextSignals],
+        stopword_votes: Callable[..., Mapping[str, int]],
+        normalize: Callable[[str], str],
+        decide: Callable[..., str],
+        text_model: NegativityModel | None,
+        shouting_at: float,
+        max_chars: int,
+    ) -> None: ...
+    def read(self, event: FeedbackEvent, related: Sequence[str] = ()) -> Facts: ...
+
 class Program:
     def __init__(
         self,
@@ -47,7 +96,7 @@ class Program:
         choices: int,
         shouting_at: float,
     ) -> None: ...
-    def run(self, facts: Any) -> tuple[list[int], int, int, int, bool, list[int]]: ...
+    def run(self, facts: Facts) -> tuple[list[int], int, int, int, bool, list[int]]: ...
 
 WORDS_HIT: int
 WORDS_INTENSIFIED: int

@@ -6,9 +6,9 @@ language its script decides (``script_language``); and whether it may hold a sym
 at all (``SymbolHeads``).
 
 ``LexiconMatcher`` (``service/rules/matcher.py``) compiles the lexicons into ``Term``
-entries of pyahocorasick automata once; per event it spaces the text and calls
-``scan_words``, which walks the automaton's hits and sorts each into the ``TextSignals``
-buckets. The rules of negation, hedging and intensifying are the matcher's (its module
+entries of pyahocorasick automata once, and hands them to a ``Scanner``; per event,
+``Scanner.scan`` spaces the text and walks the automaton's hits, sorting each into the
+buckets of a ``TextSignals``, then looks for symbol terms. The rules of negation, hedging and intensifying are the matcher's (its module
 docstring states them); this module is how they run per hit:
 
 1. A hit's start is ``end + 1 - key_len`` (a word term's key starts with its space).

@@ -27,11 +27,11 @@ from schemas.feedback import FeedbackEvent
 from schemas.ticket import Reason, SlaInfo, Ticket
 from service.rules._rules import Evidence, Program, explain_fired
 from service.rules.conditions import ProgramBuilder, compile_condition
-from service.rules.facts import SHOUTING_THRESHOLD, Facts
+from service.rules.facts import SHOUTING_THRESHOLD, FactReader, Facts
 from service.rules.language import decide
-from service.rules.matcher import LexiconMatcher, TextSignals
+from service.rules.matcher import LexiconMatcher
 from service.rules.model import RuleSet
-from service.rules.text import MAX_ANALYSED_CHARS, angry_punctuation, normalize, shouting_ratio
+from service.rules.text import MAX_ANALYSED_CHARS, normalize
 from service.sentiment.model import NegativityModel, default_model
 from service.sla.policy import SlaPolicy, TicketFacts
 
@@ -142,6 +142,17 @@ class RuleEngine:
             intensifier_window=ta.intensifier_window,
         )
         self._matcher = self.matcher
+        #: the facts of one event (compiled): its text normalised, scanned, its language
+        #: and tone
+        self._read = FactReader(
+            scan=self.matcher.scan,
+            stopword_votes=self.matcher.stopword_votes,
+            normalize=normalize,
+            decide=decide,
+            text_model=self.text_model,
+            shouting_at=SHOUTING_THRESHOLD,
+            max_chars=MAX_ANALYSED_CHARS,
+        ).read
         bands = [
             (b.min_severity, b.priority.rank)
             for b in sorted(rules.priorities, key=lambda b: b.min_severity, reverse=True)
@@ -203,30 +214,14 @@ class RuleEngine:
         return self._window
 
     def facts(self, event: FeedbackEvent, related: Sequence[str] = ()) -> Facts:
-        raw = event.text
-        if len(raw) > MAX_ANALYSED_CHARS:
-            raw = raw[:MAX_ANALYSED_CHARS]
-        if event.subject:
-            raw = f"{event.subject[:MAX_ANALYSED_CHARS]}\n{raw}"
-        signals = self._matcher.scan(normalize(raw)) if raw else TextSignals()
-        if event.language:
-            language = event.language.split("-")[0].lower()
-        elif raw:
-            matcher = self._matcher
-            language = decide(raw, signals.votes, lambda: matcher.stopword_votes(signals.spaced))
-        else:
-            language = "und"
-        # the exact share of capitals matters only from the threshold on
-        shouting = shouting_ratio(raw, at_least=SHOUTING_THRESHOLD)
-        return Facts(
-            event, language, signals, shouting, angry_punctuation(raw), related, self.text_model
-        )
+        """What the rules can see of ``event`` (``FactReader.read``)."""
+        return self._read(event, related)
 
     def assess(
         self, event: FeedbackEvent, related: Sequence[str] = (), *, debug: bool = False
     ) -> Assessment:
         """Score one event. ``related``: ids of the customer's earlier tickets in the window."""
-        facts = self.facts(event, related)
+        facts = self._read(event, related)
         fired, severity, rank, category_at, manager, facts.choices = self._program.run(facts)
         reasons, actions = explain_fired(fired, self._evidence, self._reasons, self._actions, facts)
         if debug:

@@ -53,10 +53,12 @@ def model_language(sample: str) -> str:
 def decide(
     sample: str,
     votes: Mapping[str, int],
-    stopword_votes: Callable[[], Mapping[str, int]] | None = None,
+    stopword_votes: Callable[[str], Mapping[str, int]] | None = None,
+    spaced_text: str = "",
 ) -> str:
     """Language of ``sample`` (raw text) given the matcher's lexicon votes and, for
-    Latin-script text, its stopword votes (computed only when needed)."""
+    Latin-script text, its stopword votes: ``stopword_votes(spaced_text)``, called only
+    when needed (``LexiconMatcher.stopword_votes`` of the text as ``spaced`` gives it)."""
     script = script_language(sample[:SCRIPT_CHARS])
     if script is not None:
         return script
@@ -64,7 +66,7 @@ def decide(
         return "und"
     merged = dict(votes)
     if stopword_votes is not None:
-        for lang, n in stopword_votes().items():
+        for lang, n in stopword_votes(spaced_text).items():
             merged[lang] = merged.get(lang, 0) + n
     latin_votes = [(n, lang) for lang, n in merged.items() if lang in LATIN_LANGUAGES]
     if latin_votes:

@@ -210,7 +210,7 @@ class RuleEngine:
             language = event.language.split("-")[0].lower()
         elif raw:
             matcher = self._matcher
-            language = decide(raw, signals.votes, lambda: matcher.stopword_votes(signals.spaced))
+            language = decide(raw, signals.votes, matcher.stopword_votes, signals.spaced)
         else:
             language = "und"
         # the exact share of capitals matters only from the threshold on

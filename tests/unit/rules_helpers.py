@@ -32,7 +32,7 @@ def detect_language(text: str) -> str:
         return script
     matcher = default_matcher()
     sig = matcher.scan(normalize(sample[:MODEL_CHARS]))
-    return decide(sample, sig.votes, lambda: matcher.stopword_votes(sig.spaced))
+    return decide(sample, sig.votes, matcher.stopword_votes, sig.spaced)
 
 
 class MatcherTestingEveryHit(LexiconMatcher):
