@@ -148,4 +148,5 @@ def test_text_signals_start_empty_and_compare_by_their_fields() -> None:
         "normalized",
     ]
     assert repr(TextSignals(spaced=" a ")).startswith("TextSignals(hits={}, ")
-    assert (TextSignals() == "not signals") is False
+    other: object = "not signals"
+    assert (TextSignals() == other) is False
