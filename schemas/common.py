@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BeforeValidator, PlainSerializer, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    PlainSerializer,
+    StringConstraints,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
 # Every timestamp of the contract is written by this one function (compiled: it runs
 # twice per ticket): an aware datetime as RFC 3339 in UTC with millisecond precision.
@@ -68,18 +75,49 @@ class LifecycleStage(StrEnum):
     CHURNED = "churned"
 
 
-def _text_or_datetime(value: object) -> object:
-    """Accept RFC 3339 text (or a datetime in code), never a bare number of seconds."""
-    if isinstance(value, str | datetime):
-        return value
-    raise ValueError("must be an RFC 3339 timestamp string with an offset")
+_NOT_A_TIMESTAMP = "Value error, must be an RFC 3339 timestamp string with an offset"
+
+
+class _TextOrDatetime:
+    """Accept RFC 3339 text (or a datetime in code), never a bare number of seconds,
+    which pydantic's lax datetime would read as a Unix time.
+
+    A chain of pydantic-core's own validators: first the value must be a string or a
+    datetime (strictly: no number, no bool), then the aware datetime parses it. It runs
+    in pydantic-core alone; the Python ``BeforeValidator`` it replaced cost 0.8 µs an
+    event, a quarter of validating one (the errors are the same, message included:
+    ``tests/unit/test_hostile.py``). The published JSON schemas are as before: the aware datetime's for input, the
+    serializer's string for output."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.chain_schema(
+            [
+                core_schema.union_schema(
+                    [core_schema.str_schema(strict=True), core_schema.datetime_schema(strict=True)],
+                    custom_error_type="timestamp_type",
+                    custom_error_message=_NOT_A_TIMESTAMP,
+                ),
+                handler(source),
+            ]
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        if handler.mode == "validation":  # (serialized, it is the serializer's string)
+            return handler(core_schema.datetime_schema())
+        return handler(schema)
 
 
 #: An RFC 3339 timestamp that must carry a UTC offset ("Z" or "+02:00"); written
 #: back out in UTC with millisecond precision.
 Timestamp = Annotated[
     AwareDatetime,
-    BeforeValidator(_text_or_datetime),
+    _TextOrDatetime,
     PlainSerializer(rfc3339, return_type=str, when_used="json"),
 ]
 

@@ -176,6 +176,25 @@ def test_timestamp_without_offset_is_rejected(ts: Any) -> None:
     assert ("occurred_at",) in errors_at(exc)
 
 
+@pytest.mark.parametrize("ts", [1795000000, 1795000000.5, True, [], {"at": "now"}])
+def test_a_timestamp_is_text_or_a_datetime_never_a_number(ts: Any) -> None:
+    """pydantic's lax datetime would read a number as a Unix time; the contract's
+    timestamps refuse anything but text (and a datetime, in code), with one message."""
+    with pytest.raises(ValidationError) as exc:
+        FeedbackEvent.model_validate(feedback(occurred_at=ts))
+    (error,) = exc.value.errors()
+    assert error["loc"] == ("occurred_at",)
+    assert error["msg"] == "Value error, must be an RFC 3339 timestamp string with an offset"
+    when = datetime(2026, 3, 2, 9, 15, tzinfo=timezone(timedelta(hours=2)))
+    assert FeedbackEvent.model_validate(feedback(occurred_at=when)).occurred_at == when
+
+
+def test_a_naive_datetime_in_code_is_rejected_too() -> None:
+    with pytest.raises(ValidationError) as exc:
+        FeedbackEvent.model_validate(feedback(occurred_at=datetime(2026, 3, 2, 9, 15)))
+    assert exc.value.errors()[0]["type"] == "timezone_aware"
+
+
 @pytest.mark.parametrize(
     ("ts", "utc"),
     [
