@@ -31,6 +31,7 @@ pure-Python implementation is the oracle of ``tests/unit/test_native_scan.py``.
 """
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.string cimport memset
 from cpython.unicode cimport (
     PyUnicode_1BYTE_KIND,
     PyUnicode_4BYTE_KIND,
@@ -214,6 +215,14 @@ cdef inline bint _is_clause(Py_UCS4 ch):
     return ch == 0x3002 or ch == 0xFF0C or ch == 0xFF01 or ch == 0xFF1F or ch == 0xFF1B or ch == 0x2026
 
 
+cdef inline bint _is_alnum(Py_UCS4 ch) noexcept:
+    """``str.isalnum`` of one character: ASCII by its ranges, the rest by Python's tables
+    (most characters of most texts are ASCII, and the tables cost a call each)."""
+    if ch < 128:
+        return (u"a" <= ch <= u"z") or (u"0" <= ch <= u"9") or (u"A" <= ch <= u"Z")
+    return Py_UNICODE_ISALNUM(ch)
+
+
 cpdef str spaced(str normalized):
     """The text as the matcher reads it: each clause punctuation character
     (``CLAUSE_CHARS``) becomes a ``ǂ`` token, every other run of non-word characters (not
@@ -233,7 +242,7 @@ cpdef str spaced(str normalized):
     try:
         buf[0] = u" "
         for ch in normalized:
-            if Py_UNICODE_ISALNUM(ch):
+            if _is_alnum(ch):
                 if gap:
                     buf[size] = u" "
                     size += 1
@@ -764,14 +773,14 @@ def script_language(str sample):
 cdef class SymbolHeads:
     """The first one or two characters of every symbol term (emoji, emoticons): a text
     in which none occurs has no symbol term, and skips the symbol automaton (whose pass
-    costs about 15 ns a character). ``found_in`` is one pass over the code points: an
-    ASCII character is ruled out by a bitmap, any other by a binary search of the heads'
-    first characters."""
+    costs about 15 ns a character). ``found_in`` is one pass over the code points: a
+    character of the basic plane is ruled out by a bitmap of the heads' first characters
+    (8 KB), any other by a binary search of them."""
 
     cdef Py_UCS4* _first
     cdef Py_UCS4* _second  # 0: a head of one character
     cdef Py_ssize_t _n
-    cdef unsigned long long _ascii[2]
+    cdef unsigned long long _plane[1024]  # one bit per code point below U+10000
 
     def __cinit__(self):
         self._first = NULL
@@ -790,14 +799,14 @@ cdef class SymbolHeads:
         self._second = <Py_UCS4*>PyMem_Malloc(sizeof(Py_UCS4) * (self._n or 1))
         if self._first == NULL or self._second == NULL:
             raise MemoryError()
-        self._ascii[0] = self._ascii[1] = 0
+        memset(self._plane, 0, sizeof(self._plane))
         for i in range(self._n):
             head = ordered[i]
             ch = head[0]
             self._first[i] = ch
             self._second[i] = head[1] if len(head) == 2 else 0
-            if ch < 128:
-                self._ascii[<unsigned int>ch >> 6] |= 1ULL << (<unsigned int>ch & 63)
+            if ch < 0x10000:
+                self._plane[<unsigned int>ch >> 6] |= 1ULL << (<unsigned int>ch & 63)
 
     def __dealloc__(self):
         PyMem_Free(self._first)
@@ -812,8 +821,8 @@ cdef class SymbolHeads:
         cdef Py_UCS4 ch
         for i in range(n):
             ch = text[i]
-            if ch < 128:
-                if not (self._ascii[<unsigned int>ch >> 6] >> (<unsigned int>ch & 63)) & 1:
+            if ch < 0x10000:
+                if not (self._plane[<unsigned int>ch >> 6] >> (<unsigned int>ch & 63)) & 1:
                     continue
             j = self._lower_bound(ch)
             while j < self._n and self._first[j] == ch:
