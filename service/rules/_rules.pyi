@@ -72,7 +72,7 @@ class FactReader:
         scan: Callable[[str], TextSignals],
         stopword_votes: Callable[..., Mapping[str, int]],
         normalize: Callable[[str], str],
-        decide: Callable[..., str],
+        model_language: Callable[[str], str],
         text_model: NegativityModel | None,
         shouting_at: float,
         max_chars: int,

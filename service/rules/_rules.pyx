@@ -53,6 +53,7 @@ from libc.string cimport memset
 
 from service.rules._scan import TextSignals as _TextSignals
 from service.rules._scan import angry_punctuation as _angry_punctuation
+from service.rules._scan import guess_language as _guess_language
 from service.rules._scan import shouting_ratio as _shouting_ratio
 from service.sentiment.model import prepare as _prepare
 
@@ -218,10 +219,11 @@ cdef class FactReader:
     """Reads the facts of one event (``read``): the text analysed (its first
     ``MAX_ANALYSED_CHARS``, after the subject's, on a line of its own) is normalised and
     scanned once; the language is the publisher's primary subtag, else the guess from
-    the text's script, the scan's votes and the stopwords; the tone is read from the text
-    as written."""
+    the text's script, the scan's votes and the stopwords (``language.py``'s steps,
+    ``guess_language``; ``model_language`` is its step 3); the tone is read from the
+    text as written."""
 
-    cdef object _scan, _stopword_votes, _normalize, _decide, _text_model
+    cdef object _scan, _stopword_votes, _normalize, _model_language, _text_model
     cdef double _shouting_at
     cdef Py_ssize_t _max_chars
 
@@ -231,7 +233,7 @@ cdef class FactReader:
         scan,
         stopword_votes,
         normalize,
-        decide,
+        model_language,
         text_model,
         double shouting_at,
         Py_ssize_t max_chars,
@@ -239,7 +241,7 @@ cdef class FactReader:
         self._scan = scan
         self._stopword_votes = stopword_votes
         self._normalize = normalize
-        self._decide = decide
+        self._model_language = model_language
         self._text_model = text_model
         self._shouting_at = shouting_at
         self._max_chars = max_chars
@@ -260,7 +262,9 @@ cdef class FactReader:
         if tag:
             language = (<str>tag).partition("-")[0].lower()
         elif raw:
-            language = self._decide(raw, signals.votes, self._stopword_votes, signals.spaced)
+            language = _guess_language(
+                raw, signals.votes, self._stopword_votes, signals.spaced, self._model_language
+            )
         else:
             language = "und"
         _fill(

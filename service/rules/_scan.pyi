@@ -1,6 +1,7 @@
 """Types of the compiled module ``_scan.pyx`` (mypy reads this; the code is there)."""
 
 import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 SOURCE_DIGEST: str
@@ -90,3 +91,14 @@ class Scanner:
     ) -> None: ...
     def scan(self, normalized: str) -> TextSignals: ...
     def stopword_votes(self, spaced_text: str, limit: int = 300) -> dict[str, int]: ...
+
+LATIN_LANGUAGES: tuple[str, ...]
+SCRIPT_CHARS: int
+
+def guess_language(
+    sample: str,
+    votes: Mapping[str, int],
+    stopword_votes: Callable[[str], Mapping[str, int]] | None,
+    spaced_text: str,
+    model_language: Callable[[str], str],
+) -> str: ...

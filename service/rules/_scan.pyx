@@ -767,6 +767,63 @@ def script_language(str sample):
     return "ja" if kana else "zh"
 
 
+#: Latin-script languages the guess may answer (the ones the lexicons cover).
+LATIN_LANGUAGES = ("en", "fi", "es", "de", "fr", "pt")
+#: How much of a text its script is read from.
+SCRIPT_CHARS = 600
+cdef tuple _LATIN_LANGUAGES = LATIN_LANGUAGES
+cdef Py_ssize_t _SCRIPT_CHARS = SCRIPT_CHARS
+
+
+cdef bint _has_latin_letter(str sample, Py_ssize_t limit):
+    cdef Py_ssize_t i
+    cdef Py_ssize_t n = len(sample) if len(sample) < limit else limit
+    for i in range(n):
+        if _is_latin_letter(sample[i]):
+            return True
+    return False
+
+
+cpdef str guess_language(
+    str sample,
+    object votes,
+    object stopword_votes,
+    str spaced_text,
+    object model_language,
+):
+    """The language of ``sample`` (raw text), steps 1 to 3 of
+    ``service/rules/language.py``: the script of its first ``SCRIPT_CHARS`` characters
+    (``script_language``), ``und`` without any letter; else the lexicon ``votes`` plus
+    ``stopword_votes(spaced_text)`` among ``LATIN_LANGUAGES``, when the first has at least
+    two and leads the next by two; else ``model_language(sample)``."""
+    cdef str script, lang, best = None
+    cdef dict merged
+    cdef Py_ssize_t n, best_n = 0, second = 0
+    script = script_language(sample[:_SCRIPT_CHARS] if len(sample) > _SCRIPT_CHARS else sample)
+    if script is not None:
+        return script
+    if not _has_latin_letter(sample, _SCRIPT_CHARS):
+        return "und"
+    merged = dict(votes)
+    if stopword_votes is not None:
+        for lang, count in stopword_votes(spaced_text).items():
+            merged[lang] = merged.get(lang, 0) + <Py_ssize_t>count
+    # the two highest counts (two languages tied at the top never decide)
+    for lang, count in merged.items():
+        if lang not in _LATIN_LANGUAGES:
+            continue
+        n = count
+        if best is None or n > best_n:
+            if best is not None:
+                second = best_n
+            best, best_n = lang, n
+        elif n > second:
+            second = n
+    if best is not None and best_n >= 2 and best_n - second >= 2:
+        return best
+    return model_language(sample)
+
+
 # --- symbols ------------------------------------------------------------------------
 
 

@@ -28,7 +28,7 @@ from schemas.ticket import Reason, SlaInfo, Ticket
 from service.rules._rules import Evidence, Program, explain_fired
 from service.rules.conditions import ProgramBuilder, compile_condition
 from service.rules.facts import SHOUTING_THRESHOLD, FactReader, Facts
-from service.rules.language import decide
+from service.rules.language import model_language
 from service.rules.matcher import LexiconMatcher
 from service.rules.model import RuleSet
 from service.rules.text import MAX_ANALYSED_CHARS, normalize
@@ -148,7 +148,7 @@ class RuleEngine:
             scan=self.matcher.scan,
             stopword_votes=self.matcher.stopword_votes,
             normalize=normalize,
-            decide=decide,
+            model_language=model_language,
             text_model=self.text_model,
             shouting_at=SHOUTING_THRESHOLD,
             max_chars=MAX_ANALYSED_CHARS,

@@ -14,20 +14,19 @@ returns a primary BCP 47 subtag, or ``und`` when there is nothing to go on.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
-# step 1, a pass over the code points, is compiled (``_scan.pyx``)
+# the steps are compiled (``_scan.pyx``: step 1 is a pass over the code points); the
+# model of step 3 is called from there
+from service.rules._scan import LATIN_LANGUAGES as LATIN_LANGUAGES
+from service.rules._scan import SCRIPT_CHARS as SCRIPT_CHARS
+from service.rules._scan import guess_language
 from service.rules._scan import script_language as script_language
 
-#: Latin-script languages the model may answer (the ones the lexicons cover).
-LATIN_LANGUAGES = ("en", "fi", "es", "de", "fr", "pt")
+#: How much of a text the model of step 3 reads.
 MODEL_CHARS = 300
-SCRIPT_CHARS = 600
-
-_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 
 
 @lru_cache(maxsize=1)
@@ -58,21 +57,6 @@ def decide(
 ) -> str:
     """Language of ``sample`` (raw text) given the matcher's lexicon votes and, for
     Latin-script text, its stopword votes: ``stopword_votes(spaced_text)``, called only
-    when needed (``LexiconMatcher.stopword_votes`` of the text as ``spaced`` gives it)."""
-    script = script_language(sample[:SCRIPT_CHARS])
-    if script is not None:
-        return script
-    if not _LATIN.search(sample[:SCRIPT_CHARS]):
-        return "und"
-    merged = dict(votes)
-    if stopword_votes is not None:
-        for lang, n in stopword_votes(spaced_text).items():
-            merged[lang] = merged.get(lang, 0) + n
-    latin_votes = [(n, lang) for lang, n in merged.items() if lang in LATIN_LANGUAGES]
-    if latin_votes:
-        latin_votes.sort(reverse=True)
-        best_n, best = latin_votes[0]
-        second = latin_votes[1][0] if len(latin_votes) > 1 else 0
-        if best_n >= 2 and best_n - second >= 2:
-            return best
-    return model_language(sample)
+    when needed (``LexiconMatcher.stopword_votes`` of the text as ``spaced`` gives it).
+    The steps above, compiled (``guess_language``); the model is ``model_language``."""
+    return guess_language(sample, votes, stopword_votes, spaced_text, model_language)

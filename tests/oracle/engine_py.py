@@ -34,7 +34,6 @@ from schemas.common import Priority
 from schemas.feedback import FeedbackEvent
 from service.rules.engine import Assessment, ReasonFields, _days, _debug_reasons
 from service.rules.facts import SHOUTING_THRESHOLD, Facts
-from service.rules.language import decide
 from service.rules.matcher import LexiconMatcher, TextSignals
 from service.rules.model import RuleSet
 from service.rules.text import MAX_ANALYSED_CHARS, angry_punctuation, normalize, shouting_ratio
@@ -49,6 +48,7 @@ from tests.oracle.conditions_py import (
     is_pure,
     signature_for,
 )
+from tests.oracle.language_py import decide
 
 #: Plans kept per engine (signatures repeat: few lexicon combinations × channels × tiers).
 PLAN_CACHE_SIZE = 4096

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.feedback import FeedbackEvent
 from service.rules import RuleEngine, load_default_rules
+from service.rules._scan import guess_language
 from service.rules.facts import Facts
 from service.rules.matcher import TextSignals
 from service.rules.text import MAX_ANALYSED_CHARS
+from tests.oracle import language_py as oracle_language
 from tests.oracle.engine_py import RuleEngine as OracleEngine
 from tests.unit.test_native_rules import _labelled
 from tests.unit.test_text_fast_paths import ALPHABET
@@ -150,3 +153,28 @@ def test_text_signals_start_empty_and_compare_by_their_fields() -> None:
     assert repr(TextSignals(spaced=" a ")).startswith("TextSignals(hits={}, ")
     other: object = "not signals"
     assert (TextSignals() == other) is False
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    sample=st.sampled_from(
+        ["The refund never came", "Ήθελα επιστροφή", "中文 text", "12345 !!", "", "x" * 700]
+    )
+    | st.text(alphabet=ALPHABET, max_size=30),
+    votes=st.dictionaries(st.sampled_from(["en", "de", "fr", "fi", "zh", "xx"]), st.integers(0, 5)),
+    stopwords=st.one_of(
+        st.none(),
+        st.dictionaries(st.sampled_from(["en", "de", "es", "pt", "ru"]), st.integers(0, 5)),
+    ),
+)
+def test_the_compiled_language_guess_decides_as_the_python_one(
+    sample: str, votes: dict[str, int], stopwords: dict[str, int] | None
+) -> None:
+    """Every step of the guess, the votes' ties and the model's turn included (the model
+    answers a marker here, so that the test sees when it is asked)."""
+    counter = None if stopwords is None else (lambda spaced: stopwords)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(oracle_language, "model_language", lambda s: f"model:{len(s)}")
+        expected = oracle_language.decide(sample, votes, counter, " spaced ")
+    got = guess_language(sample, votes, counter, " spaced ", lambda s: f"model:{len(s)}")
+    assert got == expected

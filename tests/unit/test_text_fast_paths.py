@@ -18,7 +18,7 @@ from schemas.feedback import FeedbackEvent
 from service.rules import RuleEngine, load_default_rules
 from service.rules._scan import CLAUSE_CHARS, SymbolHeads, may_have_cjk, window_end
 from service.rules.evaluate import load_labelled
-from service.rules.language import _LATIN, SCRIPT_CHARS, script_language
+from service.rules.language import SCRIPT_CHARS, script_language
 from service.rules.text import (
     _CJK,
     _COMBINING,
@@ -29,6 +29,7 @@ from service.rules.text import (
     shouting_ratio,
     spaced,
 )
+from tests.oracle.language_py import _LATIN
 from tests.oracle.text_py import _ANGRY_PUNCT, _CAPS_RUN
 from tests.unit.rules_helpers import MatcherTestingEveryHit
 
