@@ -20,21 +20,29 @@ cdef extern from *:
 SOURCE_DIGEST = TRIAGE_SOURCE_DIGEST.decode("ascii")
 
 
+#: What a byte is to ``raw_counts``: 1 a bracket (``[`` ``{``), 2 a colon, 3 a backslash
+#: (perhaps an escaped colon), 0 anything else.
+cdef unsigned char _KIND[256]
+_KIND[:] = [0] * 256
+_KIND[91] = _KIND[123] = 1
+_KIND[58] = 2
+_KIND[92] = 3
+
+
 def raw_counts(bytes raw):
     """``(brackets, colons)`` of a document's bytes: its ``[`` and ``{``, and its ``:``
-    with the escaped ``\\u003a`` and ``\\u003A``."""
+    with the escaped ``\\u003a`` and ``\\u003A``. One pass, the counts added without a
+    branch per byte (a table of what each byte is); only a backslash looks ahead."""
     cdef const unsigned char* p = raw
     cdef Py_ssize_t i, n = len(raw)
     cdef Py_ssize_t brackets = 0, colons = 0
-    cdef unsigned char c
+    cdef unsigned char kind
     for i in range(n):
-        c = p[i]
-        if c == 91 or c == 123:  # [ {
-            brackets += 1
-        elif c == 58:  # :
-            colons += 1
-        elif (
-            c == 92  # \
+        kind = _KIND[p[i]]
+        brackets += kind == 1
+        colons += kind == 2
+        if (
+            kind == 3
             and i + 5 < n
             and p[i + 1] == 117  # u
             and p[i + 2] == 48
