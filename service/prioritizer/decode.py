@@ -121,14 +121,8 @@ def decode_feedback(
         event: FeedbackEvent = _validate_event(obj)
     except ValidationError as exc:
         raise _from_validation(exc, event_id) from None
-    for field, raw_id in (("event_id", event.event_id), ("customer.id", event.customer.id)):
-        if not raw_id.isprintable():
-            bad = next(c for c in raw_id if not c.isprintable())
-            raise DecodeFailure(
-                DeadLetterReason.INVALID_ID,
-                f"{field} contains a non-printable character U+{ord(bad):04X}",
-                event.event_id if field != "event_id" else None,
-            )
+    if not (event.event_id.isprintable() and event.customer.id.isprintable()):
+        raise _invalid_id(event)
     # The event's time against the plausible window, as one difference: an aware
     # difference never overflows (even year 1 at +14:00 or 9999 at -12:00), and it asks
     # the event's time zone for its offset once, where two comparisons asked twice each.
@@ -148,6 +142,21 @@ def decode_feedback(
             event_id,
         )
     return event
+
+
+def _invalid_id(event: FeedbackEvent) -> DecodeFailure:
+    """The failure of an event whose ``event_id`` or ``customer.id`` has a non-printable
+    character: the first such character of the first such id (the event id is named
+    only when it is not the bad one)."""
+    for field, raw_id in (("event_id", event.event_id), ("customer.id", event.customer.id)):
+        bad = next((c for c in raw_id if not c.isprintable()), None)
+        if bad is not None:
+            return DecodeFailure(
+                DeadLetterReason.INVALID_ID,
+                f"{field} contains a non-printable character U+{ord(bad):04X}",
+                event.event_id if field != "event_id" else None,
+            )
+    raise AssertionError("an id is printable")  # pragma: no cover - the caller checked
 
 
 def _safe_id(value: Any) -> str | None:

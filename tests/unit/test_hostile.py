@@ -218,3 +218,34 @@ def test_dead_letter_of_a_record_with_a_100_kb_header_fits_a_default_request() -
 def test_plausibility_window_edges(occurred_at: datetime, expected: str) -> None:
     raw = orjson.dumps(valid_event("window", NOW, occurred_at=occurred_at.isoformat()))
     assert outcome(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("event_id", "customer_id", "detail", "named"),
+    [
+        (
+            "hostile-\u202eevil",
+            "cust-ok",
+            "event_id contains a non-printable character U+202E",
+            None,
+        ),
+        (
+            "hostile-ok",
+            "cust\x1b[31m",
+            "customer.id contains a non-printable character U+001B",
+            "hostile-ok",
+        ),
+        ("a\u200bb", "c\x00d", "event_id contains a non-printable character U+200B", None),
+    ],
+)
+def test_a_non_printable_id_names_its_field_and_first_bad_character(
+    event_id: str, customer_id: str, detail: str, named: str | None
+) -> None:
+    """The event id is named in the failure only when it is not the bad id (a hostile id
+    never reaches a dead letter's headers)."""
+    event = valid_event("x", NOW, event_id=event_id, customer={"id": customer_id})
+    with pytest.raises(DecodeFailure) as caught:
+        decode_feedback(orjson.dumps(event), LIMITS, NOW)
+    failure = caught.value
+    assert failure.reason == DeadLetterReason.INVALID_ID
+    assert (failure.detail, failure.event_id) == (detail, named)
