@@ -74,7 +74,13 @@ def shared_zone(at: datetime) -> datetime:
     offset = at.utcoffset()
     if offset is None:
         return at  # naive: nothing to share (events are validated as aware)
-    return at.replace(tzinfo=_zone(offset))
+    zone = _zone(offset)
+    try:
+        # in a zone of its own offset, the same wall time: what ``replace(tzinfo=zone)``
+        # gives, in half its time (its keyword argument is dearer than the conversion)
+        return at.astimezone(zone)
+    except OverflowError:  # within hours of year 1 or 9999, where UTC is out of range
+        return at.replace(tzinfo=zone)
 
 
 @cache  # offsets are few: whole minutes within a day

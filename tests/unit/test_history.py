@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from service.prioritizer.history import CustomerHistory, CustomerRecord, PastTicket
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from service.prioritizer.history import CustomerHistory, CustomerRecord, PastTicket, shared_zone
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -193,3 +196,28 @@ def test_remembered_times_share_untracked_zones_and_keep_offset_and_json() -> No
     (restored,) = fresh.snapshot()
     assert restored.to_json() == state.to_json()
     assert all(type(at.tzinfo) is timezone for at, _, _ in restored.tickets)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    at=st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59)),
+    minutes=st.integers(-14 * 60, 14 * 60),
+)
+@example(at=datetime(1, 1, 1), minutes=14 * 60)  # UTC would be in year 0
+@example(at=datetime(9999, 12, 31, 23, 59), minutes=-14 * 60)  # and in year 10000
+def test_a_shared_zone_keeps_the_wall_time_and_the_offset(at: datetime, minutes: int) -> None:
+    """``shared_zone`` is ``replace(tzinfo=timezone(offset))`` of the time's own offset:
+    the same wall time, offset and instant, even at the ends of the calendar (where the
+    conversion it uses would leave the range), from pydantic's own time zone too."""
+    from datetime import timezone
+
+    from pydantic_core import TzInfo
+
+    offset = timedelta(minutes=minutes)
+    for zone in (timezone(offset), TzInfo(minutes * 60)):
+        aware = at.replace(tzinfo=zone)
+        shared = shared_zone(aware)
+        assert shared.replace(tzinfo=None) == at
+        assert shared.utcoffset() == offset
+        assert type(shared.tzinfo) is timezone
+        assert shared.isoformat() == aware.isoformat()
