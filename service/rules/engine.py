@@ -228,16 +228,17 @@ class RuleEngine:
             reasons.extend(_debug_reasons(facts))
         priority = self._by_rank[rank]
         defaults = self._actions_by_priority.get(priority, ())
+        # positional, in the fields' order (keywords cost 0.3 µs an event more)
         return Assessment(
-            severity=severity,
-            priority=priority,
-            category=self._categories[category_at],
-            reason_fields=reasons,
+            severity,
+            priority,
+            self._categories[category_at],
+            reasons,
             # the priority's default actions, then the fired rules', each once, in order
-            actions=list(dict.fromkeys([*defaults, *actions])) if actions else list(defaults),
-            management_attention=manager,
-            language=facts.language,
-            related_ticket_ids=list(related),
+            list(dict.fromkeys([*defaults, *actions])) if actions else list(defaults),
+            manager,
+            facts.language,
+            list(related),
         )
 
     def describe_window(self) -> str:
