@@ -8,8 +8,9 @@ at all (``SymbolHeads``).
 ``LexiconMatcher`` (``service/rules/matcher.py``) compiles the lexicons into ``Term``
 entries of pyahocorasick automata once, and hands them to a ``Scanner``; per event,
 ``Scanner.scan`` spaces the text and walks the automaton's hits, sorting each into the
-buckets of a ``TextSignals``, then looks for symbol terms. The rules of negation, hedging and intensifying are the matcher's (its module
-docstring states them); this module is how they run per hit:
+buckets of a ``TextSignals``, then looks for symbol terms. The rules of negation,
+hedging and intensifying are the matcher's (its module docstring states them); this
+module is how they run per hit:
 
 1. A hit's start is ``end + 1 - key_len`` (a word term's key starts with its space).
    A term with a stem or a ``*`` inside is confirmed by its anchored ``verify``
@@ -738,11 +739,20 @@ def script_language(str sample):
     (Greek ``el``, Cyrillic ``ru``, kana ``ja``, Hangul ``ko``, else Han ``zh``, which is
     ``ja`` when the sample has kana anywhere), unless the Latin letters are more than
     three times as many as the non-Latin ones. One pass over the code points."""
+    cdef bint latin
+    return _script_language(sample, len(sample), &latin)
+
+
+cdef str _script_language(str sample, Py_ssize_t limit, bint* has_latin):
+    """``script_language`` of the first ``limit`` characters of ``sample``; ``has_latin``
+    set to whether they hold a Latin letter (what the guess asks next, from the same
+    pass)."""
     cdef Py_ssize_t i, latin = 0, non_latin = 0
+    cdef Py_ssize_t n = len(sample) if len(sample) < limit else limit
     cdef Py_UCS4 ch
     cdef int script, first = _NOT_A_SCRIPT
     cdef bint kana = False
-    for i in range(len(sample)):
+    for i in range(n):
         ch = sample[i]
         if _is_latin_letter(ch):
             latin += 1
@@ -754,6 +764,7 @@ def script_language(str sample):
                 first = script
             if script == _KANA:
                 kana = True
+    has_latin[0] = latin > 0
     if first == _NOT_A_SCRIPT or (latin and non_latin * 3 < latin):
         return None
     if first == _GREEK:
@@ -775,15 +786,6 @@ cdef tuple _LATIN_LANGUAGES = LATIN_LANGUAGES
 cdef Py_ssize_t _SCRIPT_CHARS = SCRIPT_CHARS
 
 
-cdef bint _has_latin_letter(str sample, Py_ssize_t limit):
-    cdef Py_ssize_t i
-    cdef Py_ssize_t n = len(sample) if len(sample) < limit else limit
-    for i in range(n):
-        if _is_latin_letter(sample[i]):
-            return True
-    return False
-
-
 cpdef str guess_language(
     str sample,
     object votes,
@@ -799,10 +801,11 @@ cpdef str guess_language(
     cdef str script, lang, best = None
     cdef dict merged
     cdef Py_ssize_t n, best_n = 0, second = 0
-    script = script_language(sample[:_SCRIPT_CHARS] if len(sample) > _SCRIPT_CHARS else sample)
+    cdef bint has_latin
+    script = _script_language(sample, _SCRIPT_CHARS, &has_latin)
     if script is not None:
         return script
-    if not _has_latin_letter(sample, _SCRIPT_CHARS):
+    if not has_latin:
         return "und"
     merged = dict(votes)
     if stopword_votes is not None:
