@@ -86,7 +86,7 @@ def stages(recs: Sequence[InRecord], runs: int) -> None:
     """Each stage of the per-event path timed alone, in the order the pipeline runs them."""
     limits, now = DecodeLimits(), SystemClock().now()
     engine = RuleEngine(load_default_rules())
-    matcher, model = engine._matcher, engine.text_model
+    matcher, model = engine.matcher, engine.text_model
     events = [decode_feedback(r.value, limits, now, r.headers) for r in recs]
     texts = [e.text for e in events]
     normalized = [normalize(t) for t in texts]

@@ -141,7 +141,6 @@ class RuleEngine:
             hedge_window=ta.hedge_window,
             intensifier_window=ta.intensifier_window,
         )
-        self._matcher = self.matcher
         #: the facts of one event (compiled): its text normalised, scanned, its language
         #: and tone
         self._read = FactReader(
