@@ -22,11 +22,12 @@ from service.sentiment.corpus import default_data_dir, read_split
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from accuracy import labelled_lines
 
-#: measured on the test splits (bench/accuracy.py, 2026-12-04) minus 0.03
+#: measured on the test splits (bench/accuracy.py, 2026-12-06, rule set 2026.12.5) minus
+#: about 0.03
 FLOORS = {
     "de": 0.77,
-    "el": 0.84,
-    "en": 0.79,
+    "el": 0.85,
+    "en": 0.80,
     "es": 0.81,
     "fi": 0.64,
     "fr": 0.86,
