@@ -20,6 +20,7 @@ NOT: int
 NPS: int
 RATING: int
 NEGATIVITY: int
+WORDS: int
 CHANNEL: int
 TIER: int
 STAGE: int
@@ -48,6 +49,7 @@ class Facts:
     stage: str | None
     text_empty: bool
     has_score: bool
+    words: int
     choices: list[int]
     text_model: NegativityModel | None
     def __init__(

@@ -55,6 +55,7 @@ from service.rules._scan import TextSignals as _TextSignals
 from service.rules._scan import angry_punctuation as _angry_punctuation
 from service.rules._scan import guess_language as _guess_language
 from service.rules._scan import shouting_ratio as _shouting_ratio
+from service.rules._scan import word_count as _word_count
 from service.sentiment.model import prepare as _prepare
 
 cdef extern from *:
@@ -67,8 +68,8 @@ SOURCE_DIGEST = TRIAGE_SOURCE_DIGEST.decode("ascii")
 
 #: Node kinds (``Program`` nodes are ``(kind, slot, want, lo, hi, args)`` tuples).
 TRUE, RANGE, MEMBER, LEXICON, FLAG, FIRED, ANY, ALL, NOT = range(9)
-#: Slots of a ``RANGE`` node: the scores.
-NPS, RATING, NEGATIVITY = range(3)
+#: Slots of a ``RANGE`` node: the scores and counts.
+NPS, RATING, NEGATIVITY, WORDS = range(4)
 #: Slots of a ``MEMBER`` node: the named values.
 CHANNEL, TIER, STAGE, LANGUAGE = range(4)
 #: Slots of a ``LEXICON`` node: the scan's buckets (``HEDGED_ONLY``: hedged, never stated).
@@ -87,6 +88,7 @@ cdef enum:
     _ALL = 7
     _NOT = 8
     _NEGATIVITY = 2
+    _N_SCORES = 4
     _UNKNOWN = 2
     _N_FLAGS = 5
     _N_BUCKETS = 4
@@ -135,6 +137,8 @@ cdef class Facts:
     #: no text, or only whitespace (a zero-width space is text)
     cdef public bint text_empty
     cdef public bint has_score
+    #: the words of the text analysed, each CJK character one (``_scan.word_count``)
+    cdef public Py_ssize_t words
     #: each ``any`` node's first alternative that held (the program's run sets them)
     cdef public list choices
     #: the text model (what ``negativity`` reads; None: the rules read none)
@@ -208,6 +212,7 @@ cdef void _fill(
     facts.stage = stage._value_ if stage is not None else None
     facts.text_empty = not text or text.isspace()  # (``strip`` would copy the text)
     facts.has_score = facts.nps is not None or facts.rating is not None
+    facts.words = _word_count(signals.spaced)
     facts.choices = []
     facts.text_model = text_model
     facts._model_input = None
@@ -307,7 +312,7 @@ cdef class Program:
     cdef dict _lexicons
     cdef tuple _members
     # the record and the run's state, reused from event to event
-    cdef double _scores[3]
+    cdef double _scores[_N_SCORES]
     cdef int _ids[4]
     cdef char _flags[_N_FLAGS]
     cdef char* _buckets
@@ -439,6 +444,7 @@ cdef class Program:
         value = facts.rating
         self._scores[1] = NAN if value is None else <double>value
         self._scores[2] = NAN  # read on demand (``_negativity``)
+        self._scores[3] = <double>facts.words
         self._facts = facts
         self._ids[0] = self._member(0, facts.channel)
         self._ids[1] = self._member(1, facts.tier)

@@ -325,6 +325,7 @@ KEYS: dict[str, Key[Any]] = {
         Lexicons("text", _rules.WORDS_HIT, _rules.HITS),
         Flag("text_empty", _rules.TEXT_EMPTY, ["no text"]),
         Flag("has_score", _rules.HAS_SCORE, ["score given"]),
+        Score("words", "words", "words", _rules.WORDS),
         Flag("shouting", _rules.SHOUTING, _shouting),
         Flag("angry_punctuation", _rules.PUNCTUATION, _punctuation),
         Fired("fired"),

@@ -77,6 +77,11 @@ class Condition(_Strict):
     )
     text_empty: bool | None = None
     has_score: bool | None = Field(default=None, description="An NPS score or rating is present.")
+    words: Range | None = Field(
+        default=None,
+        description="How many words the text has (subject included; each CJK character "
+        "counts as a word), in a range: a long review is not a short question.",
+    )
     shouting: bool | None = Field(default=None, description="Mostly capital letters.")
     angry_punctuation: bool | None = Field(default=None, description="Runs like !!! or ?!?.")
     fired: list[RuleId] | None = Field(default=None, description="All these earlier rules fired.")

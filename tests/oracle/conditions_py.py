@@ -387,6 +387,7 @@ KEYS: dict[str, Key[Any]] = {
         Lexicons("text", "hits"),
         Flag("text_empty", attrgetter("text_empty"), ["no text"]),
         Flag("has_score", attrgetter("has_score"), ["score given"]),
+        Score("words", "words", "words"),
         Flag("shouting", _is_shouting, _shouting),
         Flag("angry_punctuation", _has_punctuation, _punctuation),
         Fired("fired"),

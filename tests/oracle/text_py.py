@@ -1,7 +1,8 @@
 """ORACLE — the pure-Python ``spaced``, ``shouting_ratio`` and ``angry_punctuation`` as
 they ran before they moved to native code (``service/rules/_scan.pyx``), unchanged, for
 the oracle matcher (``matcher_py.py``) and ``tests/unit/test_native_scan.py``.
-``tests/unit/test_text_fast_paths.py`` also holds the native ones to their definitions."""
+``tests/unit/test_text_fast_paths.py`` also holds the native ones to their definitions.
+``word_count`` is the reference the native one was written against."""
 
 from __future__ import annotations
 
@@ -143,3 +144,17 @@ def angry_punctuation(text: str) -> list[str]:
     if not runs:
         return runs
     return [m for run in runs for m in _ANGRY_PUNCT.findall(run)]
+
+
+_CJK_CHAR = re.compile("[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+
+
+def word_count(spaced_text: str) -> int:
+    """REFERENCE (written with the native ``word_count``, not moved from Python): the
+    words of a spaced text, every character of a CJK script a word of its own."""
+    words = 0
+    for token in re.split(f"[ {CLAUSE}]+", spaced_text):
+        rest = _CJK_CHAR.split(token)
+        words += len(token) - sum(len(part) for part in rest)  # the CJK characters
+        words += sum(1 for part in rest if part)  # the runs of other word characters
+    return words

@@ -226,3 +226,28 @@ def test_real_complaints_reach_the_rubric_priority(
     assert a.priority is expected, a.reasons
     if rule is not None:
         assert rule in [r.rule_id for r in a.reasons]
+
+
+_SHORT_QUESTION = "Could you tell me how the new plan works for a team of our size?"
+_LONG_REVIEW = (
+    "We stayed four nights in the room at the end of the corridor and the view over the "
+    "old town was the one thing we liked, the rest of the stay was another story, and can "
+    "you tell me why the breakfast should end at nine?"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "fires"),
+    [(_SHORT_QUESTION, False), (_LONG_REVIEW, True)],
+)
+def test_the_model_speaks_to_a_long_review_that_asks_in_passing(text: str, fires: bool) -> None:
+    """A question of under 30 words needs the model all but sure (above 0.9); a review of
+    30 words or more that asks something in passing is read as any review is."""
+    words = len(text.split())
+    assert (words >= 30) is fires
+    engine = RuleEngine(load_default_rules(), text_model=FakeModel({}, default=0.8))
+    a = engine.assess(_event(text))
+    fired = [r.rule_id for r in a.reasons]
+    assert "text.question" in fired
+    assert ("model.negative" in fired) is fires, fired
+    assert (a.priority is Priority.P2) is fires, a.priority

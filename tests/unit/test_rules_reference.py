@@ -13,6 +13,7 @@ from service.rules import RuleEngine, load_default_rules
 from service.rules.facts import SHOUTING_THRESHOLD, Facts
 from service.rules.model import Condition, Range
 from tests.data.labelled_source import DEEP, HELDOUT, OTHER
+from tests.oracle.text_py import word_count
 
 
 def _in(rng: Range, value: float | None) -> bool:
@@ -33,6 +34,8 @@ def ref_holds(cond: Condition, f: Facts, fired: set[str]) -> bool:
             ok = _in(value, f.nps if key == "nps" else f.rating)
         elif key == "negativity":
             ok = _in(value, f.negativity)
+        elif key == "words":
+            ok = _in(value, word_count(sig.spaced))
         elif key in ("channel", "tier", "language"):
             ok = getattr(f, key) in value
         elif key == "lifecycle_stage":

@@ -16,7 +16,7 @@ import pytest
 
 from schemas.feedback import FeedbackEvent
 from service.rules import RuleEngine, load_default_rules
-from service.rules._scan import CLAUSE_CHARS, SymbolHeads, may_have_cjk, window_end
+from service.rules._scan import CLAUSE_CHARS, SymbolHeads, may_have_cjk, window_end, word_count
 from service.rules.evaluate import load_labelled
 from service.rules.language import SCRIPT_CHARS, script_language
 from service.rules.text import (
@@ -31,6 +31,7 @@ from service.rules.text import (
 )
 from tests.oracle.language_py import _LATIN
 from tests.oracle.text_py import _ANGRY_PUNCT, _CAPS_RUN
+from tests.oracle.text_py import word_count as ref_word_count
 from tests.unit.rules_helpers import MatcherTestingEveryHit
 
 _UPPER1 = re.compile(r"[A-Z\u00c0-\u00d6\u00d8-\u00de\u0386-\u038f\u0391-\u03ab\u0400-\u042f]")
@@ -354,3 +355,20 @@ def test_symbol_heads_are_found_where_a_substring_test_finds_them(seed: int) -> 
         native = SymbolHeads(chosen)
         for text in random_texts(20_000, seed, "".join(edge)):
             assert native.found_in(text) == any(h in text for h in chosen), repr(text)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_word_count_random_text(seed: int) -> None:
+    """The native count of words (the ``words`` condition) against the reference, on the
+    spaced form of random text of every script (CJK characters are words of their own,
+    kana and Hangul included where the reference says so)."""
+    for text in random_texts(20_000, seed):
+        s = spaced(normalize(text))
+        assert word_count(s) == ref_word_count(s), repr(s)
+
+
+def test_word_count_examples() -> None:
+    assert word_count(spaced(normalize("Great, another outage!"))) == 3
+    assert word_count(spaced(normalize("很好用，谢谢你们！ ok"))) == 8  # 3 + 4 characters, 1
+    assert word_count(spaced(normalize("abc漢字def かな 123"))) == 7
+    assert word_count(spaced("")) == 0
