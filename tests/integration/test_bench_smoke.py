@@ -58,6 +58,11 @@ CASES = [
         id="pipeline-stages",
     ),
     pytest.param(
+        ["bench/pipeline.py", "--events", "300", "--runs", "1", "--segments"],
+        "segments_us_per_event",
+        id="pipeline-segments",
+    ),
+    pytest.param(
         ["bench/gc_pauses.py", "--events", "600", "--batch", "100"], "batch_p99_ms", id="gc_pauses"
     ),
     pytest.param(["bench/rules_bench.py", "--rounds", "1"], "median_us", id="rules_bench"),
