@@ -6,16 +6,17 @@ ticket id, when the customer spoke and whether it was a complaint; ``recent`` an
 "which earlier complaints did this customer make within the window?" on any channel.
 
 State for a changelog, like ``service/sla/engine.py``: ``changed()`` returns the customers
-whose record changed since the last call (None = tombstone), ``snapshot()`` every live
-record, ``restore(record)`` puts one back, ``expire(now)`` forgets what is older than the
-retention. Records are JSON (``CustomerRecord``), keyed by customer id. Memory is bounded:
+whose record changed since the last call, in the order they first changed (None =
+tombstone; ``changed_json()`` the same as the changelog's JSON), ``snapshot()`` every
+live record, ``restore(record)`` puts one back, ``expire(now)`` forgets what is older than
+the retention. Records are JSON (``CustomerRecord``), keyed by customer id. Memory is bounded:
 at most ``max_per_customer`` tickets per customer, the most recent ones.
 
 On the hot path (one ``recent`` and one ``record`` per event, one changed record per
 customer per batch) tickets are kept as plain tuples and written straight to JSON
-(``CustomerState.to_json``); the pydantic models are the changelog's contract and what
-``restore`` reads (``CustomerRecord.from_json`` reads the JSON back to an equal record,
-tested).
+(``changed_json``, ``CustomerState.to_json``); the pydantic models are the changelog's
+contract and what ``restore`` reads (``CustomerRecord.from_json`` reads the JSON back to
+an equal record, tested).
 """
 
 from __future__ import annotations
@@ -99,17 +100,22 @@ class CustomerState:
 
     def to_json(self) -> bytes:
         """The changelog record's JSON (what ``CustomerRecord.from_json`` reads)."""
-        return orjson.dumps(
-            {
-                "record": "customer",
-                "v": 1,
-                "customer_id": self.customer_id,
-                "tickets": [
-                    {"ticket_id": ticket_id, "occurred_at": at, "negative": negative}
-                    for at, ticket_id, negative in self.tickets
-                ],
-            }
-        )
+        return _record_json(self.customer_id, self.tickets)
+
+
+def _record_json(customer_id: str, tickets: list[_Past]) -> bytes:
+    """A customer's changelog record as JSON (``CustomerState.to_json``)."""
+    return orjson.dumps(
+        {
+            "record": "customer",
+            "v": 1,
+            "customer_id": customer_id,
+            "tickets": [
+                {"ticket_id": ticket_id, "occurred_at": at, "negative": negative}
+                for at, ticket_id, negative in tickets
+            ],
+        }
+    )
 
 
 Change = tuple[str, CustomerState | None]
@@ -128,7 +134,9 @@ class CustomerHistory:
         self.max_per_customer = max_per_customer
         self.retention = retention if retention is not None else window
         self._tickets: dict[str, list[_Past]] = {}  # sorted by occurred_at, then ticket id
-        self._dirty: set[str] = set()
+        #: customers changed since the last ``changed``, in the order they first changed
+        #: (a dict: ordered, so the changelog's order is the same on every run, unsorted)
+        self._dirty: dict[str, None] = {}
 
     def recent(
         self,
@@ -164,14 +172,26 @@ class CustomerHistory:
         insort(tickets, (shared_zone(occurred_at), ticket_id, negative))
         if len(tickets) > self.max_per_customer:
             del tickets[: len(tickets) - self.max_per_customer]
-        self._dirty.add(customer_id)
+        self._dirty[customer_id] = None
 
     # -- state for the changelog ----------------------------------------------------
     def changed(self) -> list[Change]:
         out: list[Change] = []
-        for cid in sorted(self._dirty):
+        for cid in self._dirty:
             tickets = self._tickets.get(cid)
             out.append((cid, CustomerState(cid, list(tickets)) if tickets else None))
+        self._dirty.clear()
+        return out
+
+    def changed_json(self) -> list[tuple[str, bytes | None]]:
+        """``changed()`` as the changelog writes it: each changed record's JSON (None: a
+        tombstone), encoded from the tickets as they are, without a state object or a
+        copy per customer (one per event on the hot path)."""
+        out: list[tuple[str, bytes | None]] = []
+        tickets_of = self._tickets.get
+        for cid in self._dirty:
+            tickets = tickets_of(cid)
+            out.append((cid, _record_json(cid, tickets) if tickets else None))
         self._dirty.clear()
         return out
 
@@ -195,11 +215,11 @@ class CustomerHistory:
             self._tickets[record.customer_id] = tickets
         else:
             self._tickets.pop(record.customer_id, None)
-        self._dirty.discard(record.customer_id)  # the changelog already holds this state
+        self._dirty.pop(record.customer_id, None)  # the changelog already holds this state
 
     def forget(self, customer_id: str) -> None:
         self._tickets.pop(customer_id, None)
-        self._dirty.discard(customer_id)
+        self._dirty.pop(customer_id, None)
 
     def expire(self, now: datetime) -> list[str]:
         """Drop tickets older than the retention; customers left with none are tombstoned."""
@@ -209,7 +229,7 @@ class CustomerHistory:
             keep = [t for t in tickets if t[0] >= before]
             if len(keep) == len(tickets):
                 continue
-            self._dirty.add(cid)
+            self._dirty[cid] = None
             if keep:
                 self._tickets[cid] = keep
             else:
@@ -240,7 +260,7 @@ class CustomerCodec:
         state.forget(key)
 
     def changes(self, state: CustomerHistory) -> list[tuple[str, bytes | None]]:
-        return [(cid, r.to_json() if r is not None else None) for cid, r in state.changed()]
+        return state.changed_json()
 
     def keys(self, state: CustomerHistory) -> list[str]:
         return state.ids()

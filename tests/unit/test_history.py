@@ -58,6 +58,22 @@ def test_changed_snapshot_restore_round_trip() -> None:
     assert {r.customer_id for r in fresh.snapshot()} == {"c1", "c2"}
 
 
+def test_changed_is_in_the_order_customers_first_changed_and_json_matches() -> None:
+    """``changed`` lists customers in the order they first changed (not sorted), and
+    ``changed_json`` is the same list as the changelog writes it."""
+    a, b = CustomerHistory(), CustomerHistory()
+    for h in (a, b):
+        h.record("c5", "t-0", T0, negative=True)
+        h.changed()
+        for n, cid in enumerate(("c9", "c1", "c5", "c1")):
+            h.record(cid, f"t-{n + 1}", T0 + timedelta(minutes=n), negative=True)
+        h.forget("c1")
+    as_states = [(cid, s.to_json() if s else None) for cid, s in a.changed()]
+    assert [cid for cid, _ in as_states] == ["c9", "c5"]
+    assert b.changed_json() == as_states
+    assert b.changed_json() == []
+
+
 def test_expire_tombstones_customers_without_recent_tickets() -> None:
     h = CustomerHistory(window=timedelta(days=7))
     h.record("c1", "t-1", T0, negative=True)
