@@ -555,3 +555,21 @@ def test_an_assessment_is_built_with_every_field_and_stays_frozen() -> None:
     assert one.related_ticket_ids is not other.related_ticket_ids
     with pytest.raises(dataclasses.FrozenInstanceError):
         built.severity = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("subject", "text", "evidence"),
+    [
+        (None, "", None),  # no text: no words
+        (None, "one two", None),
+        (None, "one, two three!", ["words=3"]),  # clause punctuation is not a word
+        (None, "很好用", ["words=3"]),  # each CJK character is a word
+        ("Re: order", "Subject words", ["words=4"]),  # the subject's words count too
+    ],
+)
+def test_words_counts_the_words_of_the_text_and_explains_the_count(
+    subject: str | None, text: str, evidence: list[str] | None
+) -> None:
+    e = engine([rule("long", {"words": {"min": 3}}, weight=30)])
+    a = e.assess(make_event(text, subject=subject))
+    assert [r.evidence for r in a.reasons] == ([evidence] if evidence else [])
