@@ -160,7 +160,7 @@ def stages(recs: Sequence[InRecord], runs: int) -> None:
 def segments(recs: Sequence[InRecord], runs: int) -> None:
     """µs per event of each collaborator of ``Prioritizer.process`` as the pipeline calls
     it: each is replaced, in the module or on the object that the loop reads it from, by
-    a wrapper that adds its time (about 0.1 µs a call of the timer itself)."""
+    a wrapper that adds its time (about 0.2 µs a call of the timer itself)."""
     from service import partition_state
     from service.prioritizer import history as history_module
     from service.prioritizer import pipeline as pipeline_module
