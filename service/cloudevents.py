@@ -196,24 +196,25 @@ def schema_url(stem: str) -> str:
 
 def ticket_headers(ticket_id: str, created_at: datetime | str) -> list[tuple[str, bytes]]:
     """``output_headers`` of a ticket (``ce_id`` and ``ce_subject``: the ticket id), with
-    the constant ones encoded once: the prioritizer writes one per event
-    (``test_ticket_json.py`` holds the two equal)."""
+    the constant headers built once and shared by every ticket (tuples: nothing changes
+    them): the prioritizer writes one per event (``test_ticket_json.py`` holds the two
+    equal)."""
     ce_time = created_at if isinstance(created_at, str) else rfc3339(created_at)
     tid = ticket_id.encode()
     return [
-        ("ce_specversion", _SPECVERSION),
+        _SPECVERSION_HEADER,
         ("ce_id", tid),
-        ("ce_type", _TICKET_TYPE),
-        ("ce_source", _PRIORITIZER),
+        _TICKET_TYPE_HEADER,
+        _PRIORITIZER_HEADER,
         ("ce_time", ce_time.encode()),
         ("ce_subject", tid),
-        ("ce_dataschema", _TICKET_SCHEMA),
-        (CONTENT_TYPE, _JSON),
+        _TICKET_SCHEMA_HEADER,
+        _JSON_HEADER,
     ]
 
 
-_SPECVERSION = SPECVERSION.encode()
-_TICKET_TYPE = TYPE_TICKET_CREATED.encode()
-_PRIORITIZER = SOURCE_PRIORITIZER.encode()
-_TICKET_SCHEMA = schema_url("ticket").encode()
-_JSON = JSON.encode()
+_SPECVERSION_HEADER = ("ce_specversion", SPECVERSION.encode())
+_TICKET_TYPE_HEADER = ("ce_type", TYPE_TICKET_CREATED.encode())
+_PRIORITIZER_HEADER = ("ce_source", SOURCE_PRIORITIZER.encode())
+_TICKET_SCHEMA_HEADER = ("ce_dataschema", schema_url("ticket").encode())
+_JSON_HEADER = (CONTENT_TYPE, JSON.encode())
