@@ -288,15 +288,21 @@ class PartitionedState(Generic[S]):
             changes = codec.changes(part.state)
             if changes:
                 headers = part.cursor.headers()
+                topic, phase = self.topic, self.phase
+                # positional, in the fields' order (one record per changed key: keywords
+                # cost 0.24 µs a record more; a unit test holds the order): topic, key,
+                # value, headers, kind, label, channel, partition, phase
                 out.extend(
                     OutRecord(
-                        topic=self.topic,
-                        key=key.encode(),
-                        value=value if value is not None else b"",
-                        headers=headers,
-                        kind="changelog",
-                        partition=number,
-                        phase=self.phase,
+                        topic,
+                        key.encode(),
+                        value if value is not None else b"",
+                        headers,
+                        "changelog",
+                        "",
+                        "",
+                        number,
+                        phase,
                     )
                     for key, value in changes
                 )

@@ -24,6 +24,8 @@ class InRecord:
     timestamp_ms: int | None = None
 
 
+# The prioritizer's tickets and the changelog records are built positionally (the
+# hot paths): keep the order of the first nine fields (``tests/unit/test_records.py``).
 @dataclass(slots=True)
 class OutRecord:
     topic: str

