@@ -8,7 +8,8 @@ event, ``FactReader.read`` reads the event's ``Facts`` (its text normalised and 
 once, its language and tone), and ``Program.run`` reads the facts into the record and
 runs the rules in file order:
 
-1. The record: the scores (NPS, rating, negativity; none = NaN), the channel, tier,
+1. The record: the scores (NPS, rating, negativity; none = NaN) and the count of words
+   (counted only for a rule set with a ``words`` condition; else NaN), the channel, tier,
    lifecycle stage and language as ids of the values the rule set names (0: a value it
    does not name, or none), one flag per lexicon the conditions name in each bucket of
    the scan (hits, stated, hedged and never stated, intensified), and the yes/no facts
@@ -88,6 +89,7 @@ cdef enum:
     _ALL = 7
     _NOT = 8
     _NEGATIVITY = 2
+    _WORDS = 3
     _N_SCORES = 4
     _UNKNOWN = 2
     _N_FLAGS = 5
@@ -137,8 +139,6 @@ cdef class Facts:
     #: no text, or only whitespace (a zero-width space is text)
     cdef public bint text_empty
     cdef public bint has_score
-    #: the words of the text analysed, each CJK character one (``_scan.word_count``)
-    cdef public Py_ssize_t words
     #: each ``any`` node's first alternative that held (the program's run sets them)
     cdef public list choices
     #: the text model (what ``negativity`` reads; None: the rules read none)
@@ -169,6 +169,13 @@ cdef class Facts:
                 _prepare(signals.spaced, signals.normalized) if self.text_model is not None else ""
             )
         return self._model_input
+
+    @property
+    def words(self):
+        """The words of the text analysed, each kana or Han character one
+        (``_scan.word_count``): counted when asked (the evidence of a ``words``
+        condition; the program counts them itself, only for a rule set that asks)."""
+        return _word_count(self.signals.spaced)
 
     @property
     def negativity(self):
@@ -212,7 +219,6 @@ cdef void _fill(
     facts.stage = stage._value_ if stage is not None else None
     facts.text_empty = not text or text.isspace()  # (``strip`` would copy the text)
     facts.has_score = facts.nps is not None or facts.rating is not None
-    facts.words = _word_count(signals.spaced)
     facts.choices = []
     facts.text_model = text_model
     facts._model_input = None
@@ -323,6 +329,8 @@ cdef class Program:
     cdef object _facts
     # an ``any`` chose an alternative after an unknown one in the rule being tested
     cdef bint _uncertain
+    # a node reads the count of words (only then is it counted, per event)
+    cdef bint _reads_words
 
     def __cinit__(self):
         self._nodes = NULL
@@ -362,7 +370,9 @@ cdef class Program:
         self._nodes = <Node*>_alloc(sizeof(Node) * (len(nodes) or 1))
         self._args = <int*>_alloc(sizeof(int) * (n_args or 1))
         n_args = 0
+        self._reads_words = False
         for i, (kind, slot, want, lo, hi, args) in enumerate(nodes):
+            self._reads_words |= kind == _RANGE and slot == _WORDS
             node = &self._nodes[i]
             node.kind, node.slot, node.want = kind, slot, want
             node.lo, node.hi = lo, hi
@@ -444,7 +454,7 @@ cdef class Program:
         value = facts.rating
         self._scores[1] = NAN if value is None else <double>value
         self._scores[2] = NAN  # read on demand (``_negativity``)
-        self._scores[3] = <double>facts.words
+        self._scores[3] = <double>_word_count(signals.spaced) if self._reads_words else NAN
         self._facts = facts
         self._ids[0] = self._member(0, facts.channel)
         self._ids[1] = self._member(1, facts.tier)

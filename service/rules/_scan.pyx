@@ -323,17 +323,19 @@ cdef Py_ssize_t _spaces(str text, Py_ssize_t start, Py_ssize_t stop):
 
 cpdef Py_ssize_t word_count(str spaced_text):
     """How many words a text has, as ``spaced`` gives it: its runs of word characters
-    between spaces and clause tokens, each character of a CJK script (kana, ideographs,
-    U+3040–U+30FF, U+3400–U+9FFF, U+F900–U+FAFF) counted as a word of its own, since
-    those scripts do not space their words (``tests/oracle/text_py.py`` is the
-    reference)."""
+    between spaces and clause tokens, each kana or Han character (``_script_of``)
+    counted as a word of its own, since those scripts do not space their words
+    (``tests/oracle/text_py.py`` is the reference)."""
     cdef Py_ssize_t count = 0
     cdef bint in_word = False
     cdef Py_UCS4 ch
+    cdef int script
     for ch in spaced_text:
         if ch == u" " or ch == _CLAUSE:
             in_word = False
-        elif (0x3040 <= ch <= 0x30FF) or (0x3400 <= ch <= 0x9FFF) or (0xF900 <= ch <= 0xFAFF):
+            continue
+        script = _script_of(ch)
+        if script == _KANA or script == _HAN:
             count += 1
             in_word = False
         elif not in_word:

@@ -146,7 +146,8 @@ def angry_punctuation(text: str) -> list[str]:
     return [m for run in runs for m in _ANGRY_PUNCT.findall(run)]
 
 
-_CJK_CHAR = re.compile("[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+#: kana and Han, as the native ``_script_of`` tells them
+_CJK_CHAR = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 def word_count(spaced_text: str) -> int:
