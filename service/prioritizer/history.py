@@ -176,22 +176,19 @@ class CustomerHistory:
 
     # -- state for the changelog ----------------------------------------------------
     def changed(self) -> list[Change]:
-        out: list[Change] = []
-        for cid in self._dirty:
-            tickets = self._tickets.get(cid)
-            out.append((cid, CustomerState(cid, list(tickets)) if tickets else None))
-        self._dirty.clear()
-        return out
+        return [(cid, CustomerState(cid, list(t)) if t else None) for cid, t in self._drain()]
 
     def changed_json(self) -> list[tuple[str, bytes | None]]:
         """``changed()`` as the changelog writes it: each changed record's JSON (None: a
         tombstone), encoded from the tickets as they are, without a state object or a
         copy per customer (one per event on the hot path)."""
-        out: list[tuple[str, bytes | None]] = []
+        return [(cid, _record_json(cid, t) if t else None) for cid, t in self._drain()]
+
+    def _drain(self) -> list[tuple[str, list[_Past] | None]]:
+        """The changed customers and their tickets (None: none left), in the order they
+        first changed; none is changed after."""
         tickets_of = self._tickets.get
-        for cid in self._dirty:
-            tickets = tickets_of(cid)
-            out.append((cid, _record_json(cid, tickets) if tickets else None))
+        out = [(cid, tickets_of(cid) or None) for cid in self._dirty]
         self._dirty.clear()
         return out
 
