@@ -50,11 +50,11 @@ class TrainParams:
 
     lr: float = 0.5
     epoch: int = 5
-    dim: int = 16
+    dim: int = 8
     word_ngrams: int = 2
     minn: int = 3
     maxn: int = 3
-    bucket: int = 200_000
+    bucket: int = 600_000
     min_count: int = 2
     #: times each support line (the project's written lines, a company's own file) is
     #: repeated in training: a few thousand of them against 150,000 public reviews and

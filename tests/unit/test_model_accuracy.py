@@ -22,18 +22,18 @@ from service.sentiment.corpus import default_data_dir, read_split
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from accuracy import labelled_lines
 
-#: measured on the test splits (bench/accuracy.py, 2026-12-06, rule set 2026.12.5) minus
+#: measured on the test splits (bench/accuracy.py, 2026-12-07, rule set 2026.12.6) minus
 #: about 0.03
 FLOORS = {
     "de": 0.77,
     "el": 0.85,
     "en": 0.80,
-    "es": 0.83,
-    "fi": 0.64,
+    "es": 0.84,
+    "fi": 0.66,
     "fr": 0.86,
     "pt": 0.80,
-    "ru": 0.80,
-    "zh": 0.85,
+    "ru": 0.81,
+    "zh": 0.87,
 }
 
 
