@@ -10,12 +10,15 @@ with an SLA policy whose targets are ``--target`` seconds for every priority:
   clocks, is killed with SIGKILL ``--lead`` seconds before their deadline and started
   again at once with the same instance id. Measured from the kill: when the new process
   owns its partitions again (``/readyz`` answers 200: every loop joined with an
-  assignment) and when the first breach is published; and how late the breaches were
-  (``emitted_at - due_at``).
+  assignment), when the first and the last breach were emitted (their ``emitted_at``);
+  and how late the breaches were (``emitted_at - due_at``).
 * **survivor**: two instances share the clocks; one is killed ``--lead`` seconds before
   the deadline and not restarted. Measured: when the survivor owns the dead one's
   partitions (its ``triage_assigned_partitions`` for the tickets topic reaches all of
-  them) and how late the dead one's breaches were, against the session timeout.
+  them), when the last breach was emitted (the dead one's clocks: from the survivor's
+  standby clocks while the group rebalances, ``service.sla.standby``, or after the
+  takeover with ``TRIAGE_SLA_STANDBY=false``) and how late the breaches were, against
+  the session timeout.
 * **handover**: as survivor, but the instance is stopped with SIGTERM (a deploy): it
   leaves the group as it stops, so the survivor need not wait out its session.
 * **floor**: the survivor scenario with no triage in it: two bare aiokafka consumers
@@ -345,9 +348,12 @@ def _figures(
     if len(got) < n:
         raise RuntimeError(f"only {len(got)} of {n} breaches were published")
     late = [(e.emitted_at - e.due_at).total_seconds() for _, e in got]
+    emitted = [e.emitted_at.timestamp() for _, e in got]
     return {
         "owned_s": owned - killed,
-        "first_breach_s": got[0][0] - killed,
+        "first_breach_s": min(emitted) - killed,
+        # the last of the n clocks' breaches: the dead instance's, in the survivor scenario
+        "last_breach_s": max(emitted) - killed,
         "breach_late_max_s": max(late),
         "deadline_after_kill_s": min(e.due_at.timestamp() for _, e in got) - killed,
     }

@@ -151,6 +151,19 @@ class Settings(BaseSettings):
         "targets they started with, and the count that differs is logged.",
     )
 
+    sla_standby: bool = Field(
+        default=True,
+        description="Keep a standby copy of every partition's clocks from the changelog and "
+        "fire what comes due while the group rebalances (a member died): about 0.3 KiB per "
+        "open ticket of the whole deployment, in every SLA instance (docs/operations.md).",
+    )
+    sla_standby_grace_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="The standby copy fires a step only once it is this overdue, so that a "
+        "live owner's stopped clock (an answer just before the deadline) reaches it first.",
+    )
+
     # --- notify: escalations → Alertmanager (service/notify/, docs/operations.md) ------------
     alertmanager_url: str | None = Field(
         default=None,

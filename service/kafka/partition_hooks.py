@@ -9,7 +9,8 @@
    in between) and every other partition is rebuilt from its changelog partition, read
    from its base to its end (``service.kafka.changelog.read_changelog``).
 3. ``on_ready`` then gets the partitions and the seconds the restore took (a role's log
-   line, metric or timer wake-up).
+   line, metric or timer wake-up); ``on_revoked`` gets the revoked partitions after
+   step 1 (the SLA role's standby clocks start firing then).
 """
 
 from __future__ import annotations
@@ -36,13 +37,17 @@ class ChangelogRestore:
         conn: dict[str, Any],
         state: PartitionedState[Any],
         on_ready: ReadySink | None = None,
+        on_revoked: Callable[[list[int]], None] | None = None,
     ) -> None:
         self._conn = conn
         self._state = state
         self._on_ready = on_ready
+        self._on_revoked = on_revoked
 
     async def revoked(self, partitions: list[int]) -> None:
         self._state.revoke(partitions)
+        if self._on_revoked is not None:
+            self._on_revoked(partitions)
 
     async def assigned(self, partitions: list[int]) -> None:
         started = time.perf_counter()

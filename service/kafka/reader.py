@@ -61,6 +61,16 @@ class TopicReader:
         ends = await consumer.end_offsets(list(consumer.assignment()))
         return {tp: int(offset) for tp, offset in ends.items()}
 
+    async def caught_up(self) -> bool:
+        """Whether every assigned partition was read to the high watermark its last fetch
+        reported (a partition not fetched yet is not caught up)."""
+        consumer = self._consumer
+        for tp in consumer.assignment():
+            end = consumer.highwater(tp)
+            if end is None or await self.position(tp) < end:
+                return False
+        return True
+
     async def position(self, tp: TopicPartition) -> int:
         """The offset of the next record :meth:`read` fetches from ``tp``."""
         return int(await self._consumer.position(tp))

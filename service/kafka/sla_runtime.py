@@ -10,12 +10,18 @@
 * A timer task wakes at the next due step (or every ``sla_timer_max_sleep_seconds``)
   and publishes, under the loop's processing lock, the escalations that came due and
   then the state changes they made.
+* With ``TRIAGE_SLA_STANDBY`` (on by default) a second task reads the changelog of every
+  partition, outside the group, into the standby clocks (``service.sla.standby``), and
+  while the group rebalances (from a revocation until the next assignment is restored)
+  and the copy has read every partition to its end, publishes what comes due there,
+  with the loop's producer and outside its lock (a rebalance holds the lock).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 from typing import Any
 
 from schemas.escalation import Escalation, EscalationKind
@@ -23,11 +29,15 @@ from service.clock import Clock
 from service.config import Settings
 from service.kafka.loop import ConsumeLoop, LoopConfig
 from service.kafka.partition_hooks import ChangelogRestore
+from service.kafka.reader import reading
+from service.observability.logging import get_logger
 from service.observability.metrics import Metrics
 from service.sla.ladder import Outcome
-from service.sla.monitor import SlaMonitor, SlaTopics
+from service.sla.monitor import SlaMonitor, SlaTopics, escalation_record
 from service.sla.policy import SlaPolicy
+from service.sla.standby import StandbyClocks
 
+log = get_logger("triage.sla")
 _TIMED = frozenset({EscalationKind.SLA_WARNING, EscalationKind.SLA_BREACH})
 
 
@@ -60,6 +70,12 @@ class SlaRuntime:
             on_outcome=self._observe_outcome,
         )
         self._wake = asyncio.Event()
+        self.standby: StandbyClocks | None = None
+        if settings.sla_standby:
+            grace = timedelta(seconds=settings.sla_standby_grace_seconds)
+            self.standby = StandbyClocks(policy, grace)
+        #: the loop's count of assignments at the last revocation; None: no rebalance yet
+        self._revoked_at: int | None = None
         s = settings
         self.loop = ConsumeLoop(
             name="sla",
@@ -69,7 +85,9 @@ class SlaRuntime:
             handler=self,
             metrics=metrics,
             config=loop_config or LoopConfig.from_settings(s),
-            partitions=ChangelogRestore(conn, self.monitor.state, self._restored),
+            partitions=ChangelogRestore(
+                conn, self.monitor.state, self._restored, on_revoked=self._revoked
+            ),
             on_published=metrics.count_outputs,
             co_partitioned=True,
         )
@@ -83,6 +101,14 @@ class SlaRuntime:
 
     # --- partitions ---------------------------------------------------------------------------
 
+    def _revoked(self, partitions: list[int]) -> None:
+        self._revoked_at = self.loop.assignments_seen
+
+    @property
+    def rebalancing(self) -> bool:
+        """Between a revocation and the end of the next assignment (whatever it holds)."""
+        return self._revoked_at is not None and self.loop.assignments_seen == self._revoked_at
+
     def _restored(self, partitions: list[int], seconds: float) -> None:
         self.metrics.sla_restore.observe(seconds)
         self.monitor.restored(partitions, self.settings.sla_apply_policy_to_open)
@@ -91,6 +117,13 @@ class SlaRuntime:
     # --- timers -------------------------------------------------------------------------------
 
     async def run_timers(self) -> None:
+        """The owned clocks' timers, and the standby clocks beside them."""
+        if self.standby is None:
+            await self._run_owned_timers()
+            return
+        await asyncio.gather(self._run_owned_timers(), self._run_standby(self.standby))
+
+    async def _run_owned_timers(self) -> None:
         max_sleep = self.settings.sla_timer_max_sleep_seconds
         while not self.loop.stopping:
             nxt = self.monitor.next_due()
@@ -103,6 +136,40 @@ class SlaRuntime:
             if self.loop.producer is not None:
                 await self.loop.publish_exclusive(self.monitor.fire_due)
             self._update_gauges()
+
+    # --- standby clocks ------------------------------------------------------------------
+
+    async def _run_standby(self, standby: StandbyClocks) -> None:
+        """Follow the changelog into ``standby``; fire it while the group rebalances. A
+        failure here ends the standby only: the owned clocks go on."""
+        try:
+            async with reading(self.settings, [self.topics.changelog]) as reader:
+                while not self.loop.stopping:
+                    for record in await reader.read(timeout_ms=100):
+                        standby.apply(record.partition, record.key, record.value)
+                    if self.rebalancing and not self.loop.stopping and await reader.caught_up():
+                        await self._fire_standby(standby)
+        except Exception:
+            log.exception("sla_standby_stopped", hint="the owned clocks still fire")
+
+    async def _fire_standby(self, standby: StandbyClocks) -> None:
+        producer = self.loop.producer
+        if producer is None:
+            return
+        records = [
+            escalation_record(esc, self.topics.escalations, self._observe_standby, standby=True)
+            for esc in standby.fire_due(self.clock.now())
+        ]
+        sent = [
+            await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))
+            for r in records
+        ]
+        for record, meta in zip(records, await asyncio.gather(*sent), strict=True):
+            if record.on_ack is not None:
+                record.on_ack(meta.offset)
+
+    def _observe_standby(self, esc: Escalation) -> None:
+        self.metrics.sla_standby_escalations.labels(esc.kind.value).inc()
 
     def _update_gauges(self) -> None:
         nxt = self.monitor.next_due()

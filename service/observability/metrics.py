@@ -161,6 +161,13 @@ class Metrics:
             "(negative: overdue, about to fire).",
             registry=r,
         )
+        self.sla_standby_escalations = Counter(
+            "triage_sla_standby_escalations_total",
+            "Escalations the standby clocks published while the group rebalanced, by kind "
+            "(the partition's owner, or the next one, may publish the same id again).",
+            ["kind"],
+            registry=r,
+        )
         self.sla_timer_lag = Histogram(
             "triage_sla_timer_lag_seconds",
             "How late warnings and breaches are emitted after their due time.",

@@ -242,26 +242,7 @@ class SlaMonitor:
     # --- outputs ------------------------------------------------------------------------------
 
     def _escalation_record(self, esc: Escalation) -> OutRecord:
-        log.info(
-            "escalation",
-            escalation_id=esc.escalation_id,
-            ticket_id=esc.ticket_id,
-            kind=esc.kind.value,
-            level=esc.level,
-            priority=esc.priority.value,
-            overdue_seconds=round(esc.overdue_seconds, 3),
-        )
-        sink = self.on_escalation
-        return OutRecord(
-            topic=self.topics.escalations,
-            key=esc.ticket_id.encode(),
-            value=esc.model_dump_json().encode(),
-            headers=escalation_headers(esc),
-            kind="escalation",
-            label=esc.kind.value,
-            phase=0,
-            on_ack=lambda _offset: sink(esc),
-        )
+        return escalation_record(esc, self.topics.escalations, self.on_escalation)
 
     def _state_records(self) -> list[OutRecord]:
         """The cycles that ended (to the outcome sink), then the changelog records."""
@@ -269,6 +250,34 @@ class SlaMonitor:
             for outcome in engine.outcomes():
                 self.on_outcome(outcome)
         return self.state.changelog_records()
+
+
+def escalation_record(
+    esc: Escalation, topic: str, sink: EscalationSink, *, standby: bool = False
+) -> OutRecord:
+    """An escalation as its record on ``topic``, keyed by ticket id; ``sink`` gets it once
+    the broker acknowledged it. One home for the owner's and the standby clocks' records
+    (``service.sla.standby``), so both publish the same bytes under the same id."""
+    log.info(
+        "escalation",
+        escalation_id=esc.escalation_id,
+        ticket_id=esc.ticket_id,
+        kind=esc.kind.value,
+        level=esc.level,
+        priority=esc.priority.value,
+        overdue_seconds=round(esc.overdue_seconds, 3),
+        standby=standby,
+    )
+    return OutRecord(
+        topic=topic,
+        key=esc.ticket_id.encode(),
+        value=esc.model_dump_json().encode(),
+        headers=escalation_headers(esc),
+        kind="escalation",
+        label=esc.kind.value,
+        phase=0,
+        on_ack=lambda _offset: sink(esc),
+    )
 
 
 def escalation_headers(esc: Escalation) -> list[tuple[str, bytes]]:

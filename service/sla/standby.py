@@ -1,0 +1,96 @@
+"""Standby clocks: every partition's SLA clocks, read from the changelog, fired while the
+group rebalances. Pure: no Kafka; time comes in as ``now``.
+
+Why. A partition's clocks fire only in the member that owns it. When a member dies, its
+partitions wait for the group to give them to another: first the session timeout, then
+the join round (Apache Kafka: a round trip once every member rejoined; the embedded
+broker holds every join 3 s). And while a group rebalances, no member fires anything:
+each gave its partitions up. A standby copy of every clock lets a surviving instance
+fire, during that window, what comes due in any partition.
+
+The rules:
+
+1. **The copy is the owners' changelog**, applied record by record in every partition
+   (``apply``): a clock's record replaces what the copy held for its ticket, a tombstone
+   forgets it. The copy is never written back: only an owner writes a changelog.
+2. **It fires only while this instance's group rebalances**, from a revocation until the
+   next assignment is restored (``service.kafka.sla_runtime``), and only once the copy
+   has read every partition to its end (the reader's side). Otherwise the owners fire.
+3. **A step fires only once it is ``grace`` overdue** (``fire_due``): an owner that is
+   alive writes a stopped clock (an agent answered just before the deadline) to its
+   changelog within a batch, and the copy must see it before it fires a breach.
+4. **It fires what the owner would have**: the same engine and ladder, so the same
+   escalation ids, and the same records (``service.sla.monitor.escalation_record``). The
+   owner that fired a step just before it died, or the new owner after the rebalance,
+   may publish the same id again: consumers deduplicate by escalation id (the notify role
+   and Alertmanager do).
+5. **A step fired here is not fired here again** (the engine marks it) until an owner's
+   changelog record replaces the clock.
+
+Cost: every instance keeps every open clock, about 0.3 KiB each
+(``bench/sla_memory.py``), and reads the whole changelog. ``TRIAGE_SLA_STANDBY=false``
+turns it off.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from schemas.escalation import Escalation
+from service.observability.logging import get_logger
+from service.sla.engine import SlaEngine
+from service.sla.policy import SlaPolicy
+from service.sla.state import decode_record
+
+log = get_logger("triage.sla")
+
+
+class StandbyClocks:
+    """A copy of every partition's clocks (rule 1) that fires due steps on demand."""
+
+    def __init__(self, policy: SlaPolicy, grace: timedelta) -> None:
+        self.policy = policy
+        self.grace = grace
+        self._engines: dict[int, SlaEngine] = {}
+        #: changelog records applied (a metric; and how a test knows the copy moved)
+        self.applied = 0
+
+    def apply(self, partition: int, key: bytes | None, value: bytes | None) -> None:
+        """One changelog record of ``partition``: a clock's state, or a tombstone."""
+        engine = self._engines.get(partition)
+        if engine is None:
+            engine = self._engines[partition] = SlaEngine(self.policy)
+        if not value:
+            if key is not None:
+                engine.forget(key.decode())
+        else:
+            try:
+                engine.restore(decode_record(value))
+            except ValueError:
+                log.error("changelog_record_unreadable", state="sla-standby", partition=partition)
+                return
+        self.applied += 1
+
+    def fire_due(self, now: datetime) -> list[Escalation]:
+        """The escalations of the steps that have been due for ``grace`` (rule 3): the
+        ladder is asked as of ``now - grace``, and what it says is stamped with ``now``
+        (``emitted_at``, and ``overdue_seconds`` measured to it)."""
+        out: list[Escalation] = []
+        as_of = now - self.grace
+        later = self.grace.total_seconds()
+        emitted_at = now.astimezone(UTC)
+        for engine in self._engines.values():
+            for esc in engine.fire_due(as_of):
+                update = {"emitted_at": emitted_at, "overdue_seconds": esc.overdue_seconds + later}
+                out.append(esc.model_copy(update=update))
+            engine.changed()  # the copy writes no changelog (rule 1): drop what it would say
+            engine.outcomes()
+        return out
+
+    def next_due(self) -> datetime | None:
+        """When the next step becomes firable here (its due time + ``grace``)."""
+        times = [t for e in self._engines.values() if (t := e.next_due()) is not None]
+        return min(times) + self.grace if times else None
+
+    def __len__(self) -> int:
+        return sum(len(e) for e in self._engines.values())

@@ -1,0 +1,106 @@
+"""The standby clocks (``service.sla.standby``): a copy of the owners' changelog that
+fires, a grace after the due time, exactly the escalations the owner would have."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from schemas.activity import ActivityKind, TicketActivity
+from service.clock import FakeClock
+from service.records import OutRecord
+from service.sla.monitor import SlaMonitor, escalation_record
+from service.sla.policy import SlaPolicy
+from service.sla.standby import StandbyClocks
+from service.sla.state import encode_record
+from tests.unit.test_sla_monitor import T0, TOPICS, ack_all, make, rec, ticket
+
+GRACE = timedelta(seconds=1)
+
+
+def _changelog(out: list[OutRecord]) -> list[OutRecord]:
+    return [o for o in out if o.topic == TOPICS.changelog]
+
+
+def _feed(standby: StandbyClocks, out: list[OutRecord]) -> None:
+    for o in _changelog(out):
+        assert o.partition is not None
+        standby.apply(o.partition, o.key, o.value)
+
+
+def _owner_and_copy(clock: FakeClock) -> tuple[SlaMonitor, StandbyClocks]:
+    mon, _ = make(clock)
+    standby = StandbyClocks(SlaPolicy(), GRACE)
+    out = mon.process([rec("tickets", 0, 0, ticket("a")), rec("tickets", 1, 0, ticket("b"))])
+    ack_all(out)
+    _feed(standby, out)
+    return mon, standby
+
+
+def test_the_copy_fires_what_the_owner_fires_once_the_grace_passed() -> None:
+    clock = FakeClock(T0)
+    mon, standby = _owner_and_copy(clock)
+    assert len(standby) == 2
+    deadline = T0 + timedelta(seconds=600)
+    for _ in range(4):  # the warnings at 50 % and 80 %, the breach, the second breach
+        due = mon.next_due()
+        assert due is not None
+        clock.set(due)
+        owner = [o for o in mon.fire_due() if o.topic == TOPICS.escalations]
+        assert len(owner) == 2
+        # the owner fires at the due time; the copy waits for the grace (rule 3)
+        assert standby.fire_due(due + GRACE / 2) == []
+        assert standby.next_due() == due + GRACE
+        fired = standby.fire_due(due + GRACE)
+        assert sorted(e.escalation_id for e in fired) == sorted(_ids(owner))
+        assert {e.emitted_at for e in fired} == {due + GRACE}
+        assert {e.overdue_seconds for e in fired} == {(due + GRACE - deadline).total_seconds()}
+        assert standby.fire_due(due + 2 * GRACE) == []  # rule 5: fired once
+    record = escalation_record(fired[0], TOPICS.escalations, lambda e: None, standby=True)
+    assert (record.topic, record.key) == (TOPICS.escalations, fired[0].ticket_id.encode())
+
+
+def _ids(records: list[OutRecord]) -> list[str]:
+    return [json.loads(o.value or b"{}")["escalation_id"] for o in records]
+
+
+def test_a_stopped_clock_in_the_changelog_keeps_the_copy_quiet() -> None:
+    clock = FakeClock(T0)
+    mon, standby = _owner_and_copy(clock)
+    clock.set(T0 + timedelta(seconds=300))
+    answer = TicketActivity(
+        ticket_id="a",
+        kind=ActivityKind.FIRST_RESPONSE,
+        occurred_at=T0 + timedelta(seconds=300),
+        activity_id="a:reply:1",
+    )
+    out = mon.process([rec("activity", 0, 1, answer.model_dump_json().encode())])
+    ack_all(out)
+    _feed(standby, out)
+    fired = standby.fire_due(T0 + timedelta(seconds=3600))
+    assert {e.ticket_id for e in fired} == {"b"}
+
+
+def test_a_tombstone_forgets_and_an_unreadable_record_is_skipped() -> None:
+    clock = FakeClock(T0)
+    _, standby = _owner_and_copy(clock)
+    standby.apply(0, b"a", None)
+    standby.apply(1, b"x", b"not json")
+    assert len(standby) == 1
+    assert {e.ticket_id for e in standby.fire_due(T0 + timedelta(hours=1))} == {"b"}
+
+
+def test_an_owner_record_replaces_what_the_copy_fired() -> None:
+    """Rule 5: a step fired here is fired again only after an owner's record replaced
+    the clock (the owner's state wins; the id is the same, so consumers deduplicate)."""
+    clock = FakeClock(T0)
+    mon, standby = _owner_and_copy(clock)
+    late = T0 + timedelta(seconds=600) + GRACE
+    first = {e.escalation_id for e in standby.fire_due(late)}
+    # the owner's record from before its breach arrives late: the copy fires that again
+    before = mon.state.get(0).record("a")
+    assert before is not None
+    standby.apply(0, b"a", encode_record(before))
+    again = {e.escalation_id for e in standby.fire_due(late)}
+    assert again
+    assert again <= first
