@@ -13,8 +13,9 @@
 * With ``TRIAGE_SLA_STANDBY`` (on by default) a second task reads the changelog of every
   partition, outside the group, into the standby clocks (``service.sla.standby``), and
   while the group rebalances (from a revocation until the next assignment is restored)
-  and the copy has read every partition to its end, publishes what comes due there,
-  with the loop's producer and outside its lock (a rebalance holds the lock).
+  and the copy has read every partition to its end, publishes the steps a dead owner
+  missed (its rule 3), with the loop's producer and outside its lock (a rebalance holds
+  the lock).
 """
 
 from __future__ import annotations
@@ -74,8 +75,11 @@ class SlaRuntime:
         if settings.sla_standby:
             grace = timedelta(seconds=settings.sla_standby_grace_seconds)
             self.standby = StandbyClocks(policy, grace)
-        #: the loop's count of assignments at the last revocation; None: no rebalance yet
+        #: the loop's count of assignments at the last revocation (None: none yet), when
+        #: it came, and the partitions it took
         self._revoked_at: int | None = None
+        self._revoked_when = clock.now()
+        self._revoked: frozenset[int] = frozenset()
         s = settings
         self.loop = ConsumeLoop(
             name="sla",
@@ -86,7 +90,7 @@ class SlaRuntime:
             metrics=metrics,
             config=loop_config or LoopConfig.from_settings(s),
             partitions=ChangelogRestore(
-                conn, self.monitor.state, self._restored, on_revoked=self._revoked
+                conn, self.monitor.state, self._restored, on_revoked=self._on_revoked
             ),
             on_published=metrics.count_outputs,
             co_partitioned=True,
@@ -101,8 +105,10 @@ class SlaRuntime:
 
     # --- partitions ---------------------------------------------------------------------------
 
-    def _revoked(self, partitions: list[int]) -> None:
+    def _on_revoked(self, partitions: list[int]) -> None:
         self._revoked_at = self.loop.assignments_seen
+        self._revoked_when = self.clock.now()
+        self._revoked = frozenset(partitions)
 
     @property
     def rebalancing(self) -> bool:
@@ -158,7 +164,7 @@ class SlaRuntime:
             return
         records = [
             escalation_record(esc, self.topics.escalations, self._observe_standby, standby=True)
-            for esc in standby.fire_due(self.clock.now())
+            for esc in standby.fire_due(self.clock.now(), self._revoked_when, self._revoked)
         ]
         sent = [
             await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))

@@ -16,14 +16,19 @@ The rules:
 2. **It fires only while this instance's group rebalances**, from a revocation until the
    next assignment is restored (``service.kafka.sla_runtime``), and only once the copy
    has read every partition to its end (the reader's side). Otherwise the owners fire.
-3. **A step fires only once it is ``grace`` overdue** (``fire_due``): an owner that is
-   alive writes a stopped clock (an agent answered just before the deadline) to its
-   changelog within a batch, and the copy must see it before it fires a breach.
+3. **It fires only the steps that were due ``grace`` before the rebalance began**
+   (``fire_due``), **outside the partitions this instance just gave up**. An owner that was
+   alive until the rebalance began fired those steps itself and wrote them to its
+   changelog within a batch (the grace), so the copy has them as fired: a deploy or a
+   scaling step (members leave and join gracefully) publishes nothing twice. What is left
+   are the steps a dead owner missed between its death and the rebalance that noticed it.
+   Steps that come due during the rebalance are the next owner's, as without the copy;
+   the partitions this instance gave up were its own, and its own monitor fired them.
 4. **It fires what the owner would have**: the same engine and ladder, so the same
    escalation ids, and the same records (``service.sla.monitor.escalation_record``). The
-   owner that fired a step just before it died, or the new owner after the rebalance,
-   may publish the same id again: consumers deduplicate by escalation id (the notify role
-   and Alertmanager do).
+   new owner restores the partition from the changelog and publishes those steps again
+   under the same ids: consumers deduplicate by escalation id (the notify role and
+   Alertmanager do).
 5. **A step fired here is not fired here again** (the engine marks it) until an owner's
    changelog record replaces the clock.
 
@@ -34,6 +39,7 @@ turns it off.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 from schemas.escalation import Escalation
@@ -71,15 +77,20 @@ class StandbyClocks:
                 return
         self.applied += 1
 
-    def fire_due(self, now: datetime) -> list[Escalation]:
-        """The escalations of the steps that have been due for ``grace`` (rule 3): the
-        ladder is asked as of ``now - grace``, and what it says is stamped with ``now``
-        (``emitted_at``, and ``overdue_seconds`` measured to it)."""
+    def fire_due(
+        self, now: datetime, began: datetime, skip: Collection[int] = ()
+    ) -> list[Escalation]:
+        """Rule 3: the steps that were due ``grace`` before ``began`` (when the rebalance
+        began), in every partition but ``skip``. The ladder is asked as of that moment,
+        and what it says is stamped with ``now`` (``emitted_at``, and ``overdue_seconds``
+        measured to it)."""
         out: list[Escalation] = []
-        as_of = now - self.grace
-        later = self.grace.total_seconds()
+        as_of = min(now, began) - self.grace
+        later = (now - as_of).total_seconds()
         emitted_at = now.astimezone(UTC)
-        for engine in self._engines.values():
+        for number, engine in self._engines.items():
+            if number in skip:
+                continue
             for esc in engine.fire_due(as_of):
                 update = {"emitted_at": emitted_at, "overdue_seconds": esc.overdue_seconds + later}
                 out.append(esc.model_copy(update=update))
@@ -88,9 +99,9 @@ class StandbyClocks:
         return out
 
     def next_due(self) -> datetime | None:
-        """When the next step becomes firable here (its due time + ``grace``)."""
+        """The earliest step still to come in the copy."""
         times = [t for e in self._engines.values() if (t := e.next_due()) is not None]
-        return min(times) + self.grace if times else None
+        return min(times) if times else None
 
     def __len__(self) -> int:
         return sum(len(e) for e in self._engines.values())

@@ -1,5 +1,6 @@
 """The standby clocks (``service.sla.standby``): a copy of the owners' changelog that
-fires, a grace after the due time, exactly the escalations the owner would have."""
+fires the steps due a grace before a rebalance began, outside the partitions this
+instance gave up: exactly the escalations the owner would have."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def _owner_and_copy(clock: FakeClock) -> tuple[SlaMonitor, StandbyClocks]:
     return mon, standby
 
 
-def test_the_copy_fires_what_the_owner_fires_once_the_grace_passed() -> None:
+def test_the_copy_fires_the_steps_due_a_grace_before_the_rebalance_began() -> None:
     clock = FakeClock(T0)
     mon, standby = _owner_and_copy(clock)
     assert len(standby) == 2
@@ -45,19 +46,36 @@ def test_the_copy_fires_what_the_owner_fires_once_the_grace_passed() -> None:
     for _ in range(4):  # the warnings at 50 % and 80 %, the breach, the second breach
         due = mon.next_due()
         assert due is not None
+        assert standby.next_due() == due
         clock.set(due)
         owner = [o for o in mon.fire_due() if o.topic == TOPICS.escalations]
         assert len(owner) == 2
-        # the owner fires at the due time; the copy waits for the grace (rule 3)
-        assert standby.fire_due(due + GRACE / 2) == []
-        assert standby.next_due() == due + GRACE
-        fired = standby.fire_due(due + GRACE)
+        # a rebalance that began less than the grace after the due time: the owner may
+        # have fired it without the copy knowing yet, so the copy leaves it (rule 3) …
+        late = due + 5 * GRACE
+        assert standby.fire_due(late, began=due + GRACE / 2) == []
+        # … and fires it when the rebalance began a grace after it, stamped with now
+        fired = standby.fire_due(late, began=due + GRACE)
         assert sorted(e.escalation_id for e in fired) == sorted(_ids(owner))
-        assert {e.emitted_at for e in fired} == {due + GRACE}
-        assert {e.overdue_seconds for e in fired} == {(due + GRACE - deadline).total_seconds()}
-        assert standby.fire_due(due + 2 * GRACE) == []  # rule 5: fired once
+        assert {e.emitted_at for e in fired} == {late}
+        assert {e.overdue_seconds for e in fired} == {(late - deadline).total_seconds()}
+        assert standby.fire_due(late, began=late) == []  # rule 5: fired once
     record = escalation_record(fired[0], TOPICS.escalations, lambda e: None, standby=True)
     assert (record.topic, record.key) == (TOPICS.escalations, fired[0].ticket_id.encode())
+
+
+def test_the_partitions_this_instance_gave_up_are_left_to_its_own_monitor() -> None:
+    clock = FakeClock(T0)
+    _, standby = _owner_and_copy(clock)  # "a" is in partition 0, "b" in partition 1
+    late = T0 + timedelta(hours=1)
+    assert {e.ticket_id for e in standby.fire_due(late, late, skip={0})} == {"b"}
+
+
+def test_steps_that_come_due_during_the_rebalance_are_the_next_owners() -> None:
+    clock = FakeClock(T0)
+    _, standby = _owner_and_copy(clock)
+    began = T0 + timedelta(seconds=100)  # before the first warning (at 300 s)
+    assert standby.fire_due(T0 + timedelta(hours=1), began) == []
 
 
 def _ids(records: list[OutRecord]) -> list[str]:
@@ -77,8 +95,8 @@ def test_a_stopped_clock_in_the_changelog_keeps_the_copy_quiet() -> None:
     out = mon.process([rec("activity", 0, 1, answer.model_dump_json().encode())])
     ack_all(out)
     _feed(standby, out)
-    fired = standby.fire_due(T0 + timedelta(seconds=3600))
-    assert {e.ticket_id for e in fired} == {"b"}
+    late = T0 + timedelta(seconds=3600)
+    assert {e.ticket_id for e in standby.fire_due(late, late)} == {"b"}
 
 
 def test_a_tombstone_forgets_and_an_unreadable_record_is_skipped() -> None:
@@ -87,7 +105,8 @@ def test_a_tombstone_forgets_and_an_unreadable_record_is_skipped() -> None:
     standby.apply(0, b"a", None)
     standby.apply(1, b"x", b"not json")
     assert len(standby) == 1
-    assert {e.ticket_id for e in standby.fire_due(T0 + timedelta(hours=1))} == {"b"}
+    late = T0 + timedelta(hours=1)
+    assert {e.ticket_id for e in standby.fire_due(late, late)} == {"b"}
 
 
 def test_an_owner_record_replaces_what_the_copy_fired() -> None:
@@ -96,11 +115,11 @@ def test_an_owner_record_replaces_what_the_copy_fired() -> None:
     clock = FakeClock(T0)
     mon, standby = _owner_and_copy(clock)
     late = T0 + timedelta(seconds=600) + GRACE
-    first = {e.escalation_id for e in standby.fire_due(late)}
+    first = {e.escalation_id for e in standby.fire_due(late, late)}
     # the owner's record from before its breach arrives late: the copy fires that again
     before = mon.state.get(0).record("a")
     assert before is not None
     standby.apply(0, b"a", encode_record(before))
-    again = {e.escalation_id for e in standby.fire_due(late)}
+    again = {e.escalation_id for e in standby.fire_due(late, late)}
     assert again
     assert again <= first
