@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -33,6 +34,7 @@ from service.kafka.partition_hooks import ChangelogRestore
 from service.kafka.reader import reading
 from service.observability.logging import get_logger
 from service.observability.metrics import Metrics
+from service.records import OutRecord
 from service.sla.ladder import Outcome
 from service.sla.monitor import SlaMonitor, SlaTopics, escalation_record
 from service.sla.policy import SlaPolicy
@@ -99,9 +101,24 @@ class SlaRuntime:
     # --- BatchHandler -------------------------------------------------------------------------
 
     def process(self, batch: Any) -> Any:
-        out = self.monitor.process(batch)
+        out = self._unpublished(self.monitor.process(batch))
         self._wake.set()  # a new ticket may be due before the timer's current sleep ends
         return out
+
+    def _fire_owned(self) -> list[OutRecord]:
+        return self._unpublished(self.monitor.fire_due())
+
+    def _unpublished(self, records: list[OutRecord]) -> list[OutRecord]:
+        """``records`` less the escalations already on the topic (the standby's rule 6:
+        after a takeover, the steps the standby clocks fired for a member that stopped)."""
+        standby = self.standby
+        if standby is None:
+            return records
+        return [
+            r
+            for r in records
+            if r.kind != "escalation" or not standby.published(_header(r.headers, "ce_id"))
+        ]
 
     # --- partitions ---------------------------------------------------------------------------
 
@@ -140,7 +157,7 @@ class SlaRuntime:
                     await asyncio.wait_for(self._wake.wait(), delay)
             self._wake.clear()
             if self.loop.producer is not None:
-                await self.loop.publish_exclusive(self.monitor.fire_due)
+                await self.loop.publish_exclusive(self._fire_owned)
             self._update_gauges()
 
     # --- standby clocks ------------------------------------------------------------------
@@ -148,11 +165,15 @@ class SlaRuntime:
     async def _run_standby(self, standby: StandbyClocks) -> None:
         """Follow the changelog into ``standby``; fire it while the group rebalances. A
         failure here ends the standby only: the owned clocks go on."""
+        changelog = self.topics.changelog
         try:
-            async with reading(self.settings, [self.topics.changelog]) as reader:
+            async with reading(self.settings, [changelog, self.topics.escalations]) as reader:
                 while not self.loop.stopping:
                     for record in await reader.read(timeout_ms=100):
-                        standby.apply(record.partition, record.key, record.value)
+                        if record.topic == changelog:
+                            standby.apply(record.partition, record.key, record.value)
+                        elif escalation_id := _header(record.headers, "ce_id"):
+                            standby.saw(escalation_id)
                     if self.rebalancing and not self.loop.stopping and await reader.caught_up():
                         await self._fire_standby(standby)
         except Exception:
@@ -200,3 +221,11 @@ class SlaRuntime:
         ).inc()
         if outcome.metric == "first_response":
             self.metrics.sla_first_response.labels(prio).observe(outcome.response_seconds)
+
+
+def _header(headers: Sequence[tuple[str, bytes]], name: str) -> str:
+    """A header's value as text; empty when absent."""
+    for key, value in headers:
+        if key == name:
+            return value.decode(errors="replace")
+    return ""

@@ -29,8 +29,14 @@ The rules:
    new owner restores the partition from the changelog and publishes those steps again
    under the same ids: consumers deduplicate by escalation id (the notify role and
    Alertmanager do).
-5. **A step fired here is not fired here again** (the engine marks it) until an owner's
-   changelog record replaces the clock.
+5. **A step fired here is not fired here again**: the engine marks it, and its id is
+   remembered (rule 6) should an owner's older record replace the clock.
+6. **Nothing already on the escalations topic is published again.** The copy also reads
+   the escalations topic and remembers the last ``MAX_SEEN`` ids (``saw``): it skips a
+   step an owner published before its changelog said so, and this instance's own monitor
+   skips a step it fires again after a takeover (``published``): a member shutting down
+   stops its timers before it leaves the group, the copy fires what it missed, and the
+   new owner, restored from the changelog, would fire it again.
 
 Cost: every instance keeps every open clock, about 0.3 KiB each
 (``bench/sla_memory.py``), and reads the whole changelog. ``TRIAGE_SLA_STANDBY=false``
@@ -39,6 +45,7 @@ turns it off.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
@@ -51,6 +58,10 @@ from service.sla.state import decode_record
 log = get_logger("triage.sla")
 
 
+#: Escalation ids remembered (rule 6): hours of escalations at thousands an hour.
+MAX_SEEN = 200_000
+
+
 class StandbyClocks:
     """A copy of every partition's clocks (rule 1) that fires due steps on demand."""
 
@@ -58,8 +69,22 @@ class StandbyClocks:
         self.policy = policy
         self.grace = grace
         self._engines: dict[int, SlaEngine] = {}
+        #: escalation ids seen on the topic or fired here, oldest first (rule 6)
+        self._seen: OrderedDict[str, None] = OrderedDict()
         #: changelog records applied (a metric; and how a test knows the copy moved)
         self.applied = 0
+
+    def saw(self, escalation_id: str) -> None:
+        """An escalation id read on the escalations topic (or published here)."""
+        seen = self._seen
+        seen[escalation_id] = None
+        seen.move_to_end(escalation_id)
+        if len(seen) > MAX_SEEN:
+            seen.popitem(last=False)
+
+    def published(self, escalation_id: str) -> bool:
+        """Whether ``escalation_id`` is already on the escalations topic (rule 6)."""
+        return escalation_id in self._seen
 
     def apply(self, partition: int, key: bytes | None, value: bytes | None) -> None:
         """One changelog record of ``partition``: a clock's state, or a tombstone."""
@@ -92,6 +117,9 @@ class StandbyClocks:
             if number in skip:
                 continue
             for esc in engine.fire_due(as_of):
+                if self.published(esc.escalation_id):
+                    continue
+                self.saw(esc.escalation_id)
                 update = {"emitted_at": emitted_at, "overdue_seconds": esc.overdue_seconds + later}
                 out.append(esc.model_copy(update=update))
             engine.changed()  # the copy writes no changelog (rule 1): drop what it would say

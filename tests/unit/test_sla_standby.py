@@ -7,9 +7,12 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
+
 from schemas.activity import ActivityKind, TicketActivity
 from service.clock import FakeClock
 from service.records import OutRecord
+from service.sla import standby as standby_module
 from service.sla.monitor import SlaMonitor, escalation_record
 from service.sla.policy import SlaPolicy
 from service.sla.standby import StandbyClocks
@@ -109,17 +112,33 @@ def test_a_tombstone_forgets_and_an_unreadable_record_is_skipped() -> None:
     assert {e.ticket_id for e in standby.fire_due(late, late)} == {"b"}
 
 
-def test_an_owner_record_replaces_what_the_copy_fired() -> None:
-    """Rule 5: a step fired here is fired again only after an owner's record replaced
-    the clock (the owner's state wins; the id is the same, so consumers deduplicate)."""
+def test_a_step_fired_here_is_not_fired_again_when_an_older_record_replaces_it() -> None:
+    """Rules 5 and 6: an owner's record from before the step, read late, puts the step
+    back in the clock, but its id is remembered."""
     clock = FakeClock(T0)
     mon, standby = _owner_and_copy(clock)
     late = T0 + timedelta(seconds=600) + GRACE
-    first = {e.escalation_id for e in standby.fire_due(late, late)}
-    # the owner's record from before its breach arrives late: the copy fires that again
+    assert standby.fire_due(late, late)
     before = mon.state.get(0).record("a")
     assert before is not None
     standby.apply(0, b"a", encode_record(before))
-    again = {e.escalation_id for e in standby.fire_due(late, late)}
-    assert again
-    assert again <= first
+    assert standby.fire_due(late, late) == []
+
+
+def test_what_is_already_on_the_escalations_topic_is_not_fired_again() -> None:
+    """Rule 6: an owner's escalation read on the topic before its changelog record."""
+    clock = FakeClock(T0)
+    _, standby = _owner_and_copy(clock)
+    standby.saw("a:first_response:breach1")
+    late = T0 + timedelta(seconds=600) + GRACE
+    fired = {e.escalation_id for e in standby.fire_due(late, late)}
+    assert fired == {"b:first_response:breach1"}
+    assert standby.published("b:first_response:breach1")  # what it fired counts as seen
+
+
+def test_the_ids_remembered_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(standby_module, "MAX_SEEN", 3)
+    standby = StandbyClocks(SlaPolicy(), GRACE)
+    for i in range(5):
+        standby.saw(f"e{i}")
+    assert [standby.published(f"e{i}") for i in range(5)] == [False, False, True, True, True]
