@@ -11,7 +11,8 @@
   and publishes, under the loop's processing lock, the escalations that came due and
   then the state changes they made.
 * With ``TRIAGE_SLA_STANDBY`` (on by default) a second task reads the changelog of every
-  partition, outside the group, into the standby clocks (``service.sla.standby``), and
+  partition and the last hour of escalations, outside the group, into the standby clocks
+  (``service.sla.standby``), and
   while the group rebalances (from a revocation until the next assignment is restored)
   and the copy has read every partition to its end, publishes the steps a dead owner
   missed (its rule 3), with the loop's producer and outside its lock (a rebalance holds
@@ -41,6 +42,9 @@ from service.sla.policy import SlaPolicy
 from service.sla.standby import StandbyClocks
 
 log = get_logger("triage.sla")
+#: How far back the standby clocks read the escalations topic at start (rule 6 of
+#: ``service.sla.standby``: a rebalance's steps are published again minutes later at most).
+ESCALATIONS_LOOKBACK = timedelta(hours=1)
 _TIMED = frozenset({EscalationKind.SLA_WARNING, EscalationKind.SLA_BREACH})
 
 
@@ -163,18 +167,27 @@ class SlaRuntime:
     # --- standby clocks ------------------------------------------------------------------
 
     async def _run_standby(self, standby: StandbyClocks) -> None:
-        """Follow the changelog into ``standby``; fire it while the group rebalances. A
-        failure here ends the standby only: the owned clocks go on."""
-        changelog = self.topics.changelog
+        """Follow the changelog (from its start) and the escalations (from
+        ``ESCALATIONS_LOOKBACK`` ago) into ``standby``; fire it while the group rebalances.
+        A failure here ends the standby only: the owned clocks go on."""
+        since = self.clock.now() - ESCALATIONS_LOOKBACK
         try:
-            async with reading(self.settings, [changelog, self.topics.escalations]) as reader:
+            async with (
+                reading(self.settings, [self.topics.changelog]) as clocks,
+                reading(self.settings, [self.topics.escalations], since) as published,
+            ):
                 while not self.loop.stopping:
-                    for record in await reader.read(timeout_ms=100):
-                        if record.topic == changelog:
-                            standby.apply(record.partition, record.key, record.value)
-                        elif escalation_id := _header(record.headers, "ce_id"):
+                    for record in await clocks.read(timeout_ms=50):
+                        standby.apply(record.partition, record.key, record.value)
+                    for record in await published.read(timeout_ms=50):
+                        if escalation_id := _header(record.headers, "ce_id"):
                             standby.saw(escalation_id)
-                    if self.rebalancing and not self.loop.stopping and await reader.caught_up():
+                    if (
+                        self.rebalancing
+                        and not self.loop.stopping
+                        and await clocks.caught_up()
+                        and await published.caught_up()
+                    ):
                         await self._fire_standby(standby)
         except Exception:
             log.exception("sla_standby_stopped", hint="the owned clocks still fire")
