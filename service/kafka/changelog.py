@@ -28,18 +28,41 @@ async def read_changelog(
         end = await _true_end(consumer, tp, timeout_s)
         if end == 0:
             return 0, []
-        base = 0
-        consumer.seek(tp, end - 1)
-        last = await _read_until(consumer, tp, end, timeout_s)
-        if last:
-            headers = dict(last[-1][2])
-            raw = headers.get(BASE_HEADER)
-            base = int(raw) if raw else 0
+        base = await _base(consumer, tp, end, timeout_s)
         consumer.seek(tp, base)
         records = await _read_until(consumer, tp, end, timeout_s)
         return base, [(k, v) for k, v, _ in records]
     finally:
         await consumer.stop()
+
+
+async def changelog_bases(
+    conn: dict[str, Any], topic: str, partitions: list[int], timeout_s: float = 120.0
+) -> dict[int, int]:
+    """Each partition's base now: where a replay that rebuilds its whole state starts
+    (the standby clocks' reader begins there instead of at offset 0)."""
+    consumer = AIOKafkaConsumer(**conn, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        bases: dict[int, int] = {}
+        for tp in tps:
+            end = await _true_end(consumer, tp, timeout_s)
+            bases[tp.partition] = await _base(consumer, tp, end, timeout_s) if end else 0
+        return bases
+    finally:
+        await consumer.stop()
+
+
+async def _base(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, timeout_s: float) -> int:
+    """The base named by the last record before ``end`` (0 without one)."""
+    consumer.seek(tp, end - 1)
+    last = await _read_until(consumer, tp, end, timeout_s)
+    if not last:
+        return 0
+    raw = dict(last[-1][2]).get(BASE_HEADER)
+    return int(raw) if raw else 0
 
 
 async def _true_end(consumer: AIOKafkaConsumer, tp: TopicPartition, timeout_s: float) -> int:

@@ -61,6 +61,15 @@ class TopicReader:
         ends = await consumer.end_offsets(list(consumer.assignment()))
         return {tp: int(offset) for tp, offset in ends.items()}
 
+    def partitions(self, topic: str) -> list[int]:
+        """The partition numbers of ``topic`` this reader is assigned."""
+        return sorted(tp.partition for tp in self._consumer.assignment() if tp.topic == topic)
+
+    def seek(self, topic: str, offsets: dict[int, int]) -> None:
+        """Read ``topic``'s partitions from these offsets on (partition → offset)."""
+        for partition, offset in offsets.items():
+            self._consumer.seek(TopicPartition(topic, partition), offset)
+
     async def caught_up(self) -> bool:
         """Whether every assigned partition was read to the high watermark its last fetch
         reported (a partition not fetched yet is not caught up)."""

@@ -11,12 +11,11 @@
   and publishes, under the loop's processing lock, the escalations that came due and
   then the state changes they made.
 * With ``TRIAGE_SLA_STANDBY`` (on by default) a second task reads the changelog of every
-  partition and the last hour of escalations, outside the group, into the standby clocks
-  (``service.sla.standby``), and
-  while the group rebalances (from a revocation until the next assignment is restored)
-  and the copy has read every partition to its end, publishes the steps a dead owner
-  missed (its rule 3), with the loop's producer and outside its lock (a rebalance holds
-  the lock).
+  partition (from its base) and the last hour of escalations, outside the group, into the
+  standby clocks (``service.sla.standby``), and while the group rebalances (from a
+  revocation until the next assignment is restored) and the copy has read every
+  partition to its end, publishes the steps a dead owner missed (its rule 3), with the
+  loop's producer and outside its lock (a rebalance holds the lock).
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from typing import Any
 from schemas.escalation import Escalation, EscalationKind
 from service.clock import Clock
 from service.config import Settings
+from service.kafka.changelog import changelog_bases
 from service.kafka.loop import ConsumeLoop, LoopConfig
 from service.kafka.partition_hooks import ChangelogRestore
 from service.kafka.reader import reading
@@ -167,15 +167,19 @@ class SlaRuntime:
     # --- standby clocks ------------------------------------------------------------------
 
     async def _run_standby(self, standby: StandbyClocks) -> None:
-        """Follow the changelog (from its start) and the escalations (from
-        ``ESCALATIONS_LOOKBACK`` ago) into ``standby``; fire it while the group rebalances.
-        A failure here ends the standby only: the owned clocks go on."""
+        """Follow the changelog (each partition from its base: its latest complete
+        snapshot, as a restore reads it) and the escalations (from ``ESCALATIONS_LOOKBACK``
+        ago) into ``standby``; fire it while the group rebalances. A failure here ends the
+        standby only: the owned clocks go on."""
         since = self.clock.now() - ESCALATIONS_LOOKBACK
         try:
             async with (
                 reading(self.settings, [self.topics.changelog]) as clocks,
                 reading(self.settings, [self.topics.escalations], since) as published,
             ):
+                changelog = self.topics.changelog
+                numbers = clocks.partitions(changelog)
+                clocks.seek(changelog, await changelog_bases(self.conn, changelog, numbers))
                 while not self.loop.stopping:
                     for record in await clocks.read(timeout_ms=50):
                         standby.apply(record.partition, record.key, record.value)

@@ -39,7 +39,8 @@ The rules:
    new owner, restored from the changelog, would fire it again.
 
 Cost: every instance keeps every open clock, about 0.3 KiB each
-(``bench/sla_memory.py``), and reads the whole changelog. ``TRIAGE_SLA_STANDBY=false``
+(``bench/sla_memory.py``), and follows the changelog from each partition's base.
+``TRIAGE_SLA_STANDBY=false``
 turns it off.
 """
 

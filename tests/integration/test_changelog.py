@@ -8,7 +8,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from service.kafka.admin import ensure_topics
-from service.kafka.changelog import BASE_HEADER, read_changelog
+from service.kafka.changelog import BASE_HEADER, changelog_bases, read_changelog
 
 pytestmark = pytest.mark.integration
 
@@ -46,3 +46,6 @@ async def test_reads_everything_from_the_last_base_to_the_true_end(bootstrap: st
         b"new%d" % i for i in range(5)
     ]
     assert await read_changelog(conn, topic, 1) == (0, [])
+
+    # every partition's base at once (where the standby clocks start reading)
+    assert await changelog_bases(conn, topic, [0, 1]) == {0: 120, 1: 0}
