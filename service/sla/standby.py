@@ -40,8 +40,12 @@ The rules:
 
 Cost: every instance keeps every open clock, about 0.3 KiB each
 (``bench/sla_memory.py``), and follows the changelog from each partition's base.
-``TRIAGE_SLA_STANDBY=false``
-turns it off.
+``TRIAGE_SLA_STANDBY=false`` turns it off.
+
+Limit: the copy knows only what owners wrote. An answer published while its ticket's
+owner was dead is read by the next owner only, after the takeover: a breach the copy
+fired in between is then followed by the recovery, as it would be had the next owner's
+timer fired before it read the answer.
 """
 
 from __future__ import annotations
