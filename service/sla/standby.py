@@ -26,9 +26,10 @@ The rules:
    the partitions this instance gave up were its own, and its own monitor fired them.
 4. **It fires what the owner would have**: the same engine and ladder, so the same
    escalation ids, and the same records (``service.sla.monitor.escalation_record``). The
-   new owner restores the partition from the changelog and publishes those steps again
-   under the same ids: consumers deduplicate by escalation id (the notify role and
-   Alertmanager do).
+   new owner restores the partition from the changelog, which does not say so; rule 6
+   keeps it from publishing those steps again. Should one still be published twice (an
+   id not read yet), it is the same id: consumers deduplicate by escalation id (the
+   notify role and Alertmanager do).
 5. **A step fired here is not fired here again**: the engine marks it, and its id is
    remembered (rule 6) should an owner's older record replace the clock.
 6. **Nothing already on the escalations topic is published again.** The copy also reads
