@@ -153,15 +153,15 @@ class Settings(BaseSettings):
 
     sla_standby: bool = Field(
         default=True,
-        description="Keep a standby copy of every partition's clocks from the changelog and "
-        "fire what comes due while the group rebalances (a member died): about 0.3 KiB per "
+        description="Keep a standby copy of every partition's clocks from the changelog and, "
+        "while the group rebalances, fire the steps a dead member missed: about 0.3 KiB per "
         "open ticket of the whole deployment, in every SLA instance (docs/operations.md).",
     )
     sla_standby_grace_seconds: float = Field(
         default=1.0,
         ge=0,
-        description="The standby copy fires a step only once it is this overdue, so that a "
-        "live owner's stopped clock (an answer just before the deadline) reaches it first.",
+        description="The standby copy fires only steps due this long before the rebalance "
+        "began: a live owner's last batch (its steps, a stopped clock) reaches it first.",
     )
 
     # --- notify: escalations → Alertmanager (service/notify/, docs/operations.md) ------------

@@ -14,8 +14,8 @@
   partition (from its base) and the last hour of escalations, outside the group, into the
   standby clocks (``service.sla.standby``), and while the group rebalances (from a
   revocation until the next assignment is restored) and the copy has read every
-  partition to its end, publishes the steps a dead owner missed (its rule 3), with the
-  loop's producer and outside its lock (a rebalance holds the lock).
+  partition to its end, publishes the steps a dead owner missed (its rule 3) through the
+  loop's ``publish_exclusive``, as the owned timers do.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from datetime import timedelta
 from typing import Any
 
 from schemas.escalation import Escalation, EscalationKind
+from service import cloudevents
 from service.clock import Clock
 from service.config import Settings
 from service.kafka.changelog import changelog_bases
@@ -121,7 +122,7 @@ class SlaRuntime:
         return [
             r
             for r in records
-            if r.kind != "escalation" or not standby.published(_header(r.headers, "ce_id"))
+            if r.kind != "escalation" or not standby.published(_escalation_id(r.headers))
         ]
 
     # --- partitions ---------------------------------------------------------------------------
@@ -184,7 +185,7 @@ class SlaRuntime:
                     for record in await clocks.read(timeout_ms=50):
                         standby.apply(record.partition, record.key, record.value)
                     for record in await published.read(timeout_ms=50):
-                        if escalation_id := _header(record.headers, "ce_id"):
+                        if escalation_id := _escalation_id(record.headers):
                             standby.saw(escalation_id)
                     if (
                         self.rebalancing
@@ -197,20 +198,19 @@ class SlaRuntime:
             log.exception("sla_standby_stopped", hint="the owned clocks still fire")
 
     async def _fire_standby(self, standby: StandbyClocks) -> None:
-        producer = self.loop.producer
-        if producer is None:
-            return
-        records = [
-            escalation_record(esc, self.topics.escalations, self._observe_standby, standby=True)
-            for esc in standby.fire_due(self.clock.now(), self._revoked_when, self._revoked)
-        ]
-        sent = [
-            await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))
-            for r in records
-        ]
-        for record, meta in zip(records, await asyncio.gather(*sent), strict=True):
-            if record.on_ack is not None:
-                record.on_ack(meta.offset)
+        """Publish what the standby clocks fire, through the loop like the owned timers
+        (the processing lock is free while the group's join waits)."""
+
+        def fired() -> list[OutRecord]:
+            if not self.rebalancing:  # the assignment came while the lock was awaited
+                return []
+            now = self.clock.now()
+            return [
+                escalation_record(e, self.topics.escalations, self._observe_standby, standby=True)
+                for e in standby.fire_due(now, self._revoked_when, self._revoked)
+            ]
+
+        await self.loop.publish_exclusive(fired)
 
     def _observe_standby(self, esc: Escalation) -> None:
         self.metrics.sla_standby_escalations.labels(esc.kind.value).inc()
@@ -240,9 +240,6 @@ class SlaRuntime:
             self.metrics.sla_first_response.labels(prio).observe(outcome.response_seconds)
 
 
-def _header(headers: Sequence[tuple[str, bytes]], name: str) -> str:
-    """A header's value as text; empty when absent."""
-    for key, value in headers:
-        if key == name:
-            return value.decode(errors="replace")
-    return ""
+def _escalation_id(headers: Sequence[tuple[str, bytes]]) -> str:
+    """An escalation record's id, from its CloudEvents ``ce_id`` header ("" without)."""
+    return cloudevents.header_map(headers).get("ce_id", b"").decode(errors="replace")

@@ -163,8 +163,8 @@ class Metrics:
         )
         self.sla_standby_escalations = Counter(
             "triage_sla_standby_escalations_total",
-            "Escalations the standby clocks published while the group rebalanced, by kind "
-            "(the partition's owner, or the next one, may publish the same id again).",
+            "Escalations the standby clocks published while the group rebalanced, by kind: "
+            "steps a dead member missed.",
             ["kind"],
             registry=r,
         )

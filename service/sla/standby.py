@@ -77,8 +77,6 @@ class StandbyClocks:
         self._engines: dict[int, SlaEngine] = {}
         #: escalation ids seen on the topic or fired here, oldest first (rule 6)
         self._seen: OrderedDict[str, None] = OrderedDict()
-        #: changelog records applied (a metric; and how a test knows the copy moved)
-        self.applied = 0
 
     def saw(self, escalation_id: str) -> None:
         """An escalation id read on the escalations topic (or published here)."""
@@ -105,8 +103,6 @@ class StandbyClocks:
                 engine.restore(decode_record(value))
             except ValueError:
                 log.error("changelog_record_unreadable", state="sla-standby", partition=partition)
-                return
-        self.applied += 1
 
     def fire_due(
         self, now: datetime, began: datetime, skip: Collection[int] = ()
@@ -131,11 +127,6 @@ class StandbyClocks:
             engine.changed()  # the copy writes no changelog (rule 1): drop what it would say
             engine.outcomes()
         return out
-
-    def next_due(self) -> datetime | None:
-        """The earliest step still to come in the copy."""
-        times = [t for e in self._engines.values() if (t := e.next_due()) is not None]
-        return min(times) if times else None
 
     def __len__(self) -> int:
         return sum(len(e) for e in self._engines.values())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import subprocess
 import sys
@@ -46,10 +47,14 @@ def unique_settings(bootstrap: str, **overrides: Any) -> Settings:
 
 
 async def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.05) -> None:
-    """Poll ``predicate`` until true; fail with ``what`` after ``timeout`` seconds."""
+    """Poll ``predicate`` (plain or async) until true; fail with ``what`` after ``timeout``
+    seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
             return
         await asyncio.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
@@ -186,6 +191,22 @@ def feedback(event_id: str, text: str = "", **fields: Any) -> dict[str, Any]:
     }
     event.update(fields)
     return event
+
+
+async def metric_sum(port: int, name: str, label: str = "") -> float:
+    """The sum of a child's ``name`` samples (those whose labels contain ``label``) on its
+    /metrics; -1 while it does not answer."""
+    try:
+        status, text = await http_get(port, "/metrics")
+    except OSError:
+        return -1
+    if status != 200:
+        return -1
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name + "{") and label in line
+    )
 
 
 def service_env(s: Settings, port: int, **extra: str) -> dict[str, str]:

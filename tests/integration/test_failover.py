@@ -17,7 +17,6 @@ import json
 import signal
 import subprocess
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,12 +24,13 @@ from typing import Any
 from service.config import Settings
 from service.kafka.embedded import free_port
 from tests.integration.kafka_helpers import (
-    http_get,
+    metric_sum,
     produce,
     read_until,
     service_env,
     start_service,
     unique_settings,
+    wait_for,
     wait_ready,
 )
 from tests.unit.test_sla_monitor import ticket
@@ -71,18 +71,6 @@ TARGET_S = 20  # the clocks' target: long enough for both instances to hold thei
 LEAD_S = 2.0  # the kill comes this long before the deadline
 
 
-async def _metric(port: int, name: str, label: str = "") -> float:
-    try:
-        status, text = await http_get(port, "/metrics")
-    except OSError:
-        return -1.0
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if status == 200 and line.startswith(name + "{") and label in line
-    )
-
-
 async def test_a_survivor_fires_the_dead_instances_breaches_within_the_session_and_two_seconds(
     bootstrap: str, tmp_path: Path
 ) -> None:
@@ -104,9 +92,9 @@ async def test_a_survivor_fires_the_dead_instances_breaches_within_the_session_a
         owned = ["triage_assigned_partitions", s.topic_tickets]
 
         async def split() -> bool:
-            return 0 < await _metric(ports[1], *owned) < 4
+            return 0 < await metric_sum(ports[1], *owned) < 4
 
-        await _until(split, 60, "both instances to own partitions")
+        await wait_for(split, 60, "both instances to own partitions")
         start = datetime.now(UTC)
         ids = [f"fo-{i}" for i in range(12)]
         await produce(
@@ -114,10 +102,10 @@ async def test_a_survivor_fires_the_dead_instances_breaches_within_the_session_a
         )
 
         async def held() -> bool:
-            counts = [await _metric(p, "triage_sla_open_tickets") for p in ports]
+            counts = [await metric_sum(p, "triage_sla_open_tickets") for p in ports]
             return sum(counts) == len(ids) and min(counts) > 0
 
-        await _until(held, 30, "both instances to hold open clocks")
+        await wait_for(held, 30, "both instances to hold open clocks")
         deadline = start + timedelta(seconds=TARGET_S)
         await asyncio.sleep((deadline - datetime.now(UTC)).total_seconds() - LEAD_S)
         procs[0].send_signal(signal.SIGKILL)
@@ -147,12 +135,3 @@ async def test_a_survivor_fires_the_dead_instances_breaches_within_the_session_a
     assert last <= SURVIVOR_BOUND_S, (
         f"the last breach came {last:.1f} s after the kill:\n" + logs[1].read_text()[-3000:]
     )
-
-
-async def _until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

@@ -21,6 +21,7 @@ from service.sla.policy import SlaPolicy
 from tests.integration.kafka_helpers import (
     feedback,
     http_get,
+    metric_sum,
     produce,
     read_topic,
     read_until,
@@ -165,18 +166,6 @@ def _policy_yaml(path: Path, target: int) -> None:
     )
 
 
-async def _metric_sum(port: int, name: str) -> float:
-    try:
-        status, text = await http_get(port, "/metrics")
-    except OSError:
-        return -1
-    if status != 200:
-        return -1
-    return sum(
-        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{")
-    )
-
-
 async def test_kill_minus_nine_loses_no_escalation_and_repeats_none(
     bootstrap: str, tmp_path: Path
 ) -> None:
@@ -207,7 +196,7 @@ async def test_kill_minus_nine_loses_no_escalation_and_repeats_none(
         await produce(bootstrap, s.topic_feedback, [(None, orjson.dumps(e)) for e in events])
 
         async def all_open() -> bool:
-            return await _metric_sum(port, "triage_sla_open_tickets") == n
+            return await metric_sum(port, "triage_sla_open_tickets") == n
 
         await _async_wait(all_open, 20, f"{n} open SLA clocks")
         proc.send_signal(signal.SIGKILL)
