@@ -104,7 +104,7 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _test_split(data_dir: str | None, split: Split = "test") -> list[Example]:
+def corpus_split(data_dir: str | None, split: Split = "test") -> list[Example]:
     """The split (test unless told) of every corpus file; empty without a data folder."""
     folder = Path(data_dir) if data_dir else default_data_dir()
     if folder is None or not folder.is_dir():
@@ -115,7 +115,7 @@ def _test_split(data_dir: str | None, split: Split = "test") -> list[Example]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _args(argv)
     try:
-        examples = _test_split(args.data_dir, args.split)
+        examples = corpus_split(args.data_dir, args.split)
         [(_, engine)] = engines_for(load_default_rules(), [args.model] if args.model else [])
     except (ReservedDataError, ModelError, ValueError, OSError) as exc:
         print(exc, file=sys.stderr)

@@ -58,14 +58,14 @@ def choose(scores: dict[float, float], tolerance: float = TOLERANCE) -> float:
 
 def _dev_scorer(data_dir: str | None, model_dir: Path) -> Callable[[str, str], float]:
     """score(rules_text, lang): dev balanced accuracy of ``lang`` through those rules."""
-    from accuracy import _test_split, labelled_lines
+    from accuracy import corpus_split, labelled_lines
 
     from service.rules.engine import RuleEngine
     from service.rules.evaluate import evaluate
     from service.rules.model import parse_rules
     from service.sentiment.model import load_model
 
-    examples = _test_split(data_dir, "dev")
+    examples = corpus_split(data_dir, "dev")
     if not examples:
         raise SystemExit("no dev lines: set --data-dir or TRIAGE_DATA_DIR")
     lines = labelled_lines(examples, None)
