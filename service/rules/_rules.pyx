@@ -679,7 +679,15 @@ cdef class Chosen(Evidence):
         self.alternatives = _checked(alternatives)
 
     cdef list of(self, object facts):
-        cdef int choice = (<list>facts.choices)[self.slot]
+        # checked, because the module reads lists unchecked: facts that no program ran
+        # on (``RuleEngine.facts``) have no choices, and an index past the end would
+        # read freed memory rather than raise
+        cdef list choices = facts.choices
+        if self.slot >= len(choices):
+            raise ValueError(f"no choice for node slot {self.slot}: run the program first")
+        cdef int choice = choices[self.slot]
+        if not 0 <= choice < len(self.alternatives):
+            raise ValueError(f"choice {choice} names no alternative: the 'any' did not hold")
         return (<Evidence>self.alternatives[choice]).of(facts)
 
 

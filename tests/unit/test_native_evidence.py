@@ -72,6 +72,16 @@ def test_joined_and_chosen_compose_in_order() -> None:
     assert Joined(())(f) == []
 
 
+def test_a_choice_that_no_program_made_is_an_error_not_a_crash() -> None:
+    chosen = Chosen(1, (Fixed(["first"]), Fixed(["second"])))
+    with pytest.raises(ValueError, match="run the program first"):
+        chosen(facts(choices=[0]))  # facts no program ran on: too few choices
+    with pytest.raises(ValueError, match="did not hold"):
+        chosen(facts(choices=[0, -1]))  # the ``any`` held no alternative
+    with pytest.raises(ValueError, match="did not hold"):
+        chosen(facts(choices=[0, 2]))
+
+
 def test_a_part_that_is_not_evidence_is_refused_when_composed() -> None:
     with pytest.raises(TypeError):
         Joined((Fixed([]), lambda _: []))  # type: ignore[arg-type]
