@@ -786,9 +786,13 @@ def explain_fired(list fired, list evidence, list reasons, list actions, object 
     (``evidence``, by rule), and its actions (``actions``, by rule: tuples), in order."""
     cdef list out = [], acts = []
     cdef dict fields
-    cdef int i
+    cdef Py_ssize_t i
+    # the lists are read unchecked below: an index past them would read freed memory
+    cdef Py_ssize_t n = min(len(evidence), len(reasons), len(actions))
     for index in fired:
         i = index
+        if not 0 <= i < n:
+            raise IndexError(f"fired rule {i} is not one of the {n} rules")
         fields = (<dict>reasons[i]).copy()
         fields["evidence"] = (<Evidence?>evidence[i]).of(facts)
         out.append(fields)

@@ -101,3 +101,13 @@ def test_explain_fired_copies_each_reason_and_gathers_actions_in_order() -> None
     assert list(out[0]) == ["rule_id", "weight", "evidence"]  # the model's field order
     assert reasons[0]["evidence"] is None  # the rule's own fields are untouched
     assert acts == ["page", "refund", "reply"]
+
+
+def test_explain_fired_refuses_an_index_that_names_no_rule() -> None:
+    reasons = [{"rule_id": "r0", "weight": 0, "evidence": None}]
+    evidence: list[Evidence] = [Fixed(["e0"])]
+    for index in (1, -1):
+        with pytest.raises(IndexError, match="not one of the 1 rules"):
+            explain_fired([index], evidence, reasons, [()], facts())
+    with pytest.raises(IndexError):  # a list shorter than the others bounds them all
+        explain_fired([0], evidence, reasons, [], facts())
