@@ -1,6 +1,7 @@
 """Garbage-collector pauses in the prioritizer, Python's defaults against ``triage run``'s.
 
-Usage:  .venv/bin/python bench/gc_pauses.py [--events N] [--batch B] [--runs R] 2>/dev/null
+Usage:  .venv/bin/python bench/gc_pauses.py [--events N] [--batch B] [--runs R]
+                                          [--gen0 T ...] 2>/dev/null
 
 Feeds N events (default 200,000) of the throughput mix (``bench/throughput.py``, 50,000
 customers, so the customer histories grow as in production) through the pure pipeline
@@ -12,12 +13,13 @@ alternating, R times (default 1):
 - ``python``: Python's collector defaults (thresholds 700, 10, 10; what
   ``TRIAGE_GC_GEN0_THRESHOLD=0`` keeps);
 - ``tuned``: what ``triage run`` does once started (``service/gc_tuning.py``: start-up
-  frozen, young threshold ``TRIAGE_GC_GEN0_THRESHOLD``, default 20,000).
+  frozen, young threshold ``TRIAGE_GC_GEN0_THRESHOLD``, its default). ``--gen0 T ...``
+  runs one tuned configuration per threshold instead (``tuned@T``), to compare them.
 
 Prints, per configuration (median over the runs): µs per event, the collections of each
 generation with their total and longest time, and the p50 / p99 / longest batch — a
 collection pause lands inside a batch, and every event of that batch waits it out. The
-last line is ``batch_p99_ms=<tuned>``.
+last line is ``batch_p99_ms=<tuned>`` (the first threshold's).
 """
 
 from __future__ import annotations
@@ -44,16 +46,16 @@ from service.config import Settings  # noqa: E402
 from service.observability.logging import configure_logging  # noqa: E402
 from service.records import InRecord  # noqa: E402
 
-CONFIGS = ("python", "tuned")
+PYTHON = "python"
 CHUNK = 4_000  # events made at a time (the input is never all in memory at once)
 
 
 def measure(config: str, n: int, batch: int) -> dict[str, Any]:
-    """One run in this process: the figures of ``config``."""
+    """One run in this process: the figures of ``config`` (``python``, or ``tuned@T``)."""
     p = prioritizer()
     p.process([InRecord("feedback", 0, 0, k, v) for k, v in make_events(200, seed=999)])
-    if config == "tuned":
-        gc_tuning.tune(Settings.model_fields["gc_gen0_threshold"].default)
+    if config != PYTHON:
+        gc_tuning.tune(int(config.partition("@")[2]))
     pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
     began = [0.0]
 
@@ -116,7 +118,7 @@ def show(config: str, runs: list[dict[str, Any]]) -> dict[str, float]:
     )
     total = sum(med("gc_ms", g) for g in ("0", "1", "2"))
     print(
-        f"{config:7s} {med('us_per_event'):6.1f} µs/event  collector {total:,.0f} ms: {gens}\n"
+        f"{config:12s} {med('us_per_event'):6.1f} µs/event  collector {total:,.0f} ms: {gens}\n"
         f"        batch p50 {med('batch_p50_ms'):.1f}  p99 {med('batch_p99_ms'):.1f}  "
         f"longest {med('batch_max_ms'):.1f} ms"
     )
@@ -128,19 +130,27 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--child", choices=CONFIGS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--gen0",
+        type=int,
+        nargs="+",
+        default=[Settings.model_fields["gc_gen0_threshold"].default],
+        help="young thresholds to compare (default: triage run's)",
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    configs = [PYTHON, *(f"tuned@{t}" for t in args.gen0)]
     configure_logging("INFO", "json")  # log lines go to stderr
     if args.child:
         print(json.dumps(measure(args.child, args.events, args.batch)))
         return
     print(f"{args.events:,} events, batches of {args.batch}, {args.runs} run(s) of each")
-    results: dict[str, list[dict[str, Any]]] = {c: [] for c in CONFIGS}
+    results: dict[str, list[dict[str, Any]]] = {c: [] for c in configs}
     for _ in range(args.runs):
-        for config in CONFIGS:
+        for config in configs:
             results[config].append(child(config, args.events, args.batch))
     figures = {config: show(config, runs) for config, runs in results.items()}
-    py, tuned = figures["python"], figures["tuned"]
+    py, tuned = figures[PYTHON], figures[configs[1]]
     print(
         f"tuned / python: collector time {tuned['gc_ms'] / max(py['gc_ms'], 1e-9):.2f}, "
         f"batch p99 {tuned['p99'] / max(py['p99'], 1e-9):.2f}, µs/event {tuned['us'] / py['us']:.2f}"

@@ -65,6 +65,11 @@ CASES = [
     pytest.param(
         ["bench/gc_pauses.py", "--events", "600", "--batch", "100"], "batch_p99_ms", id="gc_pauses"
     ),
+    pytest.param(
+        ["bench/gc_pauses.py", "--events", "600", "--batch", "100", "--gen0", "1000", "5000"],
+        "batch_p99_ms",
+        id="gc_pauses-thresholds",
+    ),
     pytest.param(["bench/rules_bench.py", "--rounds", "1"], "median_us", id="rules_bench"),
     pytest.param(["bench/hostile.py", "--events", "300", "--runs", "1"], "ratio", id="hostile"),
     pytest.param(["bench/backlog.py", "--events", "2000"], "peak_rss_mb", id="backlog"),
