@@ -115,6 +115,29 @@ def test_the_facts_agree_on_generated_events(
     assert facts.choices == []
 
 
+#: Any code point a JSON document can carry (no lone surrogates): every plane, combining
+#: marks, bidi and zero-width characters, private use, unassigned code points.
+ANY_CHAR = st.characters(codec="utf-8")
+ANY_TEXT = st.text(ANY_CHAR, max_size=300)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=ANY_TEXT,
+    subject=st.one_of(st.none(), st.text(ANY_CHAR, max_size=40)),
+    language=st.sampled_from([None, "en", "zh"]),
+)
+def test_the_facts_agree_on_any_unicode(
+    text: str, subject: str | None, language: str | None
+) -> None:
+    """The compiled reading reads its lists and strings unchecked: on text from the whole
+    of Unicode it must neither crash (a crash would stop the stream on every redelivery
+    of the event) nor read otherwise than the Python it replaced."""
+    event = _event(text=text, subject=subject, language=language)
+    _same_facts(event, [])
+    assert ENGINE.assess(event).priority is not None
+
+
 def test_only_the_first_characters_are_analysed_after_the_subject() -> None:
     """The subject (at most 2,000 characters, the contract says), a line break, then
     the text's first ``MAX_ANALYSED_CHARS``: a refund asked past the limit is not read,
