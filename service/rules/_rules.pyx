@@ -681,7 +681,7 @@ cdef class Chosen(Evidence):
     cdef list of(self, object facts):
         # checked, because the module reads lists unchecked: facts that no program ran
         # on (``RuleEngine.facts``) have no choices, and an index past the end would
-        # read freed memory rather than raise
+        # read past the list rather than raise
         cdef list choices = facts.choices
         if self.slot >= len(choices):
             raise ValueError(f"no choice for node slot {self.slot}: run the program first")
@@ -787,7 +787,7 @@ def explain_fired(list fired, list evidence, list reasons, list actions, object 
     cdef list out = [], acts = []
     cdef dict fields
     cdef Py_ssize_t i
-    # the lists are read unchecked below: an index past them would read freed memory
+    # the lists are read unchecked below: an index past them would read past their ends
     cdef Py_ssize_t n = min(len(evidence), len(reasons), len(actions))
     for index in fired:
         i = index
