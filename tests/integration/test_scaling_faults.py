@@ -29,7 +29,7 @@ from service.sla.policy import SlaPolicy
 from tests.integration.kafka_helpers import (
     committed_offsets,
     feedback,
-    http_get,
+    metric_sum,
     produce,
     read_topic,
     read_until,
@@ -148,17 +148,7 @@ async def test_kill_minus_nine_mid_stream_conserves_every_event(
             )
 
     async def processed() -> float:
-        try:
-            status, text = await http_get(port, "/metrics")
-        except OSError:
-            return -1
-        if status != 200:
-            return -1
-        return sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line.startswith("triage_events_consumed_total{")
-        )
+        return await metric_sum(port, "triage_events_consumed_total")
 
     proc = start()
     kills: list[float] = []

@@ -4,22 +4,10 @@ hand (a comment after it) is left as it is."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _tool() -> ModuleType:
-    path = ROOT / "tools" / "calibrated_thresholds.py"
-    spec = importlib.util.spec_from_file_location("calibrated_thresholds", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.tools import load_tool
 
 
 def test_thresholds_written_and_rule_calibrated_lines_kept(tmp_path: Path) -> None:
@@ -34,7 +22,7 @@ def test_thresholds_written_and_rule_calibrated_lines_kept(tmp_path: Path) -> No
         "        - {language: [el], negativity: {min: 0.65}}  # through the rules\n",
         "utf-8",
     )
-    assert _tool().main(["--model-alone", str(model), str(rules)]) == 0
+    assert load_tool("calibrated_thresholds").main(["--model-alone", str(model), str(rules)]) == 0
     assert rules.read_text("utf-8") == (
         "      any:\n"
         "        - {language: [de], negativity: {min: 0.45}}\n"
@@ -43,7 +31,7 @@ def test_thresholds_written_and_rule_calibrated_lines_kept(tmp_path: Path) -> No
 
 
 def test_choose_takes_the_highest_threshold_within_the_tolerance() -> None:
-    choose = _tool().choose
+    choose = load_tool("calibrated_thresholds").choose
     assert choose({0.4: 0.823, 0.45: 0.818, 0.5: 0.819}) == 0.4
     assert choose({0.5: 0.877, 0.55: 0.874, 0.6: 0.877, 0.65: 0.870}) == 0.6
     assert choose({0.45: 0.830, 0.5: 0.828, 0.55: 0.825}) == 0.5
@@ -51,7 +39,7 @@ def test_choose_takes_the_highest_threshold_within_the_tolerance() -> None:
 
 
 def test_through_the_rules_scores_each_threshold_with_the_rule_text(tmp_path: Path) -> None:
-    tool = _tool()
+    tool = load_tool("calibrated_thresholds")
     text = (
         "        - {language: [de], negativity: {min: 0.55}}\n"
         "        - {language: [el], negativity: {min: 0.65}}  # pinned\n"

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from service.sentiment.corpus import Example, split_of
+from tests.tools import load_tool
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _tool() -> ModuleType:
-    path = ROOT / "tools" / "learning_curve.py"
-    spec = importlib.util.spec_from_file_location("learning_curve", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _tool()
+tool = load_tool("learning_curve")
 LINES = [Example(f"line {i}", "neg", "en", "src") for i in range(4000)]
 
 

@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _examples() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sla_examples", ROOT / "tools/sla_examples.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["sla_examples"] = module
-    spec.loader.exec_module(module)
-    return module
+from tests.tools import load_tool
 
 
 def test_friday_17_55_plus_one_business_hour_is_monday_09_55() -> None:
     assert (
         "Fri 2026-12-04 17:55 CET -> due Mon 2026-12-07 09:55 CET"
-        in _examples().business_hours()[1]
+        in load_tool("sla_examples").business_hours()[1]
     )
 
 
 def test_a_20_minute_pause_moves_each_step_by_20_minutes() -> None:
-    lines = _examples().pause()[1:]
+    lines = load_tool("sla_examples").pause()[1:]
     assert len(lines) == 5
     assert all("(+20 min, paused_seconds 1200)" in line for line in lines)
 
 
 def test_a_p4_gets_only_its_quiet_breach() -> None:
-    lines = _examples().ladders()
+    lines = load_tool("sla_examples").ladders()
     assert lines[-1].strip() == "P4: first_response:breach1 (notify: false)"
     assert lines[1].count("first_response:") == 5

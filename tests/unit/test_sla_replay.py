@@ -3,13 +3,11 @@ JSONL reader, the month generator (``tools/sla_month.py``) and the command end t
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -31,6 +29,7 @@ from service.sla.replay import (
     simulate,
 )
 from tests.tickets import make_ticket
+from tests.tools import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "deploy" / "examples" / "sla-policy-business-hours.yaml"
@@ -307,17 +306,8 @@ def test_window_bounds_by_occurred_at() -> None:
 # -- the month generator and the command -------------------------------------------------
 
 
-def _month_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sla_month", ROOT / "tools" / "sla_month.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_month_is_deterministic_and_valid() -> None:
-    month = _month_module()
+    month = load_tool("sla_month")
     text = month.generate(60, datetime(2026, 11, 2).date(), 7)
     assert text == month.generate(60, datetime(2026, 11, 2).date(), 7)
     assert text != month.generate(60, datetime(2026, 11, 2).date(), 8)
