@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -68,13 +69,27 @@ def text_mix() -> list[str]:
     return TEXTS + [e.text for e in rule_events("short")]
 
 
-def make_events(n: int, seed: int = 7, score_every: int = 3) -> list[tuple[bytes, bytes]]:
-    """``n`` feedback events (key: customer id) of about 0.4–1 KB: texts of the mix,
-    every channel and tier, an NPS score on every ``score_every``-th (1: every event,
-    as after a survey mailing)."""
+def public_texts(limit: int = 20_000) -> list[str]:
+    """Up to ``limit`` texts of the public labelled feedback's dev split (TRIAGE_DATA_DIR
+    or ../shared/data): real customers' words in nine languages, every k-th line."""
+    from service.sentiment.corpus import default_data_dir, read_split
+
+    data = default_data_dir()
+    if data is None:
+        raise SystemExit("no public data folder (TRIAGE_DATA_DIR or ../shared/data)")
+    lines = read_split(data, "dev")
+    return [line.text for line in lines[:: max(1, len(lines) // limit)]]
+
+
+def make_events(
+    n: int, seed: int = 7, score_every: int = 3, texts: Sequence[str] | None = None
+) -> list[tuple[bytes, bytes]]:
+    """``n`` feedback events (key: customer id) of about 0.4–1 KB: texts of the mix
+    (or of ``texts``; none has a language tag), every channel and tier, an NPS score on
+    every ``score_every``-th (1: every event, as after a survey mailing)."""
     rnd = random.Random(seed)
     now = datetime.now(UTC).isoformat()
-    texts = text_mix()
+    texts = texts or text_mix()
     out = []
     for i in range(n):
         cid = f"cust-{rnd.randrange(50_000)}"

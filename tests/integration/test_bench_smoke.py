@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from service.sentiment.corpus import default_data_dir
+
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,6 +53,15 @@ CASES = [
         ["bench/pipeline.py", "--events", "300", "--runs", "1", "--survey"],
         "us_per_event",
         id="pipeline-survey",
+    ),
+    pytest.param(
+        ["bench/pipeline.py", "--events", "300", "--runs", "1", "--public"],
+        "us_per_event",
+        id="pipeline-public",
+        marks=pytest.mark.skipif(
+            default_data_dir() is None,
+            reason="no public data folder (TRIAGE_DATA_DIR or ../shared/data)",
+        ),
     ),
     pytest.param(
         ["bench/pipeline.py", "--events", "300", "--runs", "1", "--stages"],
@@ -131,8 +142,6 @@ async def test_bench_script_runs(argv: list[str], key: str, bootstrap: str) -> N
 async def test_accuracy_script_runs() -> None:
     """``bench/accuracy.py`` on a few test lines per corpus file (needs no broker; skipped
     without the public data). Its last line names a language, so it is read here."""
-    from service.sentiment.corpus import default_data_dir
-
     data_dir = default_data_dir()
     if data_dir is None or not data_dir.is_dir():
         pytest.skip("no public data folder (TRIAGE_DATA_DIR or ../shared/data)")
