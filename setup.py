@@ -1,10 +1,11 @@
 """The compiled part of the package (everything else is in pyproject.toml).
 
-Seven modules are compiled by Cython into C extensions: six of the per-event path,
+Eight modules are compiled by Cython into C extensions: seven of the per-event path,
 ``service/prioritizer/_decode.pyx`` (the decoder's depth and duplicate-key counts),
 ``service/rules/_scan.pyx`` (lexicon matching, the tone and the script of a text),
 ``service/rules/_rules.pyx`` (which rules fire, their outcome and evidence),
 ``service/rules/_langid.pyx`` (the language model of a Latin-script text),
+``service/sentiment/_tokens.pyx`` (the text model's explanation of a text),
 ``service/kafka/_partition.pyx`` (the partition of a keyed output) and
 ``schemas/_rfc3339.pyx`` (the contract's timestamps), and the SLA gauges' scan of the
 packed clocks, ``service/sla/_risk.pyx``. ``pip install .``
@@ -30,6 +31,7 @@ MODULES = {
     "schemas._rfc3339": "schemas/_rfc3339.pyx",
     "service.prioritizer._decode": "service/prioritizer/_decode.pyx",
     "service.rules._langid": "service/rules/_langid.pyx",
+    "service.sentiment._tokens": "service/sentiment/_tokens.pyx",
 }
 
 

@@ -30,7 +30,9 @@ Decisions:
    text's margin is the sum of its rows' contributions over the number of features.
    ``explain`` ranks the words (for a run of Chinese or Japanese characters, its
    character n-grams) by that share and names those that pushed towards ``neg``; word
-   pairs are left out of the ranking.
+   pairs are left out of the ranking. It runs compiled (``_tokens.pyx``), finding a
+   token's rows as fastText's dictionary does; a quantized model, whose rows are
+   elsewhere, is refused at load.
 4. **Loaded once, offline.** The shipped model lies inside the package
    (``service/sentiment/model/``); ``TRIAGE_MODEL_PATH`` points at another folder.
 """
@@ -48,6 +50,7 @@ from typing import Any, Protocol
 import fasttext
 import numpy as np
 
+from service.sentiment._tokens import TokenWeights
 from service.startup_errors import ConfigError, json_problem
 
 #: Characters of the spaced text the model reads (training prepares lines the same way).
@@ -57,7 +60,6 @@ CARD_FILE = "model.json"
 #: Weight of P(neu) in ``negativity`` (decision 2; chosen on the dev splits).
 NEU_WEIGHT = 0.25
 #: Runs of CJK characters longer than this are explained by their character n-grams.
-_LONG_RUN = 4
 _LABEL_PREFIX = "__label__"
 
 
@@ -179,9 +181,8 @@ class TextModel:
         labels = [label.removeprefix(_LABEL_PREFIX) for label in self._model.labels]
         if sorted(labels) != ["neg", "neu", "pos"]:
             raise ModelError(str(model_path), f"labels {labels}, expected neg, neu, pos")
-        self._weights = _contributions(self._model, labels)
         self.version = str(self.card.get("version", "unknown"))
-        self._token_weight = lru_cache(maxsize=65_536)(self._token_weight_uncached)
+        self._tokens = _token_weights(self._model, labels, str(model_path))
 
     @property
     def name(self) -> str:
@@ -211,38 +212,26 @@ class TextModel:
 
     def explain(self, prepared: str, limit: int = 3) -> list[tuple[str, float]]:
         """The words (or character n-grams) that pushed this text towards ``neg`` most,
-        with their share of the text's ``neg`` margin, strongest first (decision 3)."""
-        tokens = prepared.split()
-        if not tokens:
-            return []
-        found: dict[str, float] = {}
-        features = 1  # the end-of-line token
-        for token in tokens:
-            weight, parts, best = self._token_weight(token)
-            features += parts
-            if weight > 0 and best:
-                found[best] = max(found.get(best, 0.0), weight)
-        ranked = sorted(found.items(), key=lambda kv: -kv[1])[:limit]
-        return [(word, weight / features) for word, weight in ranked]
+        with their share of the text's ``neg`` margin, strongest first (decision 3;
+        compiled: ``service/sentiment/_tokens.pyx``)."""
+        return self._tokens.explain(prepared, limit)
 
-    def _token_weight_uncached(self, token: str) -> tuple[float, int, str]:
-        """A token's summed contribution, its number of features, and what to show for
-        it: the token itself, or for a long CJK run its strongest character n-gram."""
-        subwords, ids = self._model.f.getSubwords(token, "strict")
-        weights = self._weights
-        row_weights = [weights[i] if 0 <= i < len(weights) else 0.0 for i in ids]
-        total = sum(row_weights)
-        if not token.isalnum() or (len(token) < 2 and token.isascii()):
-            return total, len(ids), ""
-        if len(token) > _LONG_RUN and not token.isascii() and _is_cjk(token[0]):
-            grams = [
-                (w, s.strip("<>")) for s, w in zip(subwords, row_weights, strict=True) if s != token
-            ]
-            if not grams:
-                return total, len(ids), ""
-            weight, gram = max(grams)
-            return weight, len(ids), gram
-        return total, len(ids), token
+
+def _token_weights(model: Any, labels: list[str], where: str) -> TokenWeights:
+    """Each input row's contribution (``_contributions``) and the model's dictionary, for
+    explanations. A quantized model (pruned rows, a table of hashes) is refused: its
+    rows are not where ``TokenWeights`` looks for them."""
+    if model.f.isQuant():
+        raise ModelError(where, "a quantized model cannot explain its scores")
+    args = model.f.getArgs()
+    return TokenWeights(
+        model.get_words(on_unicode_error="strict"),
+        model.get_labels(on_unicode_error="strict"),
+        _contributions(model, labels),
+        args.minn,
+        args.maxn,
+        args.bucket,
+    )
 
 
 def _contributions(model: Any, labels: list[str]) -> array[float]:
@@ -256,11 +245,6 @@ def _contributions(model: Any, labels: list[str]) -> array[float]:
     weights = array("f")
     weights.frombytes(rows.astype("=f4").tobytes())
     return weights
-
-
-def _is_cjk(ch: str) -> bool:
-    cp = ord(ch)
-    return 0x3040 <= cp <= 0x30FF or 0x3400 <= cp <= 0x9FFF or 0xF900 <= cp <= 0xFAFF
 
 
 @lru_cache(maxsize=1)
