@@ -5,7 +5,7 @@ Eight modules are compiled by Cython into C extensions: seven of the per-event p
 ``service/rules/_scan.pyx`` (lexicon matching, the tone and the script of a text),
 ``service/rules/_rules.pyx`` (which rules fire, their outcome and evidence),
 ``service/rules/_langid.pyx`` (the language model of a Latin-script text),
-``service/sentiment/_tokens.pyx`` (the text model's explanation of a text),
+``service/sentiment/_tokens.pyx`` (the text model's prediction and explanation),
 ``service/kafka/_partition.pyx`` (the partition of a keyed output) and
 ``schemas/_rfc3339.pyx`` (the contract's timestamps), and the SLA gauges' scan of the
 packed clocks, ``service/sla/_risk.pyx``. ``pip install .``

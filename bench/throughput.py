@@ -2,6 +2,7 @@
 
 Usage:  .venv/bin/python bench/throughput.py [--events N] [--runs R] [--partitions P]
                                             [--peers] [--peer-events M] [--only a,b]
+                                            [--public]
 
 Every candidate (``bench/candidates.py``; with ``--peers`` also ``bench/peers/``) runs as
 its own process, as it would in production. Each run of a candidate gets fresh topics;
@@ -15,6 +16,9 @@ start-up and the consumer-group join are excluded. Candidates:
 - ``triage-norules``  the same pipeline with rule evaluation replaced by a constant;
 - ``quix``, ``faststream`` (``--peers``): the same scoring function in Quix Streams and
   FastStream (FastStream is slow: it gets ``--peer-events`` events).
+
+``--public``: the events carry texts of the public labelled data's dev split (real
+customers' words, up to a few KB) instead of the hand-written mix (``public_texts``).
 
 Prints each run, the medians of R runs and the ratios; the last line is
 ``ratio=<triage / send>``.
@@ -177,13 +181,20 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-async def one_run(bootstrap: str, name: str, n: int, partitions: int, instances: int = 1) -> float:
-    """Preload ``n`` events, start ``instances`` processes of candidate ``name``, return
-    the arrival rate of their outputs."""
+async def one_run(
+    bootstrap: str,
+    name: str,
+    n: int,
+    partitions: int,
+    instances: int = 1,
+    texts: Sequence[str] | None = None,
+) -> float:
+    """Preload ``n`` events (with ``texts``, or the mix), start ``instances`` processes of
+    candidate ``name``, return the arrival rate of their outputs."""
     tag = uuid.uuid4().hex[:8]
     inp, out, group = f"bench.in.{tag}", f"bench.out.{tag}", f"bench-{name}-{tag}"
     await ensure_topics({"bootstrap_servers": bootstrap}, {inp: partitions, out: partitions})
-    await preload(bootstrap, inp, make_events(n))
+    await preload(bootstrap, inp, make_events(n, texts=texts))
     watcher = asyncio.create_task(rate_of_arrivals(bootstrap, out, n, 60 + n / 200))
     with contextlib.ExitStack() as stack:
         logs = [stack.enter_context(tempfile.TemporaryFile()) for _ in range(instances)]
@@ -217,6 +228,11 @@ async def main() -> None:
     parser.add_argument("--peers", action="store_true", help="also Quix Streams and FastStream")
     parser.add_argument("--peer-events", type=int, default=5_000, help="events for FastStream")
     parser.add_argument("--only", default="", help="comma-separated candidates to run")
+    parser.add_argument(
+        "--public",
+        action="store_true",
+        help="texts of the public labelled data's dev split, not the hand-written mix",
+    )
     args = parser.parse_args()
     names = list(CANDIDATES) + (list(PEERS) if args.peers else [])
     if args.only:
@@ -227,10 +243,11 @@ async def main() -> None:
 
 async def measure(bootstrap: str, args: argparse.Namespace, names: list[str]) -> None:
     results: dict[str, list[float]] = {name: [] for name in names}
+    texts = public_texts() if args.public else None
     for run in range(args.runs):
         for name in names:
             n = min(args.events, args.peer_events) if name == "faststream" else args.events
-            rate = await one_run(bootstrap, name, n, args.partitions)
+            rate = await one_run(bootstrap, name, n, args.partitions, texts=texts)
             results[name].append(rate)
             print(f"run {run + 1} {name:15s} {rate:10,.0f} events/s  ({n:,} events)", flush=True)
     med = {k: statistics.median(v) for k, v in results.items()}

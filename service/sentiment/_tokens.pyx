@@ -1,37 +1,53 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
-"""The text model's explanation, compiled: which words pushed a text towards ``neg``.
+"""The text model at run time, compiled: its prediction, and which words pushed a text
+towards ``neg``.
 
-Decision 3 of ``service/sentiment/model.py`` says what an explanation is: a token's
-weight is the sum of its fastText input rows' contributions (row · the ``neg`` margin),
-and a text's features are its tokens' rows plus one for the end of the line. This module
-finds a token's rows as fastText's dictionary finds them, without asking fastText:
+The model is a fastText classifier (``service/sentiment/model.py``): a text's vector is
+the mean of its features' input rows, and each label's logit is that vector times the
+label's output row. Both are linear, so when the model loads every input row gets its
+logit contributions (row · each label's output row) and its ``neg`` margin contribution
+(decision 3 of model.py); per text, this module finds the features as fastText's
+dictionary finds them, without asking fastText, and sums those:
 
-1. The token's own row, when it is in the dictionary: ``words`` in id order, then
-   ``labels`` (fastText finds a label's entry too, and its number names a hashed row).
+1. A token's own row, when it is in the dictionary: ``words`` in id order, then
+   ``labels`` (fastText's ``getSubwords`` finds a label's entry too, and its number names
+   a hashed row: the explanation keeps that; the prediction skips every token that
+   starts with the label prefix, as fastText's reading of a line does).
 2. Unless the token is the end-of-line token ``</s>``, one row per character n-gram of
    ``<token>`` (its UTF-8 bytes between the two markers) of ``minn`` to ``maxn``
    characters, an n-gram starting at the first byte of a character; a one-character
    n-gram is left out at either marker. Its row is ``len(words)`` plus the n-gram's
    32-bit FNV-1a hash (each byte taken as a signed char, as fastText takes it) modulo
    ``bucket``. (A pruned, quantized model maps hashes through a table instead; those
-   are refused when the model loads.)
-3. The weight is the sum of the rows' contributions in that order, in double precision
-   (worked out once for every word of the vocabulary when the model loads, 0.1 s).
-   What the explanation shows for the token: the token; nothing for a token that is not
-   alphanumeric or a lone ASCII character; for a run of more than ``LONG_RUN`` Chinese or
-   Japanese characters, its strongest n-gram (markers stripped), whose weight it then
-   carries instead.
+   are refused when the model loads.) A vocabulary word's rows are summed once, at load.
+3. The prediction reads a line as fastText does: tokens split at the ASCII spaces
+   (`` \n\r\t\v\f\0``), up to the first line break, then ``</s>``; each token's rows,
+   then one row per pair of neighbouring tokens (``word_ngrams`` = 2): the pair's hash
+   (``h = h × 116049371 + next``, over the tokens' 32-bit hashes taken as signed, in 64
+   bits) modulo ``bucket``, after the words. The logits are the mean of the features'
+   contributions; the probabilities their softmax, plus the 1e-5 that fastText adds
+   before it reports them. fastText sums in single precision, this in double: the two
+   differ by about 1e-7 (``tests/unit/test_native_tokens.py`` holds them within 1e-5).
+4. The explanation: a token's weight is the sum of its rows' margin contributions, in
+   order, in double precision. What it shows for the token: the token; nothing for a
+   token that is not alphanumeric or a lone ASCII character; for a run of more than
+   ``LONG_RUN`` Chinese or Japanese characters, its strongest n-gram (markers stripped),
+   whose weight it then carries instead. ``explain`` keeps each shown word's highest
+   weight among the text's tokens (split as ``str.split`` splits), ranks them by it
+   (ties in the order they first occur), and gives the first ``limit`` that push towards
+   ``neg`` with their share (weight over the number of features).
 
-``explain`` keeps each shown word's highest weight among the text's tokens, ranks them by
-it (ties in the order they first occur), and gives the first ``limit`` that push towards
-``neg`` with their share (weight over the number of features). fastText's own
-``getSubwords`` with the Python loop this replaced is the oracle of
-``tests/unit/test_native_tokens.py``.
+fastText's own ``predict``, and the Python loop over its ``getSubwords`` that the
+explanation replaced, are the oracles of ``tests/unit/test_native_tokens.py``.
 """
 
 from cpython.unicode cimport Py_UNICODE_ISALNUM
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from libc.stdint cimport int8_t, int32_t, uint32_t
+from libc.math cimport exp
+from libc.stdint cimport int8_t, int32_t, int64_t, uint32_t, uint64_t
+
+cdef extern from *:
+    void __builtin_prefetch(const void* address)  # gcc and clang
 
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
@@ -44,77 +60,214 @@ cdef extern from *:
 #: (``tests/unit/test_native_tokens.py`` compares it with the file).
 SOURCE_DIGEST = TRIAGE_SOURCE_DIGEST.decode("ascii")
 
-#: A run of more CJK characters than this shows its strongest n-gram (step 3).
+#: A run of more CJK characters than this shows its strongest n-gram (step 4).
 LONG_RUN = 4
-#: fastText's end-of-line token (step 2).
+#: fastText's end-of-line token (steps 2 and 3).
 EOS = "</s>"
 cdef Py_ssize_t _LONG_RUN = LONG_RUN
 cdef str _EOS = EOS
+#: What fastText adds to a probability before it reports it (``std_log``'s 1e-5).
+cdef double _REPORTED_FLOOR = 1e-5
+#: At most this many labels (the shipped model has three).
+cdef enum:
+    MAX_LABELS = 16
 
 
 cdef inline bint _is_cjk(Py_UCS4 ch):
     return 0x3040 <= ch <= 0x30FF or 0x3400 <= ch <= 0x9FFF or 0xF900 <= ch <= 0xFAFF
 
 
-cdef class TokenWeights:
-    """The rows' contributions of a fastText model and how to find a token's rows.
+cdef class CompiledTextModel:
+    """A fastText model's rows as contributions, and how to find a text's rows.
 
     ``words``: the vocabulary in id order; ``labels``: the labels in theirs (numbered
-    after the words); ``contributions``: one float per input row (``len(words) +
-    bucket`` of them); ``minn``/``maxn``: the n-gram lengths, in characters; ``bucket``:
-    the number of hashed rows."""
+    after the words); ``contributions``: each input row's ``neg`` margin contribution
+    (``len(words) + bucket`` floats); ``logits``: each input row's contribution to each
+    label's logit (one row of ``len(labels)`` floats per input row, C order);
+    ``minn``/``maxn``: the n-gram lengths, in characters; ``bucket``: the number of
+    hashed rows; ``word_ngrams``: the longest run of tokens hashed as one feature;
+    ``label_prefix``: what starts a label. Not for several threads at once."""
 
     cdef dict _ids
     cdef const float[::1] _rows
-    cdef Py_ssize_t _minn, _maxn, _n_words, _n_rows
+    cdef const float[:, ::1] _logits
+    cdef Py_ssize_t _minn, _maxn, _n_words, _n_rows, _n_labels, _word_ngrams
     cdef uint32_t _bucket
+    cdef str _label_prefix
     cdef double* _word_weights
+    cdef double* _word_logits
     cdef int32_t* _word_rows
 
     def __cinit__(self):
         self._word_weights = NULL
+        self._word_logits = NULL
         self._word_rows = NULL
 
     def __init__(
-        self, words, labels, contributions, Py_ssize_t minn, Py_ssize_t maxn, Py_ssize_t bucket
+        self,
+        words,
+        labels,
+        contributions,
+        logits,
+        Py_ssize_t minn,
+        Py_ssize_t maxn,
+        Py_ssize_t bucket,
+        Py_ssize_t word_ngrams,
+        str label_prefix,
     ):
-        cdef Py_ssize_t i, n_rows
+        cdef Py_ssize_t i, n_rows, n_words = len(words)
         entries = [*words, *labels]
         self._ids = {word: i for i, word in enumerate(entries)}
         self._rows = contributions
-        self._n_words = len(words)
+        self._logits = logits
+        self._n_words = n_words
         self._n_rows = self._rows.shape[0]
+        self._n_labels = len(labels)
         if len(self._ids) != len(entries):
             raise ValueError("the dictionary repeats a word or label")
-        if bucket <= len(labels) or bucket > 0xFFFFFFFF or self._n_rows != self._n_words + bucket:
+        if bucket <= len(labels) or bucket > 0xFFFFFFFF or self._n_rows != n_words + bucket:
             raise ValueError("one contribution per word and per hash bucket")
-        if minn < 0 or maxn < 0:
-            raise ValueError("n-gram lengths cannot be negative")
+        if not 0 < self._n_labels <= MAX_LABELS:
+            raise ValueError(f"between 1 and {MAX_LABELS} labels")
+        if self._logits.shape[0] != self._n_rows or self._logits.shape[1] != self._n_labels:
+            raise ValueError("one logit contribution per input row and label")
+        if minn < 0 or maxn < 0 or word_ngrams < 1:
+            raise ValueError("n-gram lengths cannot be negative, nor word n-grams below 1")
+        if _EOS not in self._ids or self._ids[_EOS] >= n_words:
+            raise ValueError(f"the vocabulary has no {_EOS}")
         self._minn, self._maxn, self._bucket = minn, maxn, <uint32_t>bucket
-        # every word's weight and rows, once (as fastText keeps each word's n-grams): a
+        self._word_ngrams, self._label_prefix = word_ngrams, label_prefix
+        # every word's sums and rows, once (as fastText keeps each word's n-grams): a
         # word of the text then costs a lookup, not its n-grams' reads of the rows
-        self._word_weights = <double*>PyMem_Malloc(max(self._n_words, 1) * sizeof(double))
-        self._word_rows = <int32_t*>PyMem_Malloc(max(self._n_words, 1) * sizeof(int32_t))
-        if self._word_weights == NULL or self._word_rows == NULL:
+        self._word_weights = <double*>PyMem_Malloc(max(n_words, 1) * sizeof(double))
+        self._word_logits = <double*>PyMem_Malloc(
+            max(n_words, 1) * self._n_labels * sizeof(double)
+        )
+        self._word_rows = <int32_t*>PyMem_Malloc(max(n_words, 1) * sizeof(int32_t))
+        if not (self._word_weights and self._word_logits and self._word_rows):
             raise MemoryError()
-        for i in range(self._n_words):
+        for i in range(n_words):
             n_rows = 0
-            self._word_weights[i] = self._sum_rows(words[i], i, &n_rows, None)
+            self._word_weights[i] = self._sum_rows(
+                words[i], i, &n_rows, None, &self._word_logits[i * self._n_labels]
+            )
             self._word_rows[i] = <int32_t>n_rows
 
     def __dealloc__(self):
         PyMem_Free(self._word_weights)
+        PyMem_Free(self._word_logits)
         PyMem_Free(self._word_rows)
 
+    def probabilities(self, str prepared):
+        """Each label's probability for ``prepared`` as fastText reports it (step 3), in
+        the order of ``labels``."""
+        cdef double sums[MAX_LABELS]
+        cdef double top, z
+        cdef Py_ssize_t k, i, j, start = -1, end, n_hashes = 0, features = 0
+        cdef Py_ssize_t length = len(prepared)
+        cdef Py_UCS4 ch
+        cdef uint64_t h
+        cdef str token
+        cdef bint last = False
+        # a token per space-separated run, and the end of the line: at most this many
+        cdef Py_ssize_t* pairs = NULL
+        cdef Py_ssize_t n_pairs = 0
+        cdef int32_t* hashes = <int32_t*>PyMem_Malloc((length // 2 + 2) * sizeof(int32_t))
+        if hashes == NULL:
+            raise MemoryError()
+        try:
+            for k in range(self._n_labels):
+                sums[k] = 0.0
+            for i in range(length + 1):
+                ch = prepared[i] if i < length else 10  # the line ends at the text's end
+                if not _is_space(ch):
+                    if start < 0:
+                        start = i
+                    continue
+                if start >= 0:
+                    token = prepared[start:i]
+                    start = -1
+                    if self._add_token(token, sums, &features, hashes, &n_hashes):
+                        last = True  # a literal ``</s>`` ends the line
+                        break
+                if ch == 10:  # the first line break ends the line
+                    break
+            if not last:
+                self._add_token(_EOS, sums, &features, hashes, &n_hashes)
+            pairs = <Py_ssize_t*>PyMem_Malloc(
+                (n_hashes * (self._word_ngrams - 1) + 1) * sizeof(Py_ssize_t)
+            )
+            if pairs == NULL:
+                raise MemoryError()
+            # the pairs' rows first, each asked of the memory at once (they are far
+            # apart in a table larger than the caches), then summed
+            for i in range(n_hashes):
+                h = <uint64_t>(<int64_t>hashes[i])
+                for j in range(i + 1, min(n_hashes, i + self._word_ngrams)):
+                    h = h * 116049371ULL + <uint64_t>(<int64_t>hashes[j])
+                    pairs[n_pairs] = self._n_words + <Py_ssize_t>(h % self._bucket)
+                    __builtin_prefetch(&self._logits[pairs[n_pairs], 0])
+                    n_pairs += 1
+            for i in range(n_pairs):
+                self._add_row(pairs[i], sums)
+            features += n_pairs
+        finally:
+            PyMem_Free(hashes)
+            PyMem_Free(pairs)
+        top = sums[0] / features
+        for k in range(self._n_labels):
+            sums[k] /= features
+            if sums[k] > top:
+                top = sums[k]
+        z = 0.0
+        for k in range(self._n_labels):
+            sums[k] = exp(sums[k] - top)
+            z += sums[k]
+        return tuple([sums[k] / z + _REPORTED_FLOOR for k in range(self._n_labels)])
+
+    cdef bint _add_token(
+        self, str token, double* sums, Py_ssize_t* features, int32_t* hashes, Py_ssize_t* n
+    ) except -1:
+        """A token of the line read by ``probabilities``: its rows into ``sums`` and
+        ``features``, its hash into ``hashes``; true when it ends the line (``</s>``). A
+        label is skipped."""
+        cdef Py_ssize_t k, wid = -1, parts = 0
+        cdef double* word
+        cdef object found
+        cdef Py_ssize_t utf8_size
+        cdef const unsigned char* utf8
+        if token.startswith(self._label_prefix):
+            return False
+        found = self._ids.get(token)
+        if found is not None:
+            wid = found
+        if 0 <= wid < self._n_words:
+            word = &self._word_logits[wid * self._n_labels]
+            for k in range(self._n_labels):
+                sums[k] += word[k]
+            features[0] += self._word_rows[wid]
+        else:
+            self._sum_rows(token, -1, &parts, None, sums)
+            features[0] += parts
+        utf8 = <const unsigned char*>PyUnicode_AsUTF8AndSize(token, &utf8_size)
+        hashes[n[0]] = <int32_t>_fnv(utf8, utf8_size)
+        n[0] += 1
+        return token == _EOS
+
+    cdef inline void _add_row(self, Py_ssize_t row, double* sums):
+        cdef Py_ssize_t k
+        for k in range(self._n_labels):
+            sums[k] += self._logits[row, k]
+
     def weight(self, str token):
-        """``(weight, rows, shown)`` of one token (steps 1 to 3)."""
+        """``(weight, rows, shown)`` of one token (steps 1, 2 and 4)."""
         cdef Py_ssize_t parts = 0
         cdef double total = 0.0
         cdef str shown = self._weight(token, &total, &parts)
         return total, parts, shown
 
     cdef str _weight(self, str token, double* weight, Py_ssize_t* parts):
-        """Steps 1 to 3: what to show; the weight into ``weight``, the rows into ``parts``."""
+        """Step 4: what to show; the weight into ``weight``, the rows into ``parts``."""
         cdef Py_ssize_t length = len(token), wid = -1
         cdef list grams = None
         cdef bint ascii = token.isascii()
@@ -128,7 +281,7 @@ cdef class TokenWeights:
         else:
             if long_cjk:
                 grams = []
-            weight[0] = self._sum_rows(token, wid, parts, grams)
+            weight[0] = self._sum_rows(token, wid, parts, grams, NULL)
         if (length < 2 and ascii) or not _alphanumeric(token):
             return ""
         if long_cjk:
@@ -141,19 +294,27 @@ cdef class TokenWeights:
             return best[1]
         return token
 
-    cdef double _sum_rows(self, str token, Py_ssize_t wid, Py_ssize_t* parts, list grams) except? -1.0:
-        """Steps 1 and 2: the sum of the token's rows (its own, ``wid``, when it is not
-        -1, then its n-grams'), their number into ``parts``, and each n-gram with its
-        row's contribution into ``grams`` when one is given. The n-grams are hashed over
-        ``<`` + the token's UTF-8 (kept by the string) + ``>`` without building that
-        text."""
+    cdef double _sum_rows(
+        self, str token, Py_ssize_t wid, Py_ssize_t* parts, list grams, double* logits
+    ) except? -1.0:
+        """Steps 1 and 2: the sum of the margin contributions of the token's rows (its
+        own, ``wid``, when it is not -1, then its n-grams'), their number into ``parts``,
+        each n-gram with its row's contribution into ``grams`` when one is given, and
+        the rows' logit contributions added to ``logits`` when it is not NULL. The
+        n-grams are hashed over ``<`` + the token's UTF-8 (kept by the string) + ``>``
+        without building that text."""
         cdef double total = 0.0, row
-        cdef Py_ssize_t n_rows = 0, i, j, n, size, utf8_size
+        cdef Py_ssize_t n_rows = 0, i, j, n, size, utf8_size, k
         cdef uint32_t h
         cdef const unsigned char* utf8
+        if logits != NULL and wid >= 0:
+            for k in range(self._n_labels):
+                logits[k] = 0.0
         if wid >= 0:
             total += self._rows[wid]
             n_rows += 1
+            if logits != NULL:
+                self._add_row(wid, logits)
         if token != _EOS:
             utf8 = <const unsigned char*>PyUnicode_AsUTF8AndSize(token, &utf8_size)
             size = utf8_size + 2  # with the two markers
@@ -175,6 +336,8 @@ cdef class TokenWeights:
                         n_rows += 1
                         if grams is not None:
                             grams.append((row, _marked(token, utf8, utf8_size, i, j)))
+                        if logits != NULL:
+                            self._add_row(self._n_words + h % self._bucket, logits)
                     n += 1
         parts[0] = n_rows
         return total
@@ -223,6 +386,20 @@ cdef bint _alphanumeric(str token):
         if not Py_UNICODE_ISALNUM(ch):
             return False
     return True
+
+
+cdef inline bint _is_space(Py_UCS4 ch):
+    """What ends a token where fastText reads a line."""
+    return ch == 32 or ch == 10 or ch == 13 or ch == 9 or ch == 11 or ch == 12 or ch == 0
+
+
+cdef inline uint32_t _fnv(const unsigned char* data, Py_ssize_t size):
+    """fastText's 32-bit FNV-1a of some bytes, each taken as a signed char."""
+    cdef uint32_t h = 2166136261U
+    cdef Py_ssize_t i
+    for i in range(size):
+        h = (h ^ <uint32_t>(<int8_t>data[i])) * 16777619U
+    return h
 
 
 def _negated_weight(item):

@@ -30,11 +30,13 @@ Decisions:
    text's margin is the sum of its rows' contributions over the number of features.
    ``explain`` ranks the words (for a run of Chinese or Japanese characters, its
    character n-grams) by that share and names those that pushed towards ``neg``; word
-   pairs are left out of the ranking. It runs compiled (``_tokens.pyx``), finding a
-   token's rows as fastText's dictionary does; a quantized model, whose rows are
-   elsewhere, is refused at load.
-4. **Loaded once, offline.** The shipped model lies inside the package
+   pairs are left out of the ranking.
+4. **Loaded once, offline, run compiled.** The shipped model lies inside the package
    (``service/sentiment/model/``); ``TRIAGE_MODEL_PATH`` points at another folder.
+   fastText loads it and trains it; per event, ``_tokens.pyx`` runs it (the prediction
+   and the explanation, both linear in the rows: each row's contributions are worked
+   out at load), finding a text's rows as fastText's dictionary does. A quantized model
+   or a loss but softmax is refused at load.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from typing import Any, Protocol
 import fasttext
 import numpy as np
 
-from service.sentiment._tokens import TokenWeights
+from service.sentiment._tokens import CompiledTextModel
 from service.startup_errors import ConfigError, json_problem
 
 #: Characters of the spaced text the model reads (training prepares lines the same way).
@@ -177,61 +179,69 @@ class TextModel:
             raise ModelError(
                 str(model_path), "not a fastText model (train one with `triage model train`)"
             ) from exc
-        self._predict = self._model.f.predict
         labels = [label.removeprefix(_LABEL_PREFIX) for label in self._model.labels]
         if sorted(labels) != ["neg", "neu", "pos"]:
             raise ModelError(str(model_path), f"labels {labels}, expected neg, neu, pos")
         self.version = str(self.card.get("version", "unknown"))
-        self._tokens = _token_weights(self._model, labels, str(model_path))
+        self._compiled = compiled_model(self._model, labels, str(model_path))
+        self._neg, self._neu, self._pos = (labels.index(name) for name in ("neg", "neu", "pos"))
 
     @property
     def name(self) -> str:
         return f"{self.directory.name}@{self.version}"
 
     def scores(self, prepared: str) -> Scores:
-        """Probabilities of ``neg``, ``neu`` and ``pos`` for a prepared text."""
-        found = dict.fromkeys(("neg", "neu", "pos"), 0.0)
-        for prob, label in self._predict(prepared + "\n", -1, 0.0, "strict"):
-            found[label[9:]] = prob  # label is "__label__" + name
-        return Scores(found["neg"], found["neu"], found["pos"])
+        """Probabilities of ``neg``, ``neu`` and ``pos`` for a prepared text, as
+        fastText's ``predict`` gives them (compiled: ``service/sentiment/_tokens.pyx``)."""
+        p = self._compiled.probabilities(prepared)
+        return Scores(p[self._neg], p[self._neu], p[self._pos])
 
     def negativity(self, prepared: str) -> float:
         """How negative a prepared text (``prepare``) reads, 0 to 1 (decision 2); 0 for
         an empty one."""
         if not prepared:
             return 0.0
-        neg = neu = pos = 0.0
-        for prob, label in self._predict(prepared + "\n", -1, 0.0, "strict"):
-            if label == "__label__neg":
-                neg = prob
-            elif label == "__label__pos":
-                pos = prob
-            else:
-                neu = prob
-        return float(neg / (neg + pos + NEU_WEIGHT * neu))
+        p = self._compiled.probabilities(prepared)
+        neg = p[self._neg]
+        return neg / (neg + p[self._pos] + NEU_WEIGHT * p[self._neu])
 
     def explain(self, prepared: str, limit: int = 3) -> list[tuple[str, float]]:
         """The words (or character n-grams) that pushed this text towards ``neg`` most,
         with their share of the text's ``neg`` margin, strongest first (decision 3;
         compiled: ``service/sentiment/_tokens.pyx``)."""
-        return self._tokens.explain(prepared, limit)
+        return self._compiled.explain(prepared, limit)
 
 
-def _token_weights(model: Any, labels: list[str], where: str) -> TokenWeights:
-    """Each input row's contribution (``_contributions``) and the model's dictionary, for
-    explanations. A quantized model (pruned rows, a table of hashes) is refused: its
-    rows are not where ``TokenWeights`` looks for them."""
+def compiled_model(model: Any, labels: list[str], where: str) -> CompiledTextModel:
+    """A loaded fastText model as ``CompiledTextModel`` runs it: its dictionary, each
+    input row's margin contribution (``_contributions``) and logit contributions
+    (``_logits``). Refused: a quantized model (pruned rows, a table of hashes: its rows
+    are not where the compiled model looks for them) and any loss but softmax (whose
+    probabilities are what it computes)."""
     if model.f.isQuant():
-        raise ModelError(where, "a quantized model cannot explain its scores")
+        raise ModelError(where, "a quantized model cannot be run here")
     args = model.f.getArgs()
-    return TokenWeights(
+    if args.loss.name != "softmax":
+        raise ModelError(where, f"loss {args.loss.name}: only softmax models can be run here")
+    return CompiledTextModel(
         model.get_words(on_unicode_error="strict"),
         model.get_labels(on_unicode_error="strict"),
         _contributions(model, labels),
+        _logits(model),
         args.minn,
         args.maxn,
         args.bucket,
+        args.wordNgrams,
+        args.label,
     )
+
+
+def _logits(model: Any) -> Any:
+    """Every input row's contribution to each label's logit (row · the label's output
+    row), one row of float32 per input row."""
+    output = np.asarray(model.get_output_matrix(), dtype=np.float64)
+    rows = np.asarray(model.get_input_matrix(), dtype=np.float64) @ output.T
+    return np.ascontiguousarray(rows, dtype=np.float32)
 
 
 def _contributions(model: Any, labels: list[str]) -> array[float]:

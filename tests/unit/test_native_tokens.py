@@ -1,7 +1,9 @@
-"""The compiled explanation (``service/sentiment/_tokens.pyx``) against the Python one it
-replaced, which asked fastText for each token's rows (``tests/oracle/tokens_py.py``):
-the same weight, rows and shown word for every token, and the same explanation of every
-text, on public texts, generated Unicode and the edges the module's docstring names."""
+"""The compiled text model (``service/sentiment/_tokens.pyx``) against its oracles:
+fastText's own ``predict`` for the probabilities (within 1e-5: fastText sums in single
+precision), and for the explanation the Python loop it replaced, which asked fastText
+for each token's rows (``tests/oracle/tokens_py.py``): the same weight, rows and shown
+word for every token, and the same explanation of every text. On public texts,
+generated Unicode and the edges the module's docstring names."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from array import array
 from itertools import islice
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,16 +22,18 @@ from service.rules.engine import RuleEngine
 from service.rules.model import load_default_rules
 from service.rules.text import normalize
 from service.sentiment import _tokens
-from service.sentiment._tokens import TokenWeights
+from service.sentiment._tokens import CompiledTextModel
 from service.sentiment.corpus import default_data_dir, read_split
-from service.sentiment.model import _contributions, default_model, prepare
+from service.sentiment.model import NEU_WEIGHT, Scores, _contributions, default_model, prepare
 from tests.oracle.tokens_py import ExplainPy
 
 MODEL = default_model()
 FASTTEXT = MODEL._model
 LABELS = [label.removeprefix("__label__") for label in FASTTEXT.labels]
 ORACLE = ExplainPy(FASTTEXT, _contributions(FASTTEXT, LABELS))
-NATIVE = MODEL._tokens
+NATIVE = MODEL._compiled
+#: fastText's probabilities are single precision; these are double
+CLOSE = 1e-5
 MATCHER = RuleEngine(load_default_rules()).matcher
 
 
@@ -46,6 +51,13 @@ def assert_same_weight(token: str) -> None:
     assert math.isclose(weight, expected_weight, rel_tol=1e-12, abs_tol=1e-15), token
 
 
+def assert_same_prediction(text: str) -> None:
+    expected = dict((label, p) for p, label in FASTTEXT.f.predict(text + "\n", -1, 0.0, "strict"))
+    got = NATIVE.probabilities(text)
+    for label, p in zip(FASTTEXT.labels, got, strict=True):
+        assert abs(p - expected[label]) < CLOSE, (text[:80], label, p, expected[label])
+
+
 def assert_same_explanation(text: str) -> None:
     got, expected = NATIVE.explain(text), ORACLE.explain(text)
     assert [word for word, _ in got] == [word for word, _ in expected], text[:80]
@@ -60,6 +72,7 @@ def test_the_explanations_agree_on_public_texts() -> None:
     texts = [prepared(line.text) for line in islice(read_split(data, "dev"), 0, None, 23)]
     assert len(texts) > 500
     for text in texts:
+        assert_same_prediction(text)
         assert_same_explanation(text)
         assert_same_explanation(text)  # nothing is left over from the text before
     for token in {token for text in texts[:300] for token in text.split()}:
@@ -129,6 +142,54 @@ def test_the_explanations_agree_on_generated_texts(words: list[str]) -> None:
     assert_same_explanation(" ".join(words))
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",  # the end of the line alone
+        "terrible",
+        "zzqqxx qqzz",  # words out of the vocabulary: n-grams and the pair's row
+        "the parcel never arrived\nand nobody answers",  # the first line break ends it
+        "before </s> after",  # so does a literal end-of-line token
+        "__label__neg terrible __label__whatever",  # labels are skipped
+        "a\tb\x0bc\x0cd\re\x00f",  # fastText's other spaces
+        "a\u00a0b a\u2003b a\x85b",  # not spaces to fastText: one token each
+        "  leading and trailing  ",
+        "质量太差了 非常失望 😡",
+        "great " * 400,
+    ],
+)
+def test_the_predictions_agree_on_the_edges(text: str) -> None:
+    assert_same_prediction(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(codec="utf-8"), max_size=60))
+def test_the_predictions_agree_on_any_unicode(text: str) -> None:
+    assert_same_prediction(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["bad", "awful", "great", "non", "ne", "pas", "质量太差了", "😡", "über", "zz"]
+        ),
+        max_size=40,
+    )
+)
+def test_the_predictions_agree_on_generated_texts(words: list[str]) -> None:
+    assert_same_prediction(" ".join(words))
+
+
+def test_negativity_is_read_from_the_compiled_probabilities() -> None:
+    text = prepared("The app deleted my invoices and support never answered")
+    p = dict(zip(FASTTEXT.labels, NATIVE.probabilities(text), strict=True))
+    neg, neu, pos = p["__label__neg"], p["__label__neu"], p["__label__pos"]
+    assert MODEL.negativity(text) == neg / (neg + pos + NEU_WEIGHT * neu)
+    assert MODEL.scores(text) == Scores(neg, neu, pos)
+    assert MODEL.negativity(text) > 0.5
+
+
 def test_an_empty_text_explains_nothing() -> None:
     assert NATIVE.explain("") == NATIVE.explain("   ") == []
 
@@ -136,17 +197,41 @@ def test_an_empty_text_explains_nothing() -> None:
 @pytest.mark.parametrize(
     ("words", "labels", "rows", "bucket", "message"),
     [
-        (["a", "a"], [], 12, 10, "repeats a word"),
-        (["a"], ["a"], 11, 10, "repeats a word"),
-        (["a"], [], 12, 10, "one contribution per word"),
-        (["a"], [], 1, 0, "one contribution per word"),
+        (["</s>", "a", "a"], ["x", "y"], 13, 10, "repeats a word"),
+        (["</s>", "a"], ["a", "y"], 12, 10, "repeats a word"),
+        (["</s>", "a"], ["x", "y"], 13, 10, "one contribution per word"),
+        (["</s>", "a"], ["x", "y"], 2, 0, "one contribution per word"),
     ],
 )
 def test_a_dictionary_that_does_not_fit_its_rows_is_refused(
     words: list[str], labels: list[str], rows: int, bucket: int, message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        TokenWeights(words, labels, array("f", [0.0] * rows), 3, 3, bucket)
+        CompiledTextModel(
+            words, labels, array("f", [0.0] * rows), logits(rows, 2), 3, 3, bucket, 2, "__label__"
+        )
+
+
+def logits(rows: int, labels: int) -> np.ndarray:
+    return np.zeros((rows, labels), dtype=np.float32)
+
+
+@pytest.mark.parametrize(
+    ("table", "word_ngrams", "words", "message"),
+    [
+        (logits(12, 3), 2, ["</s>", "a"], "one logit contribution per input row and label"),
+        (logits(11, 2), 2, ["</s>", "a"], "one logit contribution per input row and label"),
+        (logits(12, 2), 0, ["</s>", "a"], "word n-grams below 1"),
+        (logits(12, 2), 2, ["b", "a"], "no </s>"),
+    ],
+)
+def test_tables_that_do_not_fit_the_prediction_are_refused(
+    table: np.ndarray, word_ngrams: int, words: list[str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        CompiledTextModel(
+            words, ["x", "y"], array("f", [0.0] * 12), table, 3, 3, 10, word_ngrams, "__label__"
+        )
 
 
 def test_the_compiled_explanation_is_built_from_the_source_in_this_checkout() -> None:

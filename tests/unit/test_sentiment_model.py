@@ -123,3 +123,51 @@ def test_symbols_finds_what_a_plain_search_finds(text: str) -> None:
     (``_SYMBOL_START``): the same tokens as ``_SYMBOL.finditer`` over the text."""
     plain = [symbol_token(m) for m in _SYMBOL.finditer(text, 0, MODEL_CHARS)]
     assert symbols(text) == plain[:_MAX_SYMBOLS]
+
+
+def _tiny_model(folder: Path, loss: str, quantized: bool = False) -> Path:
+    """A fastText model of the three labels trained on a dozen lines, saved as a model
+    folder (the card says only its version)."""
+    import json
+
+    import fasttext
+
+    lines = folder / "train.txt"
+    lines.write_text(
+        "".join(
+            f"__label__{label} {text}\n"
+            for label, text in [
+                ("neg", "terrible awful broken"),
+                ("neu", "the parcel is here"),
+                ("pos", "great lovely thanks"),
+            ]
+            * 4
+        )
+    )
+    model = fasttext.train_supervised(
+        str(lines), loss=loss, dim=4, epoch=1, minn=2, maxn=3, wordNgrams=2, bucket=1000, verbose=0
+    )
+    if quantized:
+        model.quantize(input=str(lines), retrain=False)
+    model.save_model(str(folder / MODEL_FILE))
+    (folder / "model.json").write_text(json.dumps({"version": "tiny"}))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("loss", "quantized", "message"),
+    [("ova", False, "only softmax"), ("softmax", True, "quantized")],
+)
+def test_a_model_the_compiled_runner_cannot_read_is_refused(
+    tmp_path: Path, loss: str, quantized: bool, message: str
+) -> None:
+    """Decision 4: the compiled runner computes a softmax over unpruned rows."""
+    with pytest.raises(ModelError, match=message):
+        TextModel(_tiny_model(tmp_path, loss, quantized))
+
+
+def test_a_small_softmax_model_runs_compiled(tmp_path: Path) -> None:
+    model = TextModel(_tiny_model(tmp_path, "softmax"))
+    scores = model.scores("terrible awful")
+    assert math.isclose(scores.neg + scores.neu + scores.pos, 1.0, abs_tol=1e-4)
+    assert 0.0 <= model.negativity("terrible awful") <= 1.0
