@@ -13,7 +13,8 @@ packed clocks, ``service/sla/_risk.pyx``. ``pip install .``
 See docs/performance.md#the-native-path.
 
 The build stamps each module with a digest of its source (``SOURCE_DIGEST``), so a test
-can tell a checkout whose compiled module is older than its ``.pyx`` (rebuild with
+(``tests/unit/test_native_builds.py``, for every module of ``MODULES``) can tell a
+checkout whose compiled module is older than its ``.pyx`` (rebuild with
 ``make`` or ``pip install -e .``).
 """
 

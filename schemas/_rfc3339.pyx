@@ -33,7 +33,7 @@ cdef extern from *:
     const char* TRIAGE_SOURCE_DIGEST
 
 #: The first 16 hex digits of the SHA-256 of the ``.pyx`` this module was compiled from
-#: (``tests/unit/test_rfc3339.py`` compares it with the file).
+#: (``tests/unit/test_native_builds.py`` compares it with the file).
 SOURCE_DIGEST = TRIAGE_SOURCE_DIGEST.decode("ascii")
 
 

@@ -17,7 +17,7 @@ cdef extern from *:
     const char* TRIAGE_SOURCE_DIGEST
 
 #: The first 16 hex digits of the SHA-256 of the ``.pyx`` this module was compiled from
-#: (``tests/unit/test_publish_partitioning.py`` compares it with the file).
+#: (``tests/unit/test_native_builds.py`` compares it with the file).
 SOURCE_DIGEST = TRIAGE_SOURCE_DIGEST.decode("ascii")
 
 cdef uint32_t _M = 0x5BD1E995

@@ -49,7 +49,7 @@ cdef extern from *:
     const char* TRIAGE_SOURCE_DIGEST
 
 #: The first 16 hex digits of the SHA-256 of the ``.pyx`` this module was compiled from
-#: (``tests/unit/test_native_scan.py`` compares it with the file: a stale build fails).
+#: (``tests/unit/test_native_builds.py`` compares it with the file: a stale build fails).
 SOURCE_DIGEST = TRIAGE_SOURCE_DIGEST.decode("ascii")
 
 #: Only the first this-many characters are analysed; longer texts keep their ticket

@@ -4,10 +4,8 @@ edges its docstring names; and its tables checked when it is built."""
 
 from __future__ import annotations
 
-import hashlib
 from array import array
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,7 +13,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.rules import _langid
 from service.rules._langid import NaiveBayesLanguages
 from service.rules.language import (
     LATIN_LANGUAGES,
@@ -142,9 +139,3 @@ def test_tables_that_would_read_out_of_bounds_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         NaiveBayesLanguages(**tables(**changes))
-
-
-def test_the_compiled_model_is_built_from_the_source_in_this_checkout() -> None:
-    source = Path(_langid.__file__).with_name("_langid.pyx")
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
-    assert digest == _langid.SOURCE_DIGEST, "stale native build: run `make` (or pip install -e .)"
