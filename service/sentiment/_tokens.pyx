@@ -9,7 +9,8 @@ logit contributions (row · each label's output row) and its ``neg`` margin cont
 (decision 3 of model.py); per text, this module finds the features as fastText's
 dictionary finds them, without asking fastText, and sums those:
 
-1. A token's own row, when it is in the dictionary: ``words`` in id order, then
+1. A token's own row, when it is in the dictionary (its UTF-8 looked up by its FNV-1a
+   hash, below): ``words`` in id order, then
    ``labels`` (fastText's ``getSubwords`` finds a label's entry too, and its number names
    a hashed row: the explanation keeps that; the prediction skips every token that
    starts with the label prefix, as fastText's reading of a line does).
@@ -44,6 +45,7 @@ explanation replaced, are the oracles of ``tests/unit/test_native_tokens.py``.
 from cpython.unicode cimport Py_UNICODE_ISALNUM
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.math cimport exp
+from libc.string cimport memcmp
 from libc.stdint cimport int8_t, int32_t, int64_t, uint32_t, uint64_t
 
 cdef extern from *:
@@ -86,19 +88,30 @@ cdef class CompiledTextModel:
     label's logit (one row of ``len(labels)`` floats per input row, C order);
     ``minn``/``maxn``: the n-gram lengths, in characters; ``bucket``: the number of
     hashed rows; ``word_ngrams``: the longest run of tokens hashed as one feature;
-    ``label_prefix``: what starts a label. Not for several threads at once."""
+    ``label_prefix``: what starts a label. Not for several threads at once.
 
-    cdef dict _ids
+    The dictionary is fastText's kind: the entries' UTF-8 in one buffer, found through
+    an open-addressing table keyed by the same FNV-1a hash that the pairs of tokens use,
+    so a token of a line is looked up in its bytes, without a string of its own."""
+
+    cdef bytes _text  # every entry's UTF-8, one after another
+    cdef Py_ssize_t* _starts  # entry i is _text[_starts[i]:_starts[i + 1]]
+    cdef uint32_t* _entry_hashes
+    cdef int32_t* _slots  # entry ids by hash, -1 where empty
+    cdef Py_ssize_t _slot_mask
     cdef const float[::1] _rows
     cdef const float[:, ::1] _logits
     cdef Py_ssize_t _minn, _maxn, _n_words, _n_rows, _n_labels, _word_ngrams
     cdef uint32_t _bucket
-    cdef str _label_prefix
+    cdef bytes _label_prefix
     cdef double* _word_weights
     cdef double* _word_logits
     cdef int32_t* _word_rows
 
     def __cinit__(self):
+        self._starts = NULL
+        self._entry_hashes = NULL
+        self._slots = NULL
         self._word_weights = NULL
         self._word_logits = NULL
         self._word_rows = NULL
@@ -116,15 +129,12 @@ cdef class CompiledTextModel:
         str label_prefix,
     ):
         cdef Py_ssize_t i, n_rows, n_words = len(words)
-        entries = [*words, *labels]
-        self._ids = {word: i for i, word in enumerate(entries)}
+        cdef const unsigned char* text
         self._rows = contributions
         self._logits = logits
         self._n_words = n_words
         self._n_rows = self._rows.shape[0]
         self._n_labels = len(labels)
-        if len(self._ids) != len(entries):
-            raise ValueError("the dictionary repeats a word or label")
         if bucket <= len(labels) or bucket > 0xFFFFFFFF or self._n_rows != n_words + bucket:
             raise ValueError("one contribution per word and per hash bucket")
         if not 0 < self._n_labels <= MAX_LABELS:
@@ -133,10 +143,11 @@ cdef class CompiledTextModel:
             raise ValueError("one logit contribution per input row and label")
         if minn < 0 or maxn < 0 or word_ngrams < 1:
             raise ValueError("n-gram lengths cannot be negative, nor word n-grams below 1")
-        if _EOS not in self._ids or self._ids[_EOS] >= n_words:
-            raise ValueError(f"the vocabulary has no {_EOS}")
         self._minn, self._maxn, self._bucket = minn, maxn, <uint32_t>bucket
-        self._word_ngrams, self._label_prefix = word_ngrams, label_prefix
+        self._word_ngrams, self._label_prefix = word_ngrams, label_prefix.encode("utf-8")
+        self._index([entry.encode("utf-8") for entry in [*words, *labels]])
+        if not 0 <= self._find(<const unsigned char*>b"</s>", 4, _fnv(b"</s>", 4)) < n_words:
+            raise ValueError(f"the vocabulary has no {_EOS}")
         # every word's sums and rows, once (as fastText keeps each word's n-grams): a
         # word of the text then costs a lookup, not its n-grams' reads of the rows
         self._word_weights = <double*>PyMem_Malloc(max(n_words, 1) * sizeof(double))
@@ -146,14 +157,70 @@ cdef class CompiledTextModel:
         self._word_rows = <int32_t*>PyMem_Malloc(max(n_words, 1) * sizeof(int32_t))
         if not (self._word_weights and self._word_logits and self._word_rows):
             raise MemoryError()
+        text = self._text
         for i in range(n_words):
             n_rows = 0
             self._word_weights[i] = self._sum_rows(
-                words[i], i, &n_rows, None, &self._word_logits[i * self._n_labels]
+                &text[self._starts[i]],
+                self._starts[i + 1] - self._starts[i],
+                i,
+                &n_rows,
+                None,
+                &self._word_logits[i * self._n_labels],
             )
             self._word_rows[i] = <int32_t>n_rows
 
+    cdef _index(self, list entries):
+        """The buffer, the starts and the table of ``entries`` (UTF-8, in id order)."""
+        cdef Py_ssize_t i, n = len(entries), size = 1
+        cdef const unsigned char* text
+        cdef bytes entry
+        while size < 2 * n + 2:
+            size *= 2
+        self._text = b"".join(entries)
+        text = self._text
+        self._starts = <Py_ssize_t*>PyMem_Malloc((n + 1) * sizeof(Py_ssize_t))
+        self._entry_hashes = <uint32_t*>PyMem_Malloc(max(n, 1) * sizeof(uint32_t))
+        self._slots = <int32_t*>PyMem_Malloc(size * sizeof(int32_t))
+        if not (self._starts and self._entry_hashes and self._slots):
+            raise MemoryError()
+        self._slot_mask = size - 1
+        for i in range(size):
+            self._slots[i] = -1
+        self._starts[0] = 0
+        for i in range(n):
+            entry = entries[i]
+            self._starts[i + 1] = self._starts[i] + len(entry)
+            self._entry_hashes[i] = _fnv(&text[self._starts[i]], len(entry))
+            if self._find(&text[self._starts[i]], len(entry), self._entry_hashes[i]) >= 0:
+                raise ValueError("the dictionary repeats a word or label")
+            self._slots[self._free_slot(self._entry_hashes[i])] = <int32_t>i
+
+    cdef Py_ssize_t _free_slot(self, uint32_t h):
+        cdef Py_ssize_t slot = h & self._slot_mask
+        while self._slots[slot] >= 0:
+            slot = (slot + 1) & self._slot_mask
+        return slot
+
+    cdef Py_ssize_t _find(self, const unsigned char* token, Py_ssize_t size, uint32_t h):
+        """The id of the entry whose UTF-8 is ``token`` (``h``: its hash), or -1."""
+        cdef Py_ssize_t slot = h & self._slot_mask, entry
+        while True:
+            entry = self._slots[slot]
+            if entry < 0:
+                return -1
+            if (
+                self._entry_hashes[entry] == h
+                and self._starts[entry + 1] - self._starts[entry] == size
+                and memcmp(<const unsigned char*>self._text + self._starts[entry], token, size) == 0
+            ):
+                return entry
+            slot = (slot + 1) & self._slot_mask
+
     def __dealloc__(self):
+        PyMem_Free(self._starts)
+        PyMem_Free(self._entry_hashes)
+        PyMem_Free(self._slots)
         PyMem_Free(self._word_weights)
         PyMem_Free(self._word_logits)
         PyMem_Free(self._word_rows)
@@ -163,37 +230,37 @@ cdef class CompiledTextModel:
         the order of ``labels``."""
         cdef double sums[MAX_LABELS]
         cdef double top, z
-        cdef Py_ssize_t k, i, j, start = -1, end, n_hashes = 0, features = 0
-        cdef Py_ssize_t length = len(prepared)
-        cdef Py_UCS4 ch
+        cdef Py_ssize_t k, i, j, start = -1, n_hashes = 0, features = 0, size
+        cdef const unsigned char* text = <const unsigned char*>PyUnicode_AsUTF8AndSize(
+            prepared, &size
+        )
+        cdef unsigned char byte
         cdef uint64_t h
-        cdef str token
         cdef bint last = False
-        # a token per space-separated run, and the end of the line: at most this many
         cdef Py_ssize_t* pairs = NULL
         cdef Py_ssize_t n_pairs = 0
-        cdef int32_t* hashes = <int32_t*>PyMem_Malloc((length // 2 + 2) * sizeof(int32_t))
+        # a token per space-separated run, and the end of the line: at most this many
+        cdef int32_t* hashes = <int32_t*>PyMem_Malloc((size // 2 + 2) * sizeof(int32_t))
         if hashes == NULL:
             raise MemoryError()
         try:
             for k in range(self._n_labels):
                 sums[k] = 0.0
-            for i in range(length + 1):
-                ch = prepared[i] if i < length else 10  # the line ends at the text's end
-                if not _is_space(ch):
+            for i in range(size + 1):
+                byte = text[i] if i < size else 10  # the line ends at the text's end
+                if not _is_space(byte):
                     if start < 0:
                         start = i
                     continue
                 if start >= 0:
-                    token = prepared[start:i]
-                    start = -1
-                    if self._add_token(token, sums, &features, hashes, &n_hashes):
+                    if self._add_token(&text[start], i - start, sums, &features, hashes, &n_hashes):
                         last = True  # a literal ``</s>`` ends the line
                         break
-                if ch == 10:  # the first line break ends the line
+                    start = -1
+                if byte == 10:  # the first line break ends the line
                     break
             if not last:
-                self._add_token(_EOS, sums, &features, hashes, &n_hashes)
+                self._add_token(<const unsigned char*>b"</s>", 4, sums, &features, hashes, &n_hashes)
             pairs = <Py_ssize_t*>PyMem_Malloc(
                 (n_hashes * (self._word_ngrams - 1) + 1) * sizeof(Py_ssize_t)
             )
@@ -226,33 +293,36 @@ cdef class CompiledTextModel:
         return tuple([sums[k] / z + _REPORTED_FLOOR for k in range(self._n_labels)])
 
     cdef bint _add_token(
-        self, str token, double* sums, Py_ssize_t* features, int32_t* hashes, Py_ssize_t* n
+        self,
+        const unsigned char* token,
+        Py_ssize_t size,
+        double* sums,
+        Py_ssize_t* features,
+        int32_t* hashes,
+        Py_ssize_t* n,
     ) except -1:
-        """A token of the line read by ``probabilities``: its rows into ``sums`` and
-        ``features``, its hash into ``hashes``; true when it ends the line (``</s>``). A
-        label is skipped."""
-        cdef Py_ssize_t k, wid = -1, parts = 0
+        """A token (its UTF-8) of the line read by ``probabilities``: its rows into
+        ``sums`` and ``features``, its hash into ``hashes``; true when it ends the line
+        (``</s>``). A label is skipped."""
+        cdef Py_ssize_t k, wid, parts = 0
         cdef double* word
-        cdef object found
-        cdef Py_ssize_t utf8_size
-        cdef const unsigned char* utf8
-        if token.startswith(self._label_prefix):
+        cdef uint32_t h
+        cdef Py_ssize_t prefix = len(self._label_prefix)
+        if size >= prefix and memcmp(token, <const unsigned char*>self._label_prefix, prefix) == 0:
             return False
-        found = self._ids.get(token)
-        if found is not None:
-            wid = found
+        h = _fnv(token, size)
+        wid = self._find(token, size, h)
         if 0 <= wid < self._n_words:
             word = &self._word_logits[wid * self._n_labels]
             for k in range(self._n_labels):
                 sums[k] += word[k]
             features[0] += self._word_rows[wid]
         else:
-            self._sum_rows(token, -1, &parts, None, sums)
+            self._sum_rows(token, size, -1, &parts, None, sums)
             features[0] += parts
-        utf8 = <const unsigned char*>PyUnicode_AsUTF8AndSize(token, &utf8_size)
-        hashes[n[0]] = <int32_t>_fnv(utf8, utf8_size)
+        hashes[n[0]] = <int32_t>h
         n[0] += 1
-        return token == _EOS
+        return _is_eos(token, size)
 
     cdef inline void _add_row(self, Py_ssize_t row, double* sums):
         cdef Py_ssize_t k
@@ -268,20 +338,21 @@ cdef class CompiledTextModel:
 
     cdef str _weight(self, str token, double* weight, Py_ssize_t* parts):
         """Step 4: what to show; the weight into ``weight``, the rows into ``parts``."""
-        cdef Py_ssize_t length = len(token), wid = -1
+        cdef Py_ssize_t length = len(token), wid, size
         cdef list grams = None
         cdef bint ascii = token.isascii()
         cdef bint long_cjk = length > _LONG_RUN and not ascii and _is_cjk(token[0])
-        cdef object found = self._ids.get(token)
-        if found is not None:
-            wid = found
+        cdef const unsigned char* utf8 = <const unsigned char*>PyUnicode_AsUTF8AndSize(
+            token, &size
+        )
+        wid = self._find(utf8, size, _fnv(utf8, size))
         if 0 <= wid < self._n_words and not long_cjk:
             weight[0] = self._word_weights[wid]
             parts[0] = self._word_rows[wid]
         else:
             if long_cjk:
                 grams = []
-            weight[0] = self._sum_rows(token, wid, parts, grams, NULL)
+            weight[0] = self._sum_rows(utf8, size, wid, parts, grams, NULL)
         if (length < 2 and ascii) or not _alphanumeric(token):
             return ""
         if long_cjk:
@@ -295,18 +366,23 @@ cdef class CompiledTextModel:
         return token
 
     cdef double _sum_rows(
-        self, str token, Py_ssize_t wid, Py_ssize_t* parts, list grams, double* logits
+        self,
+        const unsigned char* utf8,
+        Py_ssize_t utf8_size,
+        Py_ssize_t wid,
+        Py_ssize_t* parts,
+        list grams,
+        double* logits,
     ) except? -1.0:
-        """Steps 1 and 2: the sum of the margin contributions of the token's rows (its
+        """Steps 1 and 2: the sum of the margin contributions of a token's rows (its
         own, ``wid``, when it is not -1, then its n-grams'), their number into ``parts``,
         each n-gram with its row's contribution into ``grams`` when one is given, and
         the rows' logit contributions added to ``logits`` when it is not NULL. The
-        n-grams are hashed over ``<`` + the token's UTF-8 (kept by the string) + ``>``
-        without building that text."""
+        n-grams are hashed over ``<`` + the token's UTF-8 + ``>`` without building that
+        text."""
         cdef double total = 0.0, row
-        cdef Py_ssize_t n_rows = 0, i, j, n, size, utf8_size, k
+        cdef Py_ssize_t n_rows = 0, i, j, n, size, k
         cdef uint32_t h
-        cdef const unsigned char* utf8
         if logits != NULL and wid >= 0:
             for k in range(self._n_labels):
                 logits[k] = 0.0
@@ -315,8 +391,7 @@ cdef class CompiledTextModel:
             n_rows += 1
             if logits != NULL:
                 self._add_row(wid, logits)
-        if token != _EOS:
-            utf8 = <const unsigned char*>PyUnicode_AsUTF8AndSize(token, &utf8_size)
+        if not _is_eos(utf8, utf8_size):
             size = utf8_size + 2  # with the two markers
             for i in range(size):
                 if (_byte(utf8, utf8_size, i) & 0xC0) == 0x80:
@@ -335,7 +410,7 @@ cdef class CompiledTextModel:
                         total += row
                         n_rows += 1
                         if grams is not None:
-                            grams.append((row, _marked(token, utf8, utf8_size, i, j)))
+                            grams.append((row, _marked(utf8, utf8_size, i, j)))
                         if logits != NULL:
                             self._add_row(self._n_words + h % self._bucket, logits)
                     n += 1
@@ -371,7 +446,7 @@ cdef inline unsigned char _byte(const unsigned char* utf8, Py_ssize_t size, Py_s
     return utf8[k - 1]
 
 
-cdef str _marked(str token, const unsigned char* utf8, Py_ssize_t size, Py_ssize_t i, Py_ssize_t j):
+cdef str _marked(const unsigned char* utf8, Py_ssize_t size, Py_ssize_t i, Py_ssize_t j):
     """Bytes ``i`` to ``j`` of ``<`` + the token's UTF-8 + ``>``, as text."""
     cdef bytes marked = b"<" + utf8[:size] + b">"
     return marked[i:j].decode("utf-8")
@@ -388,9 +463,17 @@ cdef bint _alphanumeric(str token):
     return True
 
 
-cdef inline bint _is_space(Py_UCS4 ch):
+cdef inline bint _is_space(unsigned char byte):
     """What ends a token where fastText reads a line."""
-    return ch == 32 or ch == 10 or ch == 13 or ch == 9 or ch == 11 or ch == 12 or ch == 0
+    return (
+        byte == 32 or byte == 10 or byte == 13 or byte == 9 or byte == 11 or byte == 12
+        or byte == 0
+    )
+
+
+cdef inline bint _is_eos(const unsigned char* token, Py_ssize_t size):
+    """Whether a token's UTF-8 is ``</s>``."""
+    return size == 4 and memcmp(token, <const unsigned char*>b"</s>", 4) == 0
 
 
 cdef inline uint32_t _fnv(const unsigned char* data, Py_ssize_t size):

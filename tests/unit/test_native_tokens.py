@@ -229,3 +229,12 @@ def test_tables_that_do_not_fit_the_prediction_are_refused(
         CompiledTextModel(
             words, ["x", "y"], array("f", [0.0] * 12), table, 3, 3, 10, word_ngrams, "__label__"
         )
+
+
+def test_every_tenth_word_of_the_vocabulary_is_found_in_its_bytes() -> None:
+    """The compiled dictionary (UTF-8 in one buffer, an open-addressing table by hash)
+    finds the words fastText's finds: their own row is among their rows."""
+    words = FASTTEXT.get_words(on_unicode_error="strict")[::10]
+    assert len(words) > 10_000
+    for word in words:
+        assert_same_weight(word)
