@@ -10,10 +10,10 @@ logit contributions (row · each label's output row) and its ``neg`` margin cont
 dictionary finds them, without asking fastText, and sums those:
 
 1. A token's own row, when it is in the dictionary (its UTF-8 looked up by its FNV-1a
-   hash, below): ``words`` in id order, then
-   ``labels`` (fastText's ``getSubwords`` finds a label's entry too, and its number names
-   a hashed row: the explanation keeps that; the prediction skips every token that
-   starts with the label prefix, as fastText's reading of a line does).
+   hash, below): ``words`` in id order, then ``labels`` (fastText's ``getSubwords``
+   finds a label's entry too, and its number names a hashed row: the explanation keeps
+   that; the prediction skips every token that starts with the label prefix, as
+   fastText's reading of a line does).
 2. Unless the token is the end-of-line token ``</s>``, one row per character n-gram of
    ``<token>`` (its UTF-8 bytes between the two markers) of ``minn`` to ``maxn``
    characters, an n-gram starting at the first byte of a character; a one-character
@@ -21,8 +21,9 @@ dictionary finds them, without asking fastText, and sums those:
    32-bit FNV-1a hash (each byte taken as a signed char, as fastText takes it) modulo
    ``bucket``. (A pruned, quantized model maps hashes through a table instead; those
    are refused when the model loads.) A vocabulary word's rows are summed once, at load.
-3. The prediction reads a line as fastText does: tokens split at the ASCII spaces
-   (`` \n\r\t\v\f\0``), up to the first line break, then ``</s>``; each token's rows,
+3. The prediction reads a line as fastText does: tokens split at fastText's seven
+   spaces (space, tab, line feed, carriage return, vertical tab, form feed, NUL), up to
+   the first line feed (or a literal ``</s>``), then ``</s>``; each token's rows,
    then one row per pair of neighbouring tokens (``word_ngrams`` = 2): the pair's hash
    (``h = h × 116049371 + next``, over the tokens' 32-bit hashes taken as signed, in 64
    bits) modulo ``bucket``, after the words. The logits are the mean of the features'
