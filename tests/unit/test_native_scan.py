@@ -52,6 +52,9 @@ def _same(text: str) -> bool:
     got = NATIVE.scan(norm).as_dict()
     expected = dataclasses.asdict(ORACLE.scan(norm))
     assert got == expected, repr(text)
+    for limit in (300, 7):  # the first 7 characters may end inside a word
+        expected_votes = ORACLE.stopword_votes(expected["spaced"], limit)
+        assert NATIVE.stopword_votes(got["spaced"], limit) == expected_votes, repr(text)
     return bool(expected["negated"] or expected["hedged"] or expected["intensified"])
 
 
