@@ -76,12 +76,11 @@ def text_mix() -> list[str]:
 def public_texts(limit: int = 20_000) -> list[str]:
     """Up to ``limit`` texts of the public labelled feedback's dev split (TRIAGE_DATA_DIR
     or ../shared/data): real customers' words in nine languages, every k-th line."""
-    from service.sentiment.corpus import default_data_dir, read_split
+    from accuracy import corpus_split  # a sibling script
 
-    data = default_data_dir()
-    if data is None:
+    lines = corpus_split(None, "dev")
+    if not lines:
         raise SystemExit("no public data folder (TRIAGE_DATA_DIR or ../shared/data)")
-    lines = read_split(data, "dev")
     return [line.text for line in lines[:: max(1, len(lines) // limit)]]
 
 

@@ -382,7 +382,7 @@ cdef class CompiledTextModel:
         n-grams are hashed over ``<`` + the token's UTF-8 + ``>`` without building that
         text."""
         cdef double total = 0.0, row
-        cdef Py_ssize_t n_rows = 0, i, j, n, size, k
+        cdef Py_ssize_t n_rows = 0, i, j, n, size, k, row_id
         cdef uint32_t h
         if logits != NULL and wid >= 0:
             for k in range(self._n_labels):
@@ -407,13 +407,14 @@ cdef class CompiledTextModel:
                         h = (h ^ <uint32_t>(<int8_t>_byte(utf8, utf8_size, j))) * 16777619U
                         j += 1
                     if n >= self._minn and not (n == 1 and (i == 0 or j == size)):
-                        row = self._rows[self._n_words + h % self._bucket]
+                        row_id = self._n_words + h % self._bucket
+                        row = self._rows[row_id]
                         total += row
                         n_rows += 1
                         if grams is not None:
                             grams.append((row, _marked(utf8, utf8_size, i, j)))
                         if logits != NULL:
-                            self._add_row(self._n_words + h % self._bucket, logits)
+                            self._add_row(row_id, logits)
                     n += 1
         parts[0] = n_rows
         return total

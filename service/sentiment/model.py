@@ -214,8 +214,8 @@ class TextModel:
 
 def compiled_model(model: Any, labels: list[str], where: str) -> CompiledTextModel:
     """A loaded fastText model as ``CompiledTextModel`` runs it: its dictionary, each
-    input row's margin contribution (``_contributions``) and logit contributions
-    (``_logits``). Refused: a quantized model (pruned rows, a table of hashes: its rows
+    input row's margin contribution (``_contributions``) and logit contributions, both
+    from ``_matrices``. Refused: a quantized model (pruned rows, a table of hashes: its rows
     are not where the compiled model looks for them) and any loss but softmax (whose
     probabilities are what it computes)."""
     if model.f.isQuant():
@@ -223,11 +223,12 @@ def compiled_model(model: Any, labels: list[str], where: str) -> CompiledTextMod
     args = model.f.getArgs()
     if args.loss.name != "softmax":
         raise ModelError(where, f"loss {args.loss.name}: only softmax models can be run here")
+    inputs, output = _matrices(model)
     return CompiledTextModel(
         model.get_words(on_unicode_error="strict"),
         model.get_labels(on_unicode_error="strict"),
-        _contributions(model, labels),
-        _logits(model),
+        _contributions(inputs, output, labels),
+        np.ascontiguousarray(inputs @ output.T, dtype=np.float32),  # the logits' rows
         args.minn,
         args.maxn,
         args.bucket,
@@ -236,22 +237,24 @@ def compiled_model(model: Any, labels: list[str], where: str) -> CompiledTextMod
     )
 
 
-def _logits(model: Any) -> Any:
-    """Every input row's contribution to each label's logit (row · the label's output
-    row), one row of float32 per input row."""
-    output = np.asarray(model.get_output_matrix(), dtype=np.float64)
-    rows = np.asarray(model.get_input_matrix(), dtype=np.float64) @ output.T
-    return np.ascontiguousarray(rows, dtype=np.float32)
+def _matrices(model: Any) -> tuple[Any, Any]:
+    """A fastText model's input and output matrices in double precision (each row's
+    contributions are products of the two: to each label's logit, ``inputs @
+    output.T``, and to the ``neg`` margin, ``_contributions``)."""
+    return (
+        np.asarray(model.get_input_matrix(), dtype=np.float64),
+        np.asarray(model.get_output_matrix(), dtype=np.float64),
+    )
 
 
-def _contributions(model: Any, labels: list[str]) -> array[float]:
-    """Every input row's push towards ``neg`` (decision 3), as a compact float array."""
-    output = np.asarray(model.get_output_matrix(), dtype=np.float64)
+def _contributions(inputs: Any, output: Any, labels: list[str]) -> array[float]:
+    """Every input row's push towards ``neg`` (decision 3), as a compact float array
+    (``inputs`` and ``output``: ``_matrices``)."""
     margin = (
         output[labels.index("neg")]
         - (output[labels.index("neu")] + output[labels.index("pos")]) / 2
     )
-    rows = np.asarray(model.get_input_matrix(), dtype=np.float64) @ margin
+    rows = inputs @ margin
     weights = array("f")
     weights.frombytes(rows.astype("=f4").tobytes())
     return weights

@@ -21,13 +21,20 @@ from service.rules.model import load_default_rules
 from service.rules.text import normalize
 from service.sentiment._tokens import CompiledTextModel
 from service.sentiment.corpus import default_data_dir, read_split
-from service.sentiment.model import NEU_WEIGHT, Scores, _contributions, default_model, prepare
+from service.sentiment.model import (
+    NEU_WEIGHT,
+    Scores,
+    _contributions,
+    _matrices,
+    default_model,
+    prepare,
+)
 from tests.oracle.tokens_py import ExplainPy
 
 MODEL = default_model()
 FASTTEXT = MODEL._model
 LABELS = [label.removeprefix("__label__") for label in FASTTEXT.labels]
-ORACLE = ExplainPy(FASTTEXT, _contributions(FASTTEXT, LABELS))
+ORACLE = ExplainPy(FASTTEXT, _contributions(*_matrices(FASTTEXT), LABELS))
 NATIVE = MODEL._compiled
 #: fastText's probabilities are single precision; these are double
 CLOSE = 1e-5
