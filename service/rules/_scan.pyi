@@ -73,6 +73,13 @@ class SymbolHeads:
     def __init__(self, heads: Any) -> None: ...
     def found_in(self, text: str) -> bool: ...
 
+class StopwordTable:
+    languages: tuple[str, ...]
+    def __init__(
+        self, stopword_langs: dict[str, tuple[str, ...]], languages: tuple[str, ...]
+    ) -> None: ...
+    def votes(self, text: str, limit: int = 300) -> dict[str, int]: ...
+
 class Scanner:
     def __init__(
         self,
@@ -82,7 +89,6 @@ class Scanner:
         symbols: Any,
         heads: SymbolHeads,
         latin1_heads: SymbolHeads,
-        stopwords: Any,
         stopword_langs: dict[str, tuple[str, ...]],
         languages: tuple[str, ...],
         negation_window: int,

@@ -32,12 +32,15 @@ pure-Python implementation is the oracle of ``tests/unit/test_native_scan.py``.
 """
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.stdint cimport int32_t, uint32_t, uint64_t
 from libc.string cimport memset
 from cpython.unicode cimport (
     PyUnicode_1BYTE_KIND,
     PyUnicode_4BYTE_KIND,
+    PyUnicode_DATA,
     PyUnicode_FromKindAndData,
     PyUnicode_KIND,
+    PyUnicode_READ,
 )
 
 
@@ -929,18 +932,187 @@ cdef class SymbolHeads:
 # --- the scan of one text ------------------------------------------------------------
 
 
+cdef uint32_t _FNV_OFFSET = 2166136261u
+cdef uint32_t _FNV_PRIME = 16777619u
+
+
+cdef class StopwordTable:
+    """The stopwords of every language, for ``Scanner.stopword_votes``: an open-addressing
+    table of the words' code points (keyed by their 32-bit FNV-1a hash, one code point a
+    step), each word with a bit per language it is a stopword of. A few kilobytes, so a
+    text's words are looked up without a string or a set per word and without leaving
+    the CPU's caches; a stamp per word counts each distinct word once per text."""
+
+    cdef Py_UCS4* _chars  # every word's code points, one after another
+    cdef Py_ssize_t* _starts  # where each word starts in ``_chars``
+    cdef Py_ssize_t* _lengths
+    cdef uint64_t* _langs  # bit i: a stopword of ``languages[i]``
+    cdef uint32_t* _hashes
+    cdef int32_t* _slots  # word index, or -1: an empty slot
+    cdef uint32_t _mask  # slots - 1 (a power of two, at least twice the words)
+    cdef uint32_t* _stamps  # per word, the last call that counted it
+    cdef uint32_t _stamp
+    cdef Py_ssize_t _n_words
+    #: the languages, in the order of the votes
+    cdef readonly tuple languages
+
+    def __cinit__(self):
+        self._chars = NULL
+        self._starts = NULL
+        self._lengths = NULL
+        self._langs = NULL
+        self._hashes = NULL
+        self._slots = NULL
+        self._stamps = NULL
+
+    def __init__(self, dict stopword_langs, languages):
+        """``stopword_langs``: every stopword → the languages it is a stopword of (each
+        one of ``languages``, at most 64); a stopword is one word (no space)."""
+        cdef list words = sorted(stopword_langs)
+        cdef Py_ssize_t i, j, total = sum(len(w) for w in words)
+        cdef uint32_t size = 8, h
+        cdef str word
+        self.languages = tuple(languages)
+        if len(self.languages) > 64:
+            raise ValueError("at most 64 languages")
+        position = {lang: k for k, lang in enumerate(self.languages)}
+        self._n_words = len(words)
+        while size < 2 * self._n_words + 2:
+            size *= 2
+        self._mask = size - 1
+        self._chars = <Py_UCS4*>PyMem_Malloc((total + 1) * sizeof(Py_UCS4))
+        self._starts = <Py_ssize_t*>PyMem_Malloc((self._n_words + 1) * sizeof(Py_ssize_t))
+        self._lengths = <Py_ssize_t*>PyMem_Malloc((self._n_words + 1) * sizeof(Py_ssize_t))
+        self._langs = <uint64_t*>PyMem_Malloc((self._n_words + 1) * sizeof(uint64_t))
+        self._hashes = <uint32_t*>PyMem_Malloc((self._n_words + 1) * sizeof(uint32_t))
+        self._stamps = <uint32_t*>PyMem_Malloc((self._n_words + 1) * sizeof(uint32_t))
+        self._slots = <int32_t*>PyMem_Malloc(size * sizeof(int32_t))
+        if not (
+            self._chars and self._starts and self._lengths and self._langs
+            and self._hashes and self._stamps and self._slots
+        ):
+            raise MemoryError()
+        for j in range(size):
+            self._slots[j] = -1
+        total = 0
+        for i, word in enumerate(words):
+            if not word or " " in word:
+                raise ValueError(f"a stopword is one word: {word!r}")
+            self._starts[i] = total
+            self._lengths[i] = len(word)
+            h = _FNV_OFFSET
+            for j in range(len(word)):
+                self._chars[total + j] = word[j]
+                h = (h ^ <uint32_t>word[j]) * _FNV_PRIME
+            total += len(word)
+            self._hashes[i] = h
+            self._stamps[i] = 0
+            self._langs[i] = 0
+            for lang in stopword_langs[word]:
+                self._langs[i] |= (<uint64_t>1) << <int>position[lang]
+            j = h & self._mask
+            while self._slots[j] >= 0:
+                j = (j + 1) & self._mask
+            self._slots[j] = i
+        self._stamp = 0
+
+    def __dealloc__(self):
+        PyMem_Free(self._chars)
+        PyMem_Free(self._starts)
+        PyMem_Free(self._lengths)
+        PyMem_Free(self._langs)
+        PyMem_Free(self._hashes)
+        PyMem_Free(self._stamps)
+        PyMem_Free(self._slots)
+
+    cpdef dict votes(self, str text, Py_ssize_t limit=300):
+        """language → distinct stopwords of it among the words (runs of characters other
+        than the space) of the first ``limit`` characters of ``text``; a word that the
+        limit cuts counts as the part before it."""
+        cdef Py_ssize_t n = len(text) if len(text) < limit else limit
+        cdef int kind = PyUnicode_KIND(text)
+        cdef void* data = PyUnicode_DATA(text)
+        cdef Py_ssize_t i = 0, start, k
+        cdef uint32_t h
+        cdef uint64_t seen = 0
+        cdef int counts[64]
+        cdef dict votes = {}
+        cdef Py_UCS4 ch
+        if self._n_words == 0:
+            return votes
+        self._stamp += 1
+        if self._stamp == 0:  # wrapped: every stamp is older than the next call's
+            memset(self._stamps, 0, self._n_words * sizeof(uint32_t))
+            self._stamp = 1
+        while i < n:
+            ch = PyUnicode_READ(kind, data, i)
+            if ch == 32:  # " "
+                i += 1
+                continue
+            start = i
+            h = _FNV_OFFSET
+            while True:
+                h = (h ^ <uint32_t>ch) * _FNV_PRIME
+                i += 1
+                if i >= n:
+                    break
+                ch = PyUnicode_READ(kind, data, i)
+                if ch == 32:
+                    break
+            k = self._find(kind, data, start, i - start, h)
+            if k >= 0 and self._stamps[k] != self._stamp:
+                self._stamps[k] = self._stamp
+                if not seen:
+                    memset(counts, 0, sizeof(counts))
+                seen |= self._langs[k]
+                _count_bits(counts, self._langs[k])
+        if seen:
+            for k in range(len(self.languages)):
+                if seen & ((<uint64_t>1) << k):
+                    votes[self.languages[k]] = counts[k]
+        return votes
+
+    cdef Py_ssize_t _find(
+        self, int kind, void* data, Py_ssize_t start, Py_ssize_t length, uint32_t h
+    ) noexcept:
+        """The word of ``length`` code points at ``start`` of the text, or -1."""
+        cdef uint32_t j = h & self._mask
+        cdef int32_t k
+        cdef Py_ssize_t m
+        cdef Py_UCS4* chars
+        while True:
+            k = self._slots[j]
+            if k < 0:
+                return -1
+            if self._hashes[k] == h and self._lengths[k] == length:
+                chars = self._chars + self._starts[k]
+                for m in range(length):
+                    if chars[m] != PyUnicode_READ(kind, data, start + m):
+                        break
+                else:
+                    return k
+            j = (j + 1) & self._mask
+
+
+cdef inline void _count_bits(int* counts, uint64_t langs) noexcept:
+    cdef int k = 0
+    while langs:
+        if langs & 1:
+            counts[k] += 1
+        langs >>= 1
+        k += 1
+
+
 cdef class Scanner:
     """The per-event half of ``LexiconMatcher`` (``service/rules/matcher.py``), which
     compiles the lexicons into the automata this reads: ``scan`` gives every signal of a
     normalised text, ``stopword_votes`` the stopwords' vote for its language."""
 
-    cdef object _words, _word_terms, _symbols, _stopwords
+    cdef object _words, _word_terms, _symbols
     cdef SymbolHeads _heads, _latin1_heads
+    cdef StopwordTable _stopwords
     cdef Py_ssize_t _nwin, _hwin, _iwin
     cdef bint _every_hit
-    #: every stopword → the languages it is a stopword of; the languages in their order
-    cdef dict _stopword_langs
-    cdef tuple _languages
 
     def __init__(
         self,
@@ -950,7 +1122,6 @@ cdef class Scanner:
         symbols,
         SymbolHeads heads,
         SymbolHeads latin1_heads,
-        stopwords,
         dict stopword_langs,
         languages,
         Py_ssize_t negation_window,
@@ -963,9 +1134,7 @@ cdef class Scanner:
         self._symbols = symbols
         self._heads = heads
         self._latin1_heads = latin1_heads
-        self._stopwords = stopwords
-        self._stopword_langs = stopword_langs
-        self._languages = tuple(languages)
+        self._stopwords = StopwordTable(stopword_langs, languages)
         self._nwin = negation_window
         self._hwin = hedge_window
         self._iwin = intensifier_window
@@ -1003,24 +1172,6 @@ cdef class Scanner:
 
     cpdef dict stopword_votes(self, str spaced_text, Py_ssize_t limit=300):
         """language → how many distinct stopwords of it the first ``limit`` characters of
-        a text (as ``spaced`` gives it) have, counted as whole words, in the languages'
-        order. The automaton finds the stopwords among the words in C; the text is
-        padded, so that its first and last words count."""
-        cdef set found = set()
-        cdef dict counts = {}
-        cdef dict votes = {}
-        cdef tuple entries
-        cdef str word, lang
-        if self._stopwords is None:
-            return votes
-        for _end, entries in self._stopwords.iter(f" {spaced_text[:limit]} "):
-            found.add(entries[0])
-        if not found:
-            return votes
-        for word in found:
-            for lang in <tuple>self._stopword_langs[word]:
-                counts[lang] = counts.get(lang, 0) + 1
-        for lang in self._languages:
-            if lang in counts:
-                votes[lang] = counts[lang]
-        return votes
+        a text (as ``spaced`` gives it) have, counted as whole words (a word the limit
+        cuts counts as what is left of it), in the languages' order (``StopwordTable``)."""
+        return self._stopwords.votes(spaced_text, limit)

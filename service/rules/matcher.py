@@ -26,7 +26,9 @@ Modifiers, found in the same pass, change what a hit means (per language of the 
   ``hedge_window`` words before marks the hit as hedged;
 - an *intensifier* ("very", "πολύ", "очень", "todella", 非常 …) right before marks it
   as intensified.
-Stopwords vote for the language of Latin-script text in the same pass.
+Stopwords vote for the language of Latin-script text when the script and the lexicon
+terms do not decide it: the words of the spaced text are looked up in a compiled table
+(``StopwordTable`` in ``_scan.pyx``), not in the automaton.
 """
 
 from __future__ import annotations
@@ -107,8 +109,6 @@ class LexiconMatcher:
         for lang, stop in self.stopwords.items():
             for word in stop:
                 self._stopword_langs[word] = (*self._stopword_langs.get(word, ()), lang)
-        #: every stopword as a whole word (" the "), its value the word
-        self._stopword_auto = self._automaton({f" {w} ": [w] for w in self._stopword_langs})
         #: every term: CJK terms match anywhere, word terms after a space
         self._words = self._automaton(keyed)
         #: the word terms alone, for text without CJK characters (most text): the CJK
@@ -126,7 +126,6 @@ class LexiconMatcher:
             symbols=self._symbols,
             heads=SymbolHeads(heads),
             latin1_heads=SymbolHeads(h for h in heads if max(h) <= "\xff"),
-            stopwords=self._stopword_auto,
             stopword_langs=self._stopword_langs,
             languages=tuple(self.stopwords),
             negation_window=negation_window,

@@ -16,7 +16,14 @@ import pytest
 
 from schemas.feedback import FeedbackEvent
 from service.rules import RuleEngine, load_default_rules
-from service.rules._scan import CLAUSE_CHARS, SymbolHeads, may_have_cjk, window_end, word_count
+from service.rules._scan import (
+    CLAUSE_CHARS,
+    StopwordTable,
+    SymbolHeads,
+    may_have_cjk,
+    window_end,
+    word_count,
+)
 from service.rules.evaluate import load_labelled
 from service.rules.language import SCRIPT_CHARS, script_language
 from service.rules.text import (
@@ -372,3 +379,30 @@ def test_word_count_examples() -> None:
     assert word_count(spaced(normalize("很好用，谢谢你们！ ok"))) == 8  # 3 + 4 characters, 1
     assert word_count(spaced(normalize("abc漢字def かな 123"))) == 7
     assert word_count(spaced("")) == 0
+
+
+def test_stopword_table_counts_whole_words_once_each_in_language_order() -> None:
+    table = StopwordTable({"de": ("es", "pt"), "la": ("es",), "die": ("de",)}, ("de", "es", "pt"))
+    assert table.votes(" la casa de la de ") == {"es": 2, "pt": 1}
+    assert table.votes("die de") == {"de": 1, "es": 1, "pt": 1}
+    assert table.votes(" lade delà ladie ") == {}  # only whole words
+    assert table.votes(" casa dela ", limit=8) == {"es": 1, "pt": 1}  # "de" of "dela", cut
+    assert table.votes("") == {}
+    assert StopwordTable({}, ()).votes(" la ") == {}
+    for _ in range(3):  # each call counts afresh
+        assert table.votes(" die ") == {"de": 1}
+
+
+@pytest.mark.parametrize(
+    ("stopword_langs", "languages"),
+    [
+        ({"a b": ("en",)}, ("en",)),
+        ({"": ("en",)}, ("en",)),
+        ({}, tuple(f"l{i}" for i in range(65))),
+    ],
+)
+def test_stopword_table_refuses_what_it_cannot_look_up(
+    stopword_langs: dict[str, tuple[str, ...]], languages: tuple[str, ...]
+) -> None:
+    with pytest.raises(ValueError, match=r"one word|at most 64"):
+        StopwordTable(stopword_langs, languages)
