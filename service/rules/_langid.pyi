@@ -5,6 +5,7 @@ SOURCE_DIGEST: str
 
 class NaiveBayesLanguages:
     languages: tuple[str, ...]
+    dense_states: int
     def __init__(
         self,
         transitions: Any,
@@ -15,3 +16,4 @@ class NaiveBayesLanguages:
         languages: Sequence[str],
     ) -> None: ...
     def classify(self, text: str) -> str: ...
+    def next_state(self, state: int, byte: int) -> int: ...

@@ -139,3 +139,51 @@ def test_tables_that_would_read_out_of_bounds_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         NaiveBayesLanguages(**tables(**changes))
+
+
+def test_every_transition_is_the_librarys() -> None:
+    """The compact automaton (edges one byte deeper, fallbacks, full rows where needed)
+    leads where the library's table does, from every state on every byte (a sample of
+    states: all 256 bytes of each)."""
+    table = np.asarray(ORACLE.tk_nextmove)
+    rows = np.asarray(ORACLE._rowbase)
+    states = range(0, len(rows), 37)
+    for state in states:
+        expected = table[rows[state] : rows[state] + 256].tolist()
+        assert [NATIVE.next_state(state, b) for b in range(256)] == expected, state
+    # the library's automaton is an Aho-Corasick one: only the root and its children
+    # (kept whole for speed) need their full rows
+    assert NATIVE.dense_states == 1 + int((table[rows[0] : rows[0] + 256] != 0).sum())
+
+
+def test_a_state_off_the_fallback_rule_keeps_its_full_row() -> None:
+    """States 0 → a → 1 → a → 2: state 2's fallback is where state 1's (the root's
+    row, so state 1) goes with "a", i.e. state 1, which sends "b" back to the root. A
+    table that sends "b" from state 2 to state 1 instead is not that rule: state 2 keeps
+    its row, and the walk still follows the table."""
+    a, b = ord("a"), ord("b")
+    rows = [[0] * 256 for _ in range(3)]
+    rows[0][a] = 1
+    rows[1][a] = 2
+    rows[2][a] = 2
+    model = NaiveBayesLanguages(
+        **tables(
+            transitions=array("I", [t for r in rows for t in r]),
+            row_starts=[0, 256, 512],
+            emits=[-1, 0, 1],
+        )
+    )
+    assert model.dense_states == 2  # the root and its child
+    rows[2][b] = 1
+    changed = NaiveBayesLanguages(
+        **tables(
+            transitions=array("I", [t for r in rows for t in r]),
+            row_starts=[0, 256, 512],
+            emits=[-1, 0, 1],
+        )
+    )
+    assert changed.dense_states == 3
+    for state, row in enumerate(rows):
+        assert [changed.next_state(state, x) for x in range(256)] == row
+    with pytest.raises(ValueError, match="not a state"):
+        changed.next_state(3, a)
