@@ -81,7 +81,6 @@ CJK_NEGATION_CHARS = 3
 #: language; every other negator negates a term of any language ("não" + "reembolso").
 AMBIGUOUS_NEGATORS = frozenset({"en", "et", "ala", "no", "nie", "nem", "ni", "sin", "se"})
 
-cdef frozenset _CJK_NEG = CJK_NEGATORS
 cdef frozenset _AMBIGUOUS = AMBIGUOUS_NEGATORS
 cdef str _CLAUSE_STR = CLAUSE
 cdef Py_UCS4 _CLAUSE = CLAUSE[0]
@@ -392,6 +391,38 @@ cdef bint _negates(tuple neg, tuple pseudo, Py_ssize_t start, str text, Py_ssize
     return pseudo is None or not (<Py_ssize_t>pseudo[0] <= n_start and n_end <= <Py_ssize_t>pseudo[1])
 
 
+#: ``CJK_NEGATORS`` as code points, for ``_is_cjk_negator``
+cdef Py_UCS4 _CJK_NEG_CODES[16]
+cdef int _N_CJK_NEG = 0
+for _negator in sorted(CJK_NEGATORS)[:16]:
+    _CJK_NEG_CODES[_N_CJK_NEG] = ord(_negator)
+    _N_CJK_NEG += 1
+assert _N_CJK_NEG == len(CJK_NEGATORS)
+
+
+cdef inline bint _is_cjk_negator(Py_UCS4 ch) noexcept:
+    """One of ``CJK_NEGATORS``."""
+    cdef int k
+    for k in range(_N_CJK_NEG):
+        if ch == _CJK_NEG_CODES[k]:
+            return True
+    return False
+
+
+cdef bint _cjk_negated(str text, Py_ssize_t start):
+    """A CJK negator among the ``CJK_NEGATION_CHARS`` characters before ``start``, where
+    the text at ``start`` does not itself start with one (a term such as 不满 carries its
+    own negator). Code points compared in C, without a slice or a set."""
+    cdef Py_ssize_t i
+    cdef Py_ssize_t lo = start - _CJK_CHARS if start > _CJK_CHARS else 0
+    if _is_cjk_negator(text[start]):
+        return False
+    for i in range(lo, start):
+        if _is_cjk_negator(text[i]):
+            return True
+    return False
+
+
 cdef class Modifiers:
     """The modifiers one scan has seen so far (the last of each kind, by language of the
     term), and what they do to a hit that they may reach."""
@@ -473,13 +504,9 @@ cdef class Modifiers:
         before it (unless the term itself starts with one) or by a language-neutral
         negator; a window of words is three characters a word."""
         cdef str text = self.text
-        cdef Py_ssize_t lo = start - _CJK_CHARS if start > _CJK_CHARS else 0
         if term.negatable and (
             (self.negated_at and (term.name, start) in self.negated_at)
-            or (
-                text[start] not in _CJK_NEG
-                and not _CJK_NEG.isdisjoint(text[lo:start])
-            )
+            or _cjk_negated(text, start)
             or _negates(self.neg.get("*"), self.pseudo.get("*"), start, text, self.nwin)
         ):
             self._negate(term.name, start, phrase)
