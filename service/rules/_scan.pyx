@@ -394,10 +394,11 @@ cdef bint _negates(tuple neg, tuple pseudo, Py_ssize_t start, str text, Py_ssize
 #: ``CJK_NEGATORS`` as code points, for ``_is_cjk_negator``
 cdef Py_UCS4 _CJK_NEG_CODES[16]
 cdef int _N_CJK_NEG = 0
-for _negator in sorted(CJK_NEGATORS)[:16]:
+if len(CJK_NEGATORS) > 16:
+    raise ImportError("CJK_NEGATORS holds more than _CJK_NEG_CODES can")
+for _negator in CJK_NEGATORS:
     _CJK_NEG_CODES[_N_CJK_NEG] = ord(_negator)
     _N_CJK_NEG += 1
-assert _N_CJK_NEG == len(CJK_NEGATORS)
 
 
 cdef inline bint _is_cjk_negator(Py_UCS4 ch) noexcept:
