@@ -146,6 +146,7 @@ cdef class Facts:
     cdef object _model_input
     cdef object _negativity
     cdef bint _negativity_read
+    cdef object _negativity_words
 
     def __init__(
         self,
@@ -189,6 +190,16 @@ cdef class Facts:
             self._negativity_read = True  # only once it is known: an error is raised again
         return self._negativity
 
+    @property
+    def negativity_words(self):
+        """The words that pushed the negativity most, with their shares
+        (``NegativityModel.explain``), worked out on first use and kept: every rule that
+        fired on the negativity shows the same words; empty without a model."""
+        if self._negativity_words is None:
+            model = self.text_model
+            self._negativity_words = model.explain(self.model_input) if model is not None else []
+        return self._negativity_words
+
 
 cdef void _fill(
     Facts facts,
@@ -224,6 +235,7 @@ cdef void _fill(
     facts._model_input = None
     facts._negativity = None
     facts._negativity_read = False
+    facts._negativity_words = None
 
 
 cdef class FactReader:

@@ -144,9 +144,7 @@ class Negativity(Score):
         def explain(f: Facts) -> list[str]:
             # "negativity 0.98 (rude 2.01, food 1.74)": the words that pushed it, with
             # their part of the logit margin towards negative (service/sentiment/model.py)
-            model = f.text_model
-            words = model.explain(f.model_input) if model is not None else []
-            shown = ", ".join(f"{w} {share:.2f}" for w, share in words)
+            shown = ", ".join(f"{w} {share:.2f}" for w, share in f.negativity_words)
             return [f"negativity {f.negativity:.2f}" + (f" ({shown})" if shown else "")]
 
         return explain

@@ -39,11 +39,34 @@ dictionary finds them, without asking fastText, and sums those:
    (ties in the order they first occur), and gives the first ``limit`` that push towards
    ``neg`` with their share (weight over the number of features).
 
+5. The symbols (``symbols``): what spacing drops but the model reads (decision 1 of
+   model.py), in order, at most ``most``, searched from the start of the text to ``end``
+   (nothing past it is seen). A match starts at the first character that begins one,
+   and the next search starts where it ended. Tried in this order at each character:
+
+   - an emoji: U+1F300–U+1F3FA, U+1F400–U+1FAFF, U+2600–U+27BF, U+2B50 or U+2B55 (not
+     skin tones or joiners), read as itself;
+   - a smile, read as ``:)``: ``:;=8x``, then maybe ``'`` or ``-``, then one of
+     ``)]dp3*``; or ``<3``; or ``^^``/``^_^``; each at the text's start or after a space
+     (``str.isspace``), and followed by the end, a space or one of ``.,!?``; or a run of
+     two ``)`` or more, anywhere (how Russian writers smile), as long as it goes;
+   - a frown, read as ``:(``: ``:;=``, then maybe ``'`` or ``-``, then one of ``([/\\|``,
+     with the same edges as a smile; or a run of two ``(`` or more, anywhere.
+
+   The regular expression these rules were first written as is the oracle of
+   ``tests/unit/test_sentiment_model.py`` (``tests/oracle/symbols_py.py``).
+
 fastText's own ``predict``, and the Python loop over its ``getSubwords`` that the
 explanation replaced, are the oracles of ``tests/unit/test_native_tokens.py``.
 """
 
-from cpython.unicode cimport Py_UNICODE_ISALNUM
+from cpython.unicode cimport (
+    Py_UNICODE_ISALNUM,
+    Py_UNICODE_ISSPACE,
+    PyUnicode_DATA,
+    PyUnicode_KIND,
+    PyUnicode_READ,
+)
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.math cimport exp
 from libc.string cimport memcmp
@@ -421,22 +444,191 @@ cdef class CompiledTextModel:
 
     def explain(self, str prepared, Py_ssize_t limit=3):
         """The words that pushed ``prepared`` towards ``neg`` most, with their share of
-        its margin, strongest first (at most ``limit``)."""
-        cdef list tokens = prepared.split()
-        cdef dict found = {}
-        cdef Py_ssize_t features = 1, parts = 0  # the end-of-line token
-        cdef double weight = 0.0
-        cdef str token, shown
-        if not tokens:
+        its margin, strongest first (at most ``limit``; step 4).
+
+        One walk over the text's characters and its UTF-8 at once: each token (a run
+        between ``str.split``'s spaces) is weighed in its bytes, and a string is made
+        only for the words the answer names (a long CJK run, whose n-grams are ranked,
+        makes its own). The shown words are kept in a small table keyed by their bytes,
+        each with its highest weight and where it first occurred."""
+        cdef Py_ssize_t size, n = len(prepared), i, start = -1, b = 0, b_start = 0
+        cdef const unsigned char* utf8 = <const unsigned char*>PyUnicode_AsUTF8AndSize(
+            prepared, &size
+        )
+        cdef int kind = PyUnicode_KIND(prepared)
+        cdef const void* data = PyUnicode_DATA(prepared)
+        cdef Py_UCS4 ch = 0
+        cdef _Shown shown
+        cdef Py_ssize_t features = 1  # the end-of-line token
+        cdef list grams = []  # the long runs' shown n-grams, kept alive for their bytes
+        if n == 0:
             return []
-        for token in tokens:
-            shown = self._weight(token, &weight, &parts)
-            features += parts
-            if weight > 0 and shown:
-                if weight > found.get(shown, 0.0):
-                    found[shown] = weight
-        ranked = sorted(found.items(), key=_negated_weight)[:limit]
-        return [(word, w / features) for word, w in ranked]
+        if not _shown_init(&shown, n // 2 + 1):
+            raise MemoryError()
+        try:
+            for i in range(n + 1):
+                if i < n:
+                    ch = PyUnicode_READ(kind, data, i)
+                    if not Py_UNICODE_ISSPACE(ch):
+                        if start < 0:
+                            start, b_start = i, b
+                        b += _utf8_length(ch)
+                        continue
+                if start >= 0:
+                    features += self._explain_token(
+                        prepared, start, i, utf8 + b_start, b - b_start, &shown, grams
+                    )
+                    start = -1
+                if i < n:
+                    b += _utf8_length(ch)
+            if shown.count == 0:
+                return []
+            return _ranked(&shown, prepared, grams, limit, features)
+        finally:
+            _shown_free(&shown)
+
+    cdef Py_ssize_t _explain_token(
+        self,
+        str prepared,
+        Py_ssize_t start,
+        Py_ssize_t end,
+        const unsigned char* token,
+        Py_ssize_t size,
+        _Shown* shown,
+        list grams,
+    ) except -1:
+        """Weigh the token ``prepared[start:end]`` (``token``: its UTF-8), note what it
+        shows in ``shown`` when it pushes towards ``neg``; its number of rows."""
+        cdef Py_ssize_t length = end - start, parts = 0, wid
+        cdef bint ascii = size == length
+        cdef double weight
+        cdef uint32_t h
+        cdef str gram
+        cdef const unsigned char* gram_utf8
+        cdef Py_ssize_t gram_size
+        if length > _LONG_RUN and not ascii and _is_cjk(prepared[start]):
+            gram = self._weight(prepared[start:end], &weight, &parts)
+            if weight > 0 and gram:
+                grams.append(gram)
+                gram_utf8 = <const unsigned char*>PyUnicode_AsUTF8AndSize(gram, &gram_size)
+                _shown_note(
+                    shown, gram_utf8, gram_size, _fnv(gram_utf8, gram_size), weight, -1, len(grams) - 1
+                )
+            return parts
+        h = _fnv(token, size)
+        wid = self._find(token, size, h)
+        if 0 <= wid < self._n_words:
+            weight = self._word_weights[wid]
+            parts = self._word_rows[wid]
+        else:
+            weight = self._sum_rows(token, size, wid, &parts, None, NULL)
+        if weight > 0 and not (length < 2 and ascii) and _alphanumeric_span(prepared, start, end):
+            _shown_note(shown, token, size, h, weight, start, end)
+        return parts
+
+ctypedef struct _Word:
+    const unsigned char* key  # its UTF-8
+    Py_ssize_t size
+    uint32_t hash
+    double weight  # the highest of its tokens'
+    Py_ssize_t start  # the text's token (a code point offset), or -1: a long run's n-gram
+    Py_ssize_t end  # the token's end, or the n-gram's index among ``explain``'s grams
+    bint taken
+
+
+ctypedef struct _Shown:
+    _Word* words  # in the order they first occurred
+    Py_ssize_t count
+    Py_ssize_t* slots  # word indices by hash, -1 where empty
+    Py_ssize_t mask
+
+
+cdef bint _shown_init(_Shown* shown, Py_ssize_t most):
+    """An empty table for at most ``most`` words; false when memory ran out."""
+    cdef Py_ssize_t capacity = 8, i
+    while capacity < 2 * most:
+        capacity *= 2
+    shown.count, shown.mask = 0, capacity - 1
+    shown.words = <_Word*>PyMem_Malloc(most * sizeof(_Word))
+    shown.slots = <Py_ssize_t*>PyMem_Malloc(capacity * sizeof(Py_ssize_t))
+    if shown.words == NULL or shown.slots == NULL:
+        _shown_free(shown)
+        return False
+    for i in range(capacity):
+        shown.slots[i] = -1
+    return True
+
+
+cdef void _shown_free(_Shown* shown):
+    PyMem_Free(shown.words)
+    PyMem_Free(shown.slots)
+    shown.words, shown.slots = NULL, NULL
+
+
+cdef void _shown_note(
+    _Shown* shown,
+    const unsigned char* key,
+    Py_ssize_t size,
+    uint32_t h,
+    double weight,
+    Py_ssize_t start,
+    Py_ssize_t end,
+):
+    """A shown word (``key``, its UTF-8; ``h``, its ``_fnv``) and its weight: kept
+    where it first occurred, at its highest."""
+    cdef Py_ssize_t slot = h & shown.mask, at
+    cdef _Word* word
+    while True:
+        at = shown.slots[slot]
+        if at < 0:
+            break
+        word = &shown.words[at]
+        if word.hash == h and word.size == size and memcmp(word.key, key, size) == 0:
+            if weight > word.weight:
+                word.weight = weight
+            return
+        slot = (slot + 1) & shown.mask
+    shown.slots[slot] = shown.count
+    word = &shown.words[shown.count]
+    word.key, word.size, word.hash, word.weight = key, size, h, weight
+    word.start, word.end, word.taken = start, end, False
+    shown.count += 1
+
+
+cdef list _ranked(_Shown* shown, str prepared, list grams, Py_ssize_t limit, Py_ssize_t features):
+    """The first ``limit`` shown words (a slice's ``[:limit]``) by weight, ties in the
+    order they first occurred, each with its share."""
+    cdef list out = []
+    cdef Py_ssize_t r, k, best
+    cdef _Word* word
+    if limit < 0:
+        limit = max(0, shown.count + limit)
+    for r in range(min(limit, shown.count)):
+        best = -1
+        for k in range(shown.count):
+            if not shown.words[k].taken and (best < 0 or shown.words[k].weight > shown.words[best].weight):
+                best = k
+        word = &shown.words[best]
+        word.taken = True
+        text = prepared[word.start:word.end] if word.start >= 0 else grams[word.end]
+        out.append((text, word.weight / features))
+    return out
+
+
+cdef inline Py_ssize_t _utf8_length(Py_UCS4 ch):
+    """The bytes of ``ch`` in UTF-8."""
+    return 1 if ch < 0x80 else 2 if ch < 0x800 else 3 if ch < 0x10000 else 4
+
+
+cdef bint _alphanumeric_span(str text, Py_ssize_t start, Py_ssize_t end):
+    """``text[start:end].isalnum()`` without the slice (``end > start``)."""
+    cdef int kind = PyUnicode_KIND(text)
+    cdef const void* data = PyUnicode_DATA(text)
+    cdef Py_ssize_t i
+    for i in range(start, end):
+        if not Py_UNICODE_ISALNUM(PyUnicode_READ(kind, data, i)):
+            return False
+    return True
 
 
 cdef inline unsigned char _byte(const unsigned char* utf8, Py_ssize_t size, Py_ssize_t k):
@@ -487,5 +679,119 @@ cdef inline uint32_t _fnv(const unsigned char* data, Py_ssize_t size):
     return h
 
 
-def _negated_weight(item):
-    return -item[1]
+
+# --- the symbols (step 5) ---------------------------------------------------------------
+
+#: The tokens ``symbols`` reads a smile and a frown as.
+SMILE = ":)"
+FROWN = ":("
+
+
+cdef inline bint _is_emoji(Py_UCS4 ch):
+    return (
+        0x1F300 <= ch <= 0x1F3FA
+        or 0x1F400 <= ch <= 0x1FAFF
+        or 0x2600 <= ch <= 0x27BF
+        or ch == 0x2B50
+        or ch == 0x2B55
+    )
+
+
+cdef inline Py_UCS4 _at(int kind, const void* data, Py_ssize_t i, Py_ssize_t end):
+    """The character at ``i``, or 0 at and past ``end`` (no symbol contains a NUL)."""
+    return PyUnicode_READ(kind, data, i) if i < end else 0
+
+
+cdef inline bint _edge_after(int kind, const void* data, Py_ssize_t i, Py_ssize_t end):
+    """An emoticon may end before ``i``: the end, a space or one of ``.,!?`` follows."""
+    cdef Py_UCS4 ch
+    if i >= end:
+        return True
+    ch = PyUnicode_READ(kind, data, i)
+    return Py_UNICODE_ISSPACE(ch) or ch == 46 or ch == 44 or ch == 33 or ch == 63  # . , ! ?
+
+
+cdef Py_ssize_t _face(
+    int kind, const void* data, Py_ssize_t i, Py_ssize_t end, str eyes, str mouths
+):
+    """The end of an emoticon at ``i``: one of ``eyes``, maybe ``'`` or ``-``, one of
+    ``mouths``, then an edge (``_edge_after``); -1 for none."""
+    cdef Py_UCS4 ch = _at(kind, data, i, end)
+    cdef Py_ssize_t j = i + 1
+    if ch == 0 or ch not in eyes:
+        return -1
+    ch = _at(kind, data, j, end)
+    if ch == 39 or ch == 45:  # ' or -
+        j += 1
+        ch = _at(kind, data, j, end)
+    if ch == 0 or ch not in mouths or not _edge_after(kind, data, j + 1, end):
+        return -1
+    return j + 1
+
+
+cdef Py_ssize_t _run(int kind, const void* data, Py_ssize_t i, Py_ssize_t end, Py_UCS4 bracket):
+    """The end of a run of two ``bracket`` or more at ``i``; -1 for none."""
+    cdef Py_ssize_t j = i
+    while j < end and PyUnicode_READ(kind, data, j) == bracket:
+        j += 1
+    return j if j - i >= 2 else -1
+
+
+cdef Py_ssize_t _smile(int kind, const void* data, Py_ssize_t i, Py_ssize_t end, bint free):
+    """The end of a smile at ``i`` (``free``: the text starts there or a space is before
+    it); -1 for none."""
+    cdef Py_ssize_t j
+    cdef Py_UCS4 ch = PyUnicode_READ(kind, data, i)
+    if free:
+        j = _face(kind, data, i, end, ":;=8x", ")]dp3*")
+        if j >= 0:
+            return j
+        if ch == 60 and _at(kind, data, i + 1, end) == 51 and _edge_after(kind, data, i + 2, end):
+            return i + 2  # <3
+        if ch == 94:  # ^^ or ^_^
+            j = i + 2 if _at(kind, data, i + 1, end) == 95 else i + 1
+            if _at(kind, data, j, end) == 94 and _edge_after(kind, data, j + 1, end):
+                return j + 1
+    return _run(kind, data, i, end, 41) if ch == 41 else -1  # ))
+
+
+cdef Py_ssize_t _frown(int kind, const void* data, Py_ssize_t i, Py_ssize_t end, bint free):
+    """The end of a frown at ``i`` (``free`` as for ``_smile``); -1 for none."""
+    cdef Py_ssize_t j
+    if free:
+        j = _face(kind, data, i, end, ":;=", "([/\\|")
+        if j >= 0:
+            return j
+    return _run(kind, data, i, end, 40) if PyUnicode_READ(kind, data, i) == 40 else -1  # ((
+
+
+def symbols(str normalized, Py_ssize_t end, Py_ssize_t most):
+    """The emoji and emoticons of ``normalized`` before ``end``, in order, as the model
+    reads them (step 5); at most ``most``."""
+    cdef int kind = PyUnicode_KIND(normalized)
+    cdef const void* data = PyUnicode_DATA(normalized)
+    cdef list found = []
+    cdef Py_ssize_t i = 0, stop
+    cdef Py_UCS4 ch
+    cdef bint free
+    if end > len(normalized):
+        end = len(normalized)
+    while i < end and len(found) < most:
+        ch = PyUnicode_READ(kind, data, i)
+        if _is_emoji(ch):
+            found.append(chr(ch))
+            i += 1
+            continue
+        if ch not in ":;=8x<^()":  # where no emoticon starts
+            i += 1
+            continue
+        free = i == 0 or Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i - 1))
+        stop = _smile(kind, data, i, end, free)
+        if stop >= 0:
+            found.append(SMILE)
+        else:
+            stop = _frown(kind, data, i, end, free)
+            if stop >= 0:
+                found.append(FROWN)
+        i = stop if stop >= 0 else i + 1
+    return found

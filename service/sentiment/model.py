@@ -33,16 +33,16 @@ Decisions:
    pairs are left out of the ranking.
 4. **Loaded once, offline, run compiled.** The shipped model lies inside the package
    (``service/sentiment/model/``); ``TRIAGE_MODEL_PATH`` points at another folder.
-   fastText loads it and trains it; per event, ``_tokens.pyx`` runs it (the prediction
-   and the explanation, both linear in the rows: each row's contributions are worked
-   out at load), finding a text's rows as fastText's dictionary does. A quantized model
+   fastText loads it and trains it; per event, ``_tokens.pyx`` finds the symbols it
+   reads and runs it (the prediction and the explanation, both linear in the rows: each
+   row's contributions are worked out at load), finding a text's rows as fastText's
+   dictionary does. A quantized model
    or a loss but softmax is refused at load.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from array import array
 from dataclasses import dataclass
 from functools import lru_cache
@@ -53,6 +53,7 @@ import fasttext
 import numpy as np
 
 from service.sentiment._tokens import CompiledTextModel
+from service.sentiment._tokens import symbols as _symbols
 from service.startup_errors import ConfigError, json_problem
 
 #: Characters of the spaced text the model reads (training prepares lines the same way).
@@ -87,54 +88,22 @@ class NegativityModel(Protocol):
     def explain(self, prepared: str, limit: int = 3) -> list[tuple[str, float]]: ...
 
 
-#: What spacing drops but the model reads (decision 1), in one pass: an emoji
-#: (pictographs, dingbats, symbols; not skin tones or joiners), a smiling emoticon (also
-#: the runs of ")" Russian writers use) or a frowning one (runs of "(" too).
-_EMOJI = r"\U0001F300-\U0001F3FA\U0001F400-\U0001FAFF\u2600-\u27BF\u2B50\u2B55"
-_SYMBOL = re.compile(
-    rf"(?P<emoji>[{_EMOJI}])"
-    r"|(?P<smile>(?<![^\s])(?:[:;=8x]['-]?[)\]dp3*]|<3|\^_?\^)(?![^\s.,!?])|\){2,})"
-    r"|(?P<frown>(?<![^\s])(?:[:;=]['-]?[(\[/\\|]|:'\()(?![^\s.,!?])|\({2,})"
-)
-#: Every match of ``_SYMBOL`` starts with one of these characters. Searching for them
-#: first (a plain character class, which the regex engine scans fast) and trying
-#: ``_SYMBOL`` only there finds the same matches as ``_SYMBOL.finditer`` at a seventh of
-#: its cost (a test holds the equivalence).
-_SYMBOL_START = re.compile(rf"[{_EMOJI}:;=8x<^()]")
 #: At most this many symbol tokens per text.
 _MAX_SYMBOLS = 8
 
 
-def symbol_token(m: re.Match[str]) -> str:
-    """The token the model reads for a match of ``_SYMBOL``: an emoji itself, a smiling
-    emoticon as ``:)``, a frowning one as ``:(``."""
-    return m.group() if m.lastgroup == "emoji" else ":)" if m.lastgroup == "smile" else ":("
-
-
 def symbols(normalized: str) -> list[str]:
     """The emoji and emoticons of a normalised text in order, as the model reads them
-    (decision 1, ``symbol_token``); at most ``_MAX_SYMBOLS``."""
-    found: list[str] = []
-    end = min(len(normalized), MODEL_CHARS)
-    search, match = _SYMBOL_START.search, _SYMBOL.match
-    at = 0
-    while (start := search(normalized, at, end)) is not None:
-        m = match(normalized, start.start(), end)
-        if m is None:
-            at = start.start() + 1
-            continue
-        found.append(symbol_token(m))
-        if len(found) == _MAX_SYMBOLS:
-            break
-        at = m.end()
-    return found
+    (decision 1: each emoji itself, smiles as ``:)``, frowns as ``:(``; the rules are step
+    5 of ``_tokens.pyx``); at most ``_MAX_SYMBOLS``, in its first ``MODEL_CHARS``."""
+    return _symbols(normalized, MODEL_CHARS, _MAX_SYMBOLS)
 
 
 def prepare(spaced: str, normalized: str = "") -> str:
     """The model's input (decision 1): the matcher's spaced text, then the emoji and
     emoticons of the normalised text (``symbols``), which spacing drops."""
     text = spaced[:MODEL_CHARS].strip()
-    found = symbols(normalized) if normalized else []
+    found = _symbols(normalized, MODEL_CHARS, _MAX_SYMBOLS) if normalized else []
     return f"{text} {' '.join(found)}" if found else text
 
 

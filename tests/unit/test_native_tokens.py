@@ -62,8 +62,8 @@ def assert_same_prediction(text: str) -> None:
         assert abs(p - expected[label]) < CLOSE, (text[:80], label, p, expected[label])
 
 
-def assert_same_explanation(text: str) -> None:
-    got, expected = NATIVE.explain(text), ORACLE.explain(text)
+def assert_same_explanation(text: str, limit: int = 3) -> None:
+    got, expected = NATIVE.explain(text, limit), ORACLE.explain(text, limit)
     assert [word for word, _ in got] == [word for word, _ in expected], text[:80]
     for (_, share), (_, expected_share) in zip(got, expected, strict=True):
         assert math.isclose(share, expected_share, rel_tol=1e-12), text[:80]
@@ -144,6 +144,27 @@ def test_the_weights_agree_on_any_unicode_token(token: str) -> None:
 )
 def test_the_explanations_agree_on_generated_texts(words: list[str]) -> None:
     assert_same_explanation(" ".join(words))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["bad", "awful", "质量太差了非常失望", "über", "a", "!!", "zzqq", "😡"]),
+            st.sampled_from([" ", "\t", "\n", "\u00a0", "\u3000", "\x85", "\x1c", "  "]),
+        ),
+        max_size=30,
+    )
+)
+def test_the_explanations_split_where_python_splits(parts: list[tuple[str, str]]) -> None:
+    """The compiled walk finds the tokens ``str.split`` finds, at any of its spaces."""
+    assert_same_explanation("".join(word + space for word, space in parts))
+
+
+@pytest.mark.parametrize("limit", [-5, -1, 0, 1, 2, 10])
+def test_the_explanations_are_cut_as_a_slice_cuts(limit: int) -> None:
+    text = "awful terrible bad rude slow awful 质量太差了非常失望"
+    assert_same_explanation(text, limit)
 
 
 @pytest.mark.parametrize(

@@ -14,18 +14,21 @@ from service.rules.model import RuleSet, parse_rules
 
 class FakeModel:
     """Negativity by a fixed table of prepared texts (what the engine hands the model),
-    ``default`` for any other text; ``calls``: the texts it was asked about."""
+    ``default`` for any other text; ``calls``: the texts it was asked about, and
+    ``explained``: the texts it was asked to explain."""
 
     def __init__(self, scores: dict[str, float], default: float = 0.0) -> None:
         self.scores = scores
         self.default = default
         self.calls: list[str] = []
+        self.explained: list[str] = []
 
     def negativity(self, prepared: str) -> float:
         self.calls.append(prepared)
         return self.scores.get(prepared, self.default)
 
     def explain(self, prepared: str, limit: int = 3) -> list[tuple[str, float]]:
+        self.explained.append(prepared)
         return [(word, 0.1) for word in prepared.split()[:limit]]
 
 
@@ -74,6 +77,22 @@ def test_scores_that_fire_the_same_rules_keep_their_own_evidence() -> None:
     second = engine.assess(_event("two", language="en"))
     assert first.reasons[0].evidence == ["negativity 0.91 (one 0.10)"]
     assert second.reasons[0].evidence == ["negativity 0.97 (two 0.10)"]
+
+
+def test_rules_that_fire_on_the_negativity_share_one_explanation() -> None:
+    """``Facts.negativity_words``: the model explains a text once, however many of the
+    rules that fired show its words."""
+    rules = RULES + "  - {id: strong, when: {fired: [negative], negativity: {min: 0.85}}}\n"
+    model = FakeModel({"bad bad": 0.9})
+    engine = RuleEngine(parse_rules(rules), text_model=model)
+    a = engine.assess(_event("bad bad", language="en"))
+    assert [r.rule_id for r in a.reasons] == ["negative", "strong"]
+    evidence = "negativity 0.90 (bad 0.10, bad 0.10)"
+    assert a.reasons[0].evidence == [evidence]
+    assert a.reasons[1].evidence == ["after negative", evidence]
+    assert model.explained == ["bad bad"]
+    engine.assess(_event("bad bad", language="en"))
+    assert model.explained == ["bad bad"] * 2  # kept per event, not across events
 
 
 def test_no_text_no_negativity_and_no_call() -> None:

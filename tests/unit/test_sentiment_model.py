@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from service.rules.text import normalize, spaced
 from service.sentiment.model import (
     _MAX_SYMBOLS,
-    _SYMBOL,
     MODEL_CHARS,
     MODEL_FILE,
     ModelError,
@@ -22,9 +21,9 @@ from service.sentiment.model import (
     load_model,
     prepare,
     shipped_model_dir,
-    symbol_token,
     symbols,
 )
+from tests.oracle import symbols_py
 
 
 def _prep(text: str) -> str:
@@ -117,12 +116,39 @@ def test_the_model_reads_emoji_and_emoticons_that_spacing_drops() -> None:
     assert symbols(" ".join([":)"] * 20)) == [":)"] * 8  # at most eight
 
 
-@given(st.text(alphabet=" \tx8:;=<^()'-]dp3*[/\\|_.,!?a😀☀⭐щ", max_size=40))
-def test_symbols_finds_what_a_plain_search_finds(text: str) -> None:
-    """``symbols`` tries the emoticon pattern only where one can start
-    (``_SYMBOL_START``): the same tokens as ``_SYMBOL.finditer`` over the text."""
-    plain = [symbol_token(m) for m in _SYMBOL.finditer(text, 0, MODEL_CHARS)]
-    assert symbols(text) == plain[:_MAX_SYMBOLS]
+@given(st.text(alphabet=" \tx8:;=<^()'-]dp3*[/\\|_.,!?a😀☀⭐щ\u3000\x85\x00", max_size=40))
+def test_symbols_finds_what_the_regular_expression_finds(text: str) -> None:
+    """The compiled search (``_tokens.pyx``, step 5) against the regular expression it
+    replaced (``tests/oracle/symbols_py.py``), on the characters its rules name."""
+    assert symbols(text) == symbols_py.symbols(text, MODEL_CHARS, _MAX_SYMBOLS)
+
+
+@given(st.text(st.characters(codec="utf-8"), max_size=60))
+def test_symbols_agrees_with_the_regular_expression_on_any_text(text: str) -> None:
+    assert symbols(text) == symbols_py.symbols(text, MODEL_CHARS, _MAX_SYMBOLS)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ":)",
+        " :-) ",
+        ":))",  # a face glued to a bracket: only the run of two is a smile
+        "a:)",  # not after a space
+        ":)a",  # not before an edge
+        ":).",
+        ":'(",
+        ":'x",
+        "^_^ ^^ ^_",
+        "<3 <3a",
+        "((( )))",
+        "x" * (MODEL_CHARS - 1) + " :)",  # past the characters the model reads
+        " " * (MODEL_CHARS - 2) + ":)",  # ends exactly there: the end is an edge
+        "😀" * 20,
+    ],
+)
+def test_symbols_agrees_with_the_regular_expression_on_the_edges(text: str) -> None:
+    assert symbols(text) == symbols_py.symbols(text, MODEL_CHARS, _MAX_SYMBOLS)
 
 
 def _tiny_model(folder: Path, loss: str, quantized: bool = False) -> Path:
