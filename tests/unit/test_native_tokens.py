@@ -150,7 +150,9 @@ def test_the_explanations_agree_on_generated_texts(words: list[str]) -> None:
 @given(
     st.lists(
         st.tuples(
-            st.sampled_from(["bad", "awful", "质量太差了非常失望", "über", "a", "!!", "zzqq", "😡"]),
+            st.sampled_from(
+                ["bad", "awful", "质量太差了非常失望", "über", "a", "!!", "zzqq", "😡"]
+            ),
             st.sampled_from([" ", "\t", "\n", "\u00a0", "\u3000", "\x85", "\x1c", "  "]),
         ),
         max_size=30,
