@@ -21,8 +21,9 @@ Here, 1.3 µs alone:
    that go one byte deeper, and any other byte goes where its *fallback* state (the
    longest proper suffix's) would go, as an Aho–Corasick automaton does. A state whose
    row is not that (and the root and its children, the hottest rows) keeps its full
-   row. Built from the library's table when loaded, so every transition is the
-   library's by construction: 2.3 MB.
+   row. Each state is one record (the feature it emits, its fallback, its edges), so a
+   step of the walk reads one place in memory. Built from the library's table when
+   loaded, so every transition is the library's by construction: 2.3 MB.
 3. Per language: the prior plus ``log1pf(count) × weight`` of each distinct feature, in
    single precision as the library computes them, with the weights of only the languages
    asked for (converted once from the library's half precision, which is exact).
@@ -57,7 +58,8 @@ SOURCE_DIGEST = TRIAGE_SOURCE_DIGEST.decode("ascii")
 
 
 ctypedef struct State:
-    # dense row's number (``n == _DENSE``), else the first of its edges in ``_edges``
+    # while the automaton is built (``_compact``): the dense row's number
+    # (``n == _DENSE``), else the first of its edges
     uint32_t first
     # how many edges, or ``_DENSE``: the state keeps its full row
     uint32_t n
@@ -81,10 +83,13 @@ cdef class NaiveBayesLanguages:
     not kept. ``classify`` keeps nothing between texts.
     """
 
+    #: the states while the automaton is built (``_compact``), then NULL
     cdef State* _states
-    #: an edge: the next state's number × 256 + the byte
-    cdef uint32_t* _edges
-    #: full rows, 256 next states each
+    #: every state as one record (``_compact``), at the offset that names it in the walk
+    cdef uint32_t* _nodes
+    #: each library state's offset in ``_nodes`` (increasing with the state's number)
+    cdef uint32_t* _offsets
+    #: full rows, 256 next states' offsets each
     cdef uint32_t* _dense
     cdef Py_ssize_t _n_states
     #: how many states keep their full row
@@ -96,7 +101,8 @@ cdef class NaiveBayesLanguages:
 
     def __cinit__(self):
         self._states = NULL
-        self._edges = NULL
+        self._nodes = NULL
+        self._offsets = NULL
         self._dense = NULL
         self._priors = NULL
 
@@ -143,7 +149,11 @@ cdef class NaiveBayesLanguages:
                 raise ValueError(f"transition {i} leads to state {table[i]}, which is not one")
         for i in range(n_languages):
             self._priors[i] = priors[i]
-        self._compact(table, rows)
+        try:
+            self._compact(table, rows)
+        finally:
+            PyMem_Free(self._states)
+            self._states = NULL
 
     cdef int _compact(self, const uint32_t[::1] table, const uint64_t[::1] rows) except -1:
         """The states' edges, fallbacks and full rows from the library's ``table``
@@ -157,7 +167,15 @@ cdef class NaiveBayesLanguages:
           fallback is not nearer the root than itself, or when a byte without an edge
           does not go where the fallback's row sends it. So every walk ends (each
           fallback is nearer the root, and the root's row is full) and every transition
-          is the table's."""
+          is the table's;
+        - each state becomes one record of ``_nodes``, in the library's order, and is
+          named in the walk by the record's offset: the feature it emits (-1: none),
+          its fallback's offset, its number of edges (or ``_DENSE``), then its full
+          row's number or its edges (the next state's offset × 256 + the byte). A step
+          of the walk reads one record, mostly one cache line, where a state and its
+          edges in two arrays were two reads from memory apart: inside the pipeline,
+          where the rest of an event's work evicts the automaton, that wait is most of
+          what a text costs (docs/performance.md)."""
         cdef Py_ssize_t n = self._n_states, head = 0, tail = 1, i, b, n_edges = 0, d
         cdef uint32_t s, u, f
         cdef uint32_t* order = <uint32_t*>PyMem_Malloc(n * sizeof(uint32_t))
@@ -210,30 +228,56 @@ cdef class NaiveBayesLanguages:
                     self._states[i].first = self.dense_states
                     self.dense_states += 1
                     depth[i] = 0
-            self._edges = <uint32_t*>PyMem_Malloc((n_edges + 1) * sizeof(uint32_t))
-            self._dense = <uint32_t*>PyMem_Malloc(self.dense_states * 256 * sizeof(uint32_t))
-            if self._edges == NULL or self._dense == NULL:
-                raise MemoryError()
-            for i in range(n):
-                s = i
-                if self._states[s].n == _DENSE:
-                    for b in range(256):
-                        self._dense[self._states[s].first * 256 + b] = table[rows[s] + b]
-                    continue
-                d = self._states[s].first
-                for b in range(256):
-                    u = table[rows[s] + b]
-                    if depth[u] == depth[s] + 1:
-                        self._edges[d] = u * 256 + b
-                        d += 1
+            self._layout(table, rows, depth)
         finally:
             PyMem_Free(order)
             PyMem_Free(depth)
         return 0
 
+    cdef int _layout(
+        self, const uint32_t[::1] table, const uint64_t[::1] rows, const int32_t* depth
+    ) except -1:
+        """The records of ``_nodes`` and the full rows, from the states ``_compact``
+        worked out (``depth``: each state's distance from the root)."""
+        cdef Py_ssize_t n = self._n_states, i, b, at = 0, row
+        cdef uint32_t u, k
+        cdef State* state
+        self._offsets = <uint32_t*>PyMem_Malloc(n * sizeof(uint32_t))
+        if self._offsets == NULL:
+            raise MemoryError()
+        for i in range(n):
+            self._offsets[i] = <uint32_t>at
+            at += 4 if self._states[i].n == _DENSE else 3 + self._states[i].n
+        if at >= (1 << 24):
+            raise ValueError("the automaton is too large for its compact form")
+        self._nodes = <uint32_t*>PyMem_Malloc(at * sizeof(uint32_t))
+        self._dense = <uint32_t*>PyMem_Malloc(self.dense_states * 256 * sizeof(uint32_t))
+        if self._nodes == NULL or self._dense == NULL:
+            raise MemoryError()
+        for i in range(n):
+            state = &self._states[i]
+            at = self._offsets[i]
+            self._nodes[at] = <uint32_t>state.emit
+            self._nodes[at + 1] = self._offsets[state.fallback]
+            self._nodes[at + 2] = state.n
+            if state.n == _DENSE:
+                self._nodes[at + 3] = state.first
+                row = state.first * 256
+                for b in range(256):
+                    self._dense[row + b] = self._offsets[table[rows[i] + b]]
+                continue
+            k = 0
+            for b in range(256):
+                u = table[rows[i] + b]
+                if depth[u] == depth[i] + 1:
+                    self._nodes[at + 3 + k] = self._offsets[u] * 256 + <uint32_t>b
+                    k += 1
+        return 0
+
     def __dealloc__(self):
         PyMem_Free(self._states)
-        PyMem_Free(self._edges)
+        PyMem_Free(self._nodes)
+        PyMem_Free(self._offsets)
         PyMem_Free(self._dense)
         PyMem_Free(self._priors)
 
@@ -272,7 +316,7 @@ cdef class NaiveBayesLanguages:
         memset(slots, 0xFF, size * sizeof(int32_t))  # every slot -1: empty
         for i in range(n):
             state = self._next(state, p[i])
-            feature = self._states[state].emit
+            feature = <int32_t>self._nodes[state]
             if feature < 0:
                 continue
             j = (<uint32_t>feature * 2654435761u) & mask
@@ -307,23 +351,31 @@ cdef class NaiveBayesLanguages:
         PyMem_Free(scores)
         return best
 
-    cdef inline uint32_t _next(self, uint32_t state, unsigned char byte) noexcept:
-        """Where ``byte`` leads from ``state``: its edge, else its fallback's answer."""
-        cdef State* info
-        cdef uint32_t* edge
-        cdef uint32_t k
+    cdef inline uint32_t _next(self, uint32_t at, unsigned char byte) noexcept:
+        """Where ``byte`` leads from the state at ``at``: its edge, else its fallback's
+        answer (offsets in ``_nodes``)."""
+        cdef const uint32_t* node
+        cdef uint32_t k, n
         while True:
-            info = &self._states[state]
-            if info.n == _DENSE:
-                return self._dense[info.first * 256 + byte]
-            edge = self._edges + info.first
-            for k in range(info.n):
-                if (edge[k] & 0xFF) == byte:
-                    return edge[k] >> 8
-            state = info.fallback
+            node = self._nodes + at
+            n = node[2]
+            if n == _DENSE:
+                return self._dense[node[3] * 256 + byte]
+            for k in range(n):
+                if (node[3 + k] & 0xFF) == byte:
+                    return node[3 + k] >> 8
+            at = node[1]
 
     def next_state(self, uint32_t state, unsigned char byte):
         """Where ``byte`` leads from ``state`` (what tests compare with the table)."""
         if state >= self._n_states:
             raise ValueError(f"{state} is not a state")
-        return self._next(state, byte)
+        cdef uint32_t at = self._next(self._offsets[state], byte)
+        cdef Py_ssize_t lo = 0, hi = self._n_states - 1, mid
+        while lo < hi:  # the state whose record is at ``at`` (offsets increase)
+            mid = (lo + hi + 1) >> 1
+            if self._offsets[mid] <= at:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
