@@ -58,8 +58,8 @@ SOURCE_DIGEST = TRIAGE_SOURCE_DIGEST.decode("ascii")
 
 
 ctypedef struct State:
-    # while the automaton is built (``_compact``): the dense row's number
-    # (``n == _DENSE``), else the first of its edges
+    # while the automaton is built (``_compact``): the full row's number, for a state
+    # that keeps one (``n == _DENSE``)
     uint32_t first
     # how many edges, or ``_DENSE``: the state keeps its full row
     uint32_t n
@@ -176,7 +176,7 @@ cdef class NaiveBayesLanguages:
           edges in two arrays were two reads from memory apart: inside the pipeline,
           where the rest of an event's work evicts the automaton, that wait is most of
           what a text costs (docs/performance.md)."""
-        cdef Py_ssize_t n = self._n_states, head = 0, tail = 1, i, b, n_edges = 0, d
+        cdef Py_ssize_t n = self._n_states, head = 0, tail = 1, i, b
         cdef uint32_t s, u, f
         cdef uint32_t* order = <uint32_t*>PyMem_Malloc(n * sizeof(uint32_t))
         cdef int32_t* depth = <int32_t*>PyMem_Malloc(n * sizeof(int32_t))
@@ -219,9 +219,6 @@ cdef class NaiveBayesLanguages:
                 if self._states[s].n == _DENSE:
                     self._states[s].first = self.dense_states
                     self.dense_states += 1
-                else:
-                    self._states[s].first = n_edges
-                    n_edges += self._states[s].n
             for i in range(n):  # unreachable from the root: never walked, kept whole
                 if depth[i] < 0:
                     self._states[i].n = _DENSE

@@ -324,10 +324,11 @@ cdef class CompiledTextModel:
         read: each token's slot of the table, then the entry it names (its hash, its
         start, its summed logits, or with ``margins`` its summed margin contribution)
         and the entry's bytes, and for a token not in the table its n-grams' rows (of
-        the logits, or the margin contributions). A lookup reads these one after another, so
-        without this every token would wait on the memory two or three times in a row
-        whenever the pipeline's other work has pushed the model out of the caches
-        (9.1 µs a prediction there, against 3.5 alone: docs/performance.md)."""
+        the logits, or the margin contributions). A lookup reads these one after
+        another, so without this every token would wait on the memory two or three times
+        in a row whenever the pipeline's other work has pushed the model out of the
+        caches (9.1 µs a prediction there, against 3.5 alone: docs/performance.md). A
+        hint only: nothing read here decides anything."""
         cdef Py_ssize_t i, start = -1, n = 0, k
         cdef int32_t entry
         cdef unsigned char byte
@@ -550,7 +551,8 @@ cdef class CompiledTextModel:
         if not _shown_init(&shown, n // 2 + 1):
             raise MemoryError()
         try:
-            # (its tokens as a line splits them: the same, but at a few rare spaces)
+            # a hint: the tokens as fastText splits a line (``str.split``'s but at a few
+            # rare spaces, and only up to a line break)
             self._prefetch_words(utf8, size, True)
             for i in range(n + 1):
                 if i < n:
@@ -597,9 +599,8 @@ cdef class CompiledTextModel:
             if weight > 0 and gram:
                 grams.append(gram)
                 gram_utf8 = <const unsigned char*>PyUnicode_AsUTF8AndSize(gram, &gram_size)
-                _shown_note(
-                    shown, gram_utf8, gram_size, _fnv(gram_utf8, gram_size), weight, -1, len(grams) - 1
-                )
+                h = _fnv(gram_utf8, gram_size)
+                _shown_note(shown, gram_utf8, gram_size, h, weight, -1, len(grams) - 1)
             return parts
         h = _fnv(token, size)
         wid = self._find(token, size, h)
@@ -611,6 +612,7 @@ cdef class CompiledTextModel:
         if weight > 0 and not (length < 2 and ascii) and _alphanumeric_span(prepared, start, end):
             _shown_note(shown, token, size, h, weight, start, end)
         return parts
+
 
 ctypedef struct _Word:
     const unsigned char* key  # its UTF-8
@@ -681,7 +683,9 @@ cdef void _shown_note(
     shown.count += 1
 
 
-cdef list _ranked(_Shown* shown, str prepared, list grams, Py_ssize_t limit, Py_ssize_t features):
+cdef list _ranked(
+    _Shown* shown, str prepared, list grams, Py_ssize_t limit, Py_ssize_t features
+):
     """The first ``limit`` shown words (a slice's ``[:limit]``) by weight, ties in the
     order they first occurred, each with its share."""
     cdef list out = []
@@ -692,7 +696,9 @@ cdef list _ranked(_Shown* shown, str prepared, list grams, Py_ssize_t limit, Py_
     for r in range(min(limit, shown.count)):
         best = -1
         for k in range(shown.count):
-            if not shown.words[k].taken and (best < 0 or shown.words[k].weight > shown.words[best].weight):
+            if shown.words[k].taken:
+                continue
+            if best < 0 or shown.words[k].weight > shown.words[best].weight:
                 best = k
         word = &shown.words[best]
         word.taken = True
@@ -763,7 +769,6 @@ cdef inline uint32_t _fnv(const unsigned char* data, Py_ssize_t size):
     for i in range(size):
         h = (h ^ <uint32_t>(<int8_t>data[i])) * 16777619U
     return h
-
 
 
 # --- the symbols (step 5) ---------------------------------------------------------------
