@@ -377,29 +377,16 @@ cdef class CompiledTextModel:
         """Ask the memory for the rows of a token's n-grams (as ``_sum_rows`` finds
         them): their logits, or with ``margins`` their margin contributions."""
         cdef Py_ssize_t row
-        cdef Py_ssize_t i, j, n, size = utf8_size + 2
-        cdef uint32_t h
+        cdef _Grams g
         if _is_eos(utf8, utf8_size):
             return
-        for i in range(size):
-            if (_byte(utf8, utf8_size, i) & 0xC0) == 0x80:
-                continue
-            j = i
-            n = 1
-            h = 2166136261U
-            while j < size and n <= self._maxn:
-                h = (h ^ <uint32_t>(<int8_t>_byte(utf8, utf8_size, j))) * 16777619U
-                j += 1
-                while j < size and (_byte(utf8, utf8_size, j) & 0xC0) == 0x80:
-                    h = (h ^ <uint32_t>(<int8_t>_byte(utf8, utf8_size, j))) * 16777619U
-                    j += 1
-                if n >= self._minn and not (n == 1 and (i == 0 or j == size)):
-                    row = self._n_words + h % self._bucket
-                    if margins:
-                        __builtin_prefetch(&self._rows[row])
-                    else:
-                        __builtin_prefetch(&self._logits[row, 0])
-                n += 1
+        _grams_start(&g, utf8, utf8_size)
+        while _next_gram(&g, self._minn, self._maxn):
+            row = self._n_words + g.h % self._bucket
+            if margins:
+                __builtin_prefetch(&self._rows[row])
+            else:
+                __builtin_prefetch(&self._logits[row, 0])
 
     cdef bint _add_token(
         self,
@@ -490,8 +477,8 @@ cdef class CompiledTextModel:
         n-grams are hashed over ``<`` + the token's UTF-8 + ``>`` without building that
         text."""
         cdef double total = 0.0, row
-        cdef Py_ssize_t n_rows = 0, i, j, n, size, k, row_id
-        cdef uint32_t h
+        cdef Py_ssize_t n_rows = 0, k, row_id
+        cdef _Grams g
         if logits != NULL and wid >= 0:
             for k in range(self._n_labels):
                 logits[k] = 0.0
@@ -501,29 +488,16 @@ cdef class CompiledTextModel:
             if logits != NULL:
                 self._add_row(wid, logits)
         if not _is_eos(utf8, utf8_size):
-            size = utf8_size + 2  # with the two markers
-            for i in range(size):
-                if (_byte(utf8, utf8_size, i) & 0xC0) == 0x80:
-                    continue
-                j = i
-                n = 1
-                h = 2166136261U
-                while j < size and n <= self._maxn:
-                    h = (h ^ <uint32_t>(<int8_t>_byte(utf8, utf8_size, j))) * 16777619U
-                    j += 1
-                    while j < size and (_byte(utf8, utf8_size, j) & 0xC0) == 0x80:
-                        h = (h ^ <uint32_t>(<int8_t>_byte(utf8, utf8_size, j))) * 16777619U
-                        j += 1
-                    if n >= self._minn and not (n == 1 and (i == 0 or j == size)):
-                        row_id = self._n_words + h % self._bucket
-                        row = self._rows[row_id]
-                        total += row
-                        n_rows += 1
-                        if grams is not None:
-                            grams.append((row, _marked(utf8, utf8_size, i, j)))
-                        if logits != NULL:
-                            self._add_row(row_id, logits)
-                    n += 1
+            _grams_start(&g, utf8, utf8_size)
+            while _next_gram(&g, self._minn, self._maxn):
+                row_id = self._n_words + g.h % self._bucket
+                row = self._rows[row_id]
+                total += row
+                n_rows += 1
+                if grams is not None:
+                    grams.append((row, _marked(utf8, utf8_size, g.i, g.j)))
+                if logits != NULL:
+                    self._add_row(row_id, logits)
         parts[0] = n_rows
         return total
 
@@ -721,6 +695,48 @@ cdef bint _alphanumeric_span(str text, Py_ssize_t start, Py_ssize_t end):
         if not Py_UNICODE_ISALNUM(PyUnicode_READ(kind, data, i)):
             return False
     return True
+
+
+ctypedef struct _Grams:
+    # the character n-grams of ``<`` + a token's UTF-8 + ``>`` (step 2), one at a time
+    const unsigned char* utf8
+    Py_ssize_t utf8_size
+    Py_ssize_t size  # with the two markers
+    Py_ssize_t i  # the n-gram's first byte
+    Py_ssize_t j  # the byte after its last
+    Py_ssize_t n  # its length in characters, plus one
+    uint32_t h  # its hash
+
+
+cdef inline void _grams_start(_Grams* g, const unsigned char* utf8, Py_ssize_t utf8_size):
+    """Before the first n-gram of a token (``utf8``: its bytes, markers left out)."""
+    g.utf8, g.utf8_size, g.size = utf8, utf8_size, utf8_size + 2
+    g.i, g.j, g.n = -1, g.size, 0
+
+
+cdef inline bint _next_gram(_Grams* g, Py_ssize_t minn, Py_ssize_t maxn) noexcept:
+    """Move to the token's next n-gram of ``minn`` to ``maxn`` characters (step 2: each
+    starts at a character's first byte; a one-character n-gram is left out at either
+    marker), its hash in ``g.h`` and its bytes ``g.i`` to ``g.j``; false when none is
+    left. The one home of the rule that ``_sum_rows`` and ``_prefetch_grams`` follow."""
+    cdef bint wanted
+    while True:
+        if g.j >= g.size or g.n > maxn:  # this start is done: the next character's
+            g.i += 1
+            while g.i < g.size and (_byte(g.utf8, g.utf8_size, g.i) & 0xC0) == 0x80:
+                g.i += 1
+            if g.i >= g.size:
+                return False
+            g.j, g.n, g.h = g.i, 1, 2166136261U
+        g.h = (g.h ^ <uint32_t>(<int8_t>_byte(g.utf8, g.utf8_size, g.j))) * 16777619U
+        g.j += 1
+        while g.j < g.size and (_byte(g.utf8, g.utf8_size, g.j) & 0xC0) == 0x80:
+            g.h = (g.h ^ <uint32_t>(<int8_t>_byte(g.utf8, g.utf8_size, g.j))) * 16777619U
+            g.j += 1
+        wanted = g.n >= minn and not (g.n == 1 and (g.i == 0 or g.j == g.size))
+        g.n += 1
+        if wanted:
+            return True
 
 
 cdef inline unsigned char _byte(const unsigned char* utf8, Py_ssize_t size, Py_ssize_t k):
