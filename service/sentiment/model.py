@@ -36,8 +36,7 @@ Decisions:
    fastText loads it and trains it; per event, ``_tokens.pyx`` finds the symbols it
    reads and runs it (the prediction and the explanation, both linear in the rows: each
    row's contributions are worked out at load), finding a text's rows as fastText's
-   dictionary does. A quantized model
-   or a loss but softmax is refused at load.
+   dictionary does. A quantized model or a loss but softmax is refused at load.
 """
 
 from __future__ import annotations
@@ -103,7 +102,7 @@ def prepare(spaced: str, normalized: str = "") -> str:
     """The model's input (decision 1): the matcher's spaced text, then the emoji and
     emoticons of the normalised text (``symbols``), which spacing drops."""
     text = spaced[:MODEL_CHARS].strip()
-    found = _symbols(normalized, MODEL_CHARS, _MAX_SYMBOLS) if normalized else []
+    found = symbols(normalized) if normalized else []
     return f"{text} {' '.join(found)}" if found else text
 
 
