@@ -1,7 +1,8 @@
 """The compiled part of the package (everything else is in pyproject.toml).
 
 Eight modules are compiled by Cython into C extensions: seven of the per-event path,
-``service/prioritizer/_decode.pyx`` (the decoder's depth and duplicate-key counts),
+``service/prioritizer/_decode.pyx`` (the decoder's depth and duplicate-key counts, and
+the common form of an event built without the validator),
 ``service/rules/_scan.pyx`` (lexicon matching, the tone and the script of a text),
 ``service/rules/_rules.pyx`` (which rules fire, their outcome and evidence),
 ``service/rules/_langid.pyx`` (the language model of a Latin-script text),

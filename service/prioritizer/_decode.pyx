@@ -1,7 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""The decoder's checks of a document's shape, compiled (Cython): how deep it could nest
-and whether a key was repeated (``decode.py``, ``_check_tree``, says why these counts
-decide it).
+"""The decoder's compiled steps (Cython): the checks of a document's shape — how deep it
+could nest and whether a key was repeated (``decode.py``, ``_check_tree``, says why these
+counts decide it) — and ``event_of``, the common form of an event built without the
+validator (below, and ``decode.py``'s module docstring).
 
 ``raw_counts`` reads the raw bytes once for what the Python form counted in five passes
 (``[`` and ``{``; ``:`` and its escaped forms ``\\u003a``/``\\u003A``).
@@ -74,3 +75,339 @@ cdef Py_ssize_t _colons(object node) except -1:
         for value in <list>node:
             n += _colons(value)
     return n
+
+
+# --- the common form of an event, built without the validator ------------------------
+#
+# ``event_of`` is step 3 of ``decode.decode_feedback`` for the events nearly every
+# publisher sends: it checks the parsed document against the contract's rules for the
+# forms it knows, and builds the ``FeedbackEvent`` the validator would have built. Any
+# form it does not know — a missing or mistyped field, a value out of bounds, a timestamp
+# written another way than below, an id to strip or with a character that is not
+# printable — gives None, and the decoder hands the document to the validator, which
+# accepts it or says exactly why not. So this path may decline a valid event, never
+# accept an invalid one, and what it accepts equals the validator's event
+# (``tests/unit/test_event_fast_path.py``: the labelled corpus, the hostile corpus and
+# hypothesis-generated documents; the bounds below are compared with the contract's
+# JSON schema there, so a changed contract fails that test until this path follows).
+
+from cpython.datetime cimport datetime_new, import_datetime
+
+from schemas.common import LifecycleStage, Tier
+from schemas.feedback import Customer, FeedbackEvent
+from datetime import timedelta
+
+from service.prioritizer.history import shared_timezone
+from service.trusted import construct
+
+import_datetime()
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object)
+    const char* PyUnicode_DATA(object)
+    int PyUnicode_KIND(object)
+    Py_UCS4 PyUnicode_READ(int kind, const void* data, Py_ssize_t index)
+    bint Py_UNICODE_ISPRINTABLE(Py_UCS4 ch)
+
+#: The event's fields in the contract's order, each with its number below.
+EVENT_FIELDS = (
+    "schema_version", "event_id", "occurred_at", "channel", "customer", "text",
+    "nps_score", "rating", "language", "subject", "metadata", "brand",
+)
+#: The customer's fields in the contract's order.
+CUSTOMER_FIELDS = ("id", "tier", "lifecycle_stage", "name")
+#: Bounds of the contract (``schemas/feedback.py``) this path checks; the test compares
+#: them with the model's JSON schema.
+MAX_ID = 256
+MAX_TEXT = 1_000_000
+MAX_SUBJECT = 2_000
+MAX_NAME = 512
+MAX_BRAND = 100
+NPS_RANGE = (0, 10)
+RATING_RANGE = (1, 5)
+MAX_CHANNEL = 64
+MAX_SUBTAG = 8
+
+cdef dict _EVENT_NUMBERS = {name: i for i, name in enumerate(EVENT_FIELDS)}
+cdef dict _CUSTOMER_NUMBERS = {name: i for i, name in enumerate(CUSTOMER_FIELDS)}
+cdef dict _TIERS = {member.value: member for member in Tier}
+cdef dict _STAGES = {member.value: member for member in LifecycleStage}
+#: the shared time zone of each offset in seconds (``history.shared_zone``'s objects)
+cdef dict _ZONES = {}
+#: the contract still has these fields, in this order (else this path declines all)
+cdef bint _KNOWN = (
+    tuple(FeedbackEvent.model_fields) == EVENT_FIELDS
+    and tuple(Customer.model_fields) == CUSTOMER_FIELDS
+)
+#: whether this path is in use (False: every event goes to the validator)
+ENABLED = _KNOWN
+
+
+def event_of(dict document):
+    """The ``FeedbackEvent`` of ``document`` (a JSON object as ``orjson.loads`` gives
+    it) when it is in the common form, its ids printable; else None (see above). Its
+    time carries the shared ``datetime.timezone`` of its offset
+    (``history.shared_timezone``, as ``shared_zone`` gives it)."""
+    if not _KNOWN:
+        return None
+    cdef list values = [None] * 12
+    cdef dict extra = None
+    cdef int number
+    for key, value in document.items():
+        found = _EVENT_NUMBERS.get(key)
+        if found is None:
+            if extra is None:
+                extra = {}
+            extra[key] = value
+            continue
+        number = found
+        if number == 0:  # schema_version
+            if value is not None and type(value) is not str:
+                return None
+        elif number == 1:  # event_id
+            if not _plain_id(value):
+                return None
+        elif number == 2:  # occurred_at
+            value = _timestamp(value)
+            if value is None:
+                return None
+        elif number == 3:  # channel
+            if not _channel(value):
+                return None
+        elif number == 4:  # customer
+            value = _customer(value)
+            if value is None:
+                return None
+        elif number == 5:  # text
+            if type(value) is not str or len(<str>value) > MAX_TEXT:
+                return None
+        elif number == 6:  # nps_score
+            if value is not None and not _int_within(value, 0, 10):
+                return None
+        elif number == 7:  # rating
+            if value is not None and not _int_within(value, 1, 5):
+                return None
+        elif number == 8:  # language
+            if value is not None and not _language(value):
+                return None
+        elif number == 9:  # subject
+            if value is not None and not _text_within(value, 0, MAX_SUBJECT):
+                return None
+        elif number == 10:  # metadata
+            value = _metadata(value)
+            if value is None:
+                return None
+        else:  # brand
+            if value is not None and not _text_within(value, 1, MAX_BRAND):
+                return None
+        values[number] = value
+    # the required fields (a None of theirs was declined above)
+    if values[1] is None or values[2] is None or values[3] is None or values[4] is None:
+        return None
+    if values[5] is None:
+        return None
+    if values[10] is None:  # (its default: a new dict per event)
+        values[10] = {}
+    fields = {
+        "schema_version": values[0],
+        "event_id": values[1],
+        "occurred_at": values[2],
+        "channel": values[3],
+        "customer": values[4],
+        "text": values[5],
+        "nps_score": values[6],
+        "rating": values[7],
+        "language": values[8],
+        "subject": values[9],
+        "metadata": values[10],
+        "brand": values[11],
+    }
+    return construct(FeedbackEvent, fields, set(document), extra if extra is not None else {})
+
+
+cdef object _customer(object value):
+    """The ``Customer`` of a customer object in the common form, else None."""
+    if type(value) is not dict:
+        return None
+    cdef object id_ = None, tier = None, stage = None, name = None
+    cdef dict extra = {}
+    for key, item in (<dict>value).items():
+        found = _CUSTOMER_NUMBERS.get(key)
+        if found is None:
+            extra[key] = item
+        elif found == 0:
+            if not _plain_id(item):
+                return None
+            id_ = item
+        elif found == 1:
+            if item is not None:
+                if type(item) is not str:
+                    return None
+                item = _TIERS.get(item)
+                if item is None:
+                    return None
+            tier = item
+        elif found == 2:
+            if item is not None:
+                if type(item) is not str:
+                    return None
+                item = _STAGES.get(item)
+                if item is None:
+                    return None
+            stage = item
+        else:
+            if item is not None and not _text_within(item, 0, MAX_NAME):
+                return None
+            name = item
+    if id_ is None:
+        return None
+    return construct(
+        Customer,
+        {"id": id_, "tier": tier, "lifecycle_stage": stage, "name": name},
+        set(<dict>value),
+        extra,
+    )
+
+
+cdef bint _plain_id(object value):
+    """An id the contract takes as it is: a string of 1 to ``MAX_ID`` characters, every
+    one printable, the first and the last not a space. (Stripping would change nothing:
+    every other white-space character is not printable.)"""
+    if type(value) is not str:
+        return False
+    cdef str text = <str>value
+    cdef Py_ssize_t i, n = len(text)
+    if n < 1 or n > MAX_ID:
+        return False
+    cdef int kind = PyUnicode_KIND(text)
+    cdef const void* data = PyUnicode_DATA(text)
+    if PyUnicode_READ(kind, data, 0) == 32 or PyUnicode_READ(kind, data, n - 1) == 32:
+        return False
+    for i in range(n):
+        if not Py_UNICODE_ISPRINTABLE(PyUnicode_READ(kind, data, i)):
+            return False
+    return True
+
+
+cdef bint _text_within(object value, Py_ssize_t low, Py_ssize_t high):
+    return type(value) is str and low <= len(<str>value) <= high
+
+
+cdef bint _int_within(object value, long low, long high):
+    """An int (not a bool: strict) from ``low`` to ``high``."""
+    return type(value) is int and low <= value <= high
+
+
+cdef object _metadata(object value):
+    """A copy of a metadata object whose values are all strings, else None."""
+    if type(value) is not dict:
+        return None
+    for item in (<dict>value).values():
+        if type(item) is not str:
+            return None
+    return dict(<dict>value)
+
+
+cdef bint _channel(object value):
+    """``^[a-z][a-z0-9_]{0,63}$``."""
+    if type(value) is not str or not PyUnicode_IS_ASCII(value):
+        return False
+    cdef Py_ssize_t i, n = len(<str>value)
+    if n < 1 or n > MAX_CHANNEL:
+        return False
+    cdef const unsigned char* p = <const unsigned char*>PyUnicode_DATA(value)
+    if not (97 <= p[0] <= 122):
+        return False
+    for i in range(1, n):
+        if not (97 <= p[i] <= 122 or 48 <= p[i] <= 57 or p[i] == 95):
+            return False
+    return True
+
+
+cdef inline bint _letter(unsigned char c):
+    return 65 <= c <= 90 or 97 <= c <= 122
+
+
+cdef bint _language(object value):
+    """``^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$``."""
+    if type(value) is not str or not PyUnicode_IS_ASCII(value):
+        return False
+    cdef Py_ssize_t i = 0, start, n = len(<str>value)
+    cdef const unsigned char* p = <const unsigned char*>PyUnicode_DATA(value)
+    while i < n and _letter(p[i]):
+        i += 1
+    if not 2 <= i <= 3:
+        return False
+    while i < n:
+        if p[i] != 45:  # -
+            return False
+        i += 1
+        start = i
+        while i < n and (_letter(p[i]) or 48 <= p[i] <= 57):
+            i += 1
+        if not 1 <= i - start <= MAX_SUBTAG:
+            return False
+    return True
+
+
+cdef inline int _digits(const unsigned char* p, int count):
+    """The number written by ``count`` ASCII digits, or -1."""
+    cdef int i, n = 0
+    for i in range(count):
+        if not 48 <= p[i] <= 57:
+            return -1
+        n = n * 10 + p[i] - 48
+    return n
+
+
+cdef object _timestamp(object value):
+    """The aware datetime of ``YYYY-MM-DDTHH:MM:SS``, then 1 to 6 digits of a second
+    after a ``.``, then ``Z`` or ``±HH:MM`` (RFC 3339's common form), with the shared
+    time zone of its offset; else None (a leap second, a day the month lacks, another
+    form)."""
+    if type(value) is not str or not PyUnicode_IS_ASCII(value):
+        return None
+    cdef Py_ssize_t n = len(<str>value)
+    if n < 20 or n > 32:
+        return None
+    cdef const unsigned char* p = <const unsigned char*>PyUnicode_DATA(value)
+    if p[4] != 45 or p[7] != 45 or p[10] != 84 or p[13] != 58 or p[16] != 58:  # - - T : :
+        return None
+    cdef int year = _digits(p, 4), month = _digits(p + 5, 2), day = _digits(p + 8, 2)
+    cdef int hour = _digits(p + 11, 2), minute = _digits(p + 14, 2), second = _digits(p + 17, 2)
+    if year < 1 or month < 1 or day < 1 or hour < 0 or hour > 23 or minute < 0 or minute > 59:
+        return None
+    if second < 0 or second > 59:
+        return None
+    cdef Py_ssize_t i = 19, start
+    cdef int micro = 0, scale = 100000
+    if p[i] == 46:  # .
+        i += 1
+        start = i
+        while i < n and 48 <= p[i] <= 57:
+            if i - start == 6:
+                return None
+            micro += (p[i] - 48) * scale
+            scale //= 10
+            i += 1
+        if i == start:
+            return None
+    cdef int offset, sign, hours, minutes
+    if n - i == 1 and p[i] == 90:  # Z
+        offset = 0
+    elif n - i == 6 and (p[i] == 43 or p[i] == 45) and p[i + 3] == 58:  # ± :
+        sign = 1 if p[i] == 43 else -1
+        hours, minutes = _digits(p + i + 1, 2), _digits(p + i + 4, 2)
+        if hours < 0 or hours > 23 or minutes < 0 or minutes > 59:
+            return None
+        offset = sign * (hours * 3600 + minutes * 60)
+    else:
+        return None
+    zone = _ZONES.get(offset)
+    if zone is None:
+        zone = _ZONES[offset] = shared_timezone(timedelta(seconds=offset))
+    try:
+        return datetime_new(year, month, day, hour, minute, second, micro, zone)
+    except ValueError:  # a day the month does not have
+        return None
+

@@ -75,7 +75,7 @@ def shared_zone(at: datetime) -> datetime:
     offset = at.utcoffset()
     if offset is None:
         return at  # naive: nothing to share (events are validated as aware)
-    zone = _zone(offset)
+    zone = shared_timezone(offset)
     try:
         # in a zone of its own offset, the same wall time: what ``replace(tzinfo=zone)``
         # gives, in half its time (its keyword argument is dearer than the conversion)
@@ -85,7 +85,9 @@ def shared_zone(at: datetime) -> datetime:
 
 
 @cache  # offsets are few: whole minutes within a day
-def _zone(offset: timedelta) -> timezone:
+def shared_timezone(offset: timedelta) -> timezone:
+    """The one ``datetime.timezone`` of ``offset`` (``UTC`` for none) that every time of
+    that offset shares (``shared_zone``; the decoder's common form of an event too)."""
     return UTC if not offset else timezone(offset)
 
 

@@ -20,8 +20,6 @@ from datetime import datetime, timedelta
 from hashlib import sha1
 from typing import Any
 
-from pydantic import BaseModel
-
 from schemas.common import Priority
 from schemas.feedback import FeedbackEvent
 from schemas.ticket import Reason, SlaInfo, Ticket
@@ -34,6 +32,7 @@ from service.rules.model import RuleSet
 from service.rules.text import MAX_ANALYSED_CHARS, normalize
 from service.sentiment.model import NegativityModel, default_model
 from service.sla.policy import SlaPolicy, TicketFacts
+from service.trusted import construct
 
 #: Namespace of ticket ids: uuid5(TICKET_NAMESPACE, event_id). Never change it, or
 #: redelivered events would get new ticket ids.
@@ -247,14 +246,6 @@ class RuleEngine:
 
 #: category rank of a rule without a category (never chosen)
 _NO_RANK = 1 << 30
-_new = object.__new__
-# BaseModel's ``__dict__`` and slots, set through their descriptors (what
-# ``object.__setattr__`` would find after a type lookup)
-_set_dict = BaseModel.__dict__["__dict__"].__set__
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
-
 
 _REASON_FIELDS = frozenset({"rule_id", "weight", "evidence", "min_priority"})
 
@@ -263,15 +254,13 @@ def _reason(
     rule_id: str, weight: int, evidence: list[str], min_priority: Priority | None
 ) -> Reason:
     """``Reason.model_construct`` without its per-field loop (the fields are trusted)."""
-    reason: Reason = _new(Reason)
-    _set_dict(
-        reason,
-        {"rule_id": rule_id, "weight": weight, "evidence": evidence, "min_priority": min_priority},
-    )
-    _set_fields_set(reason, set(_REASON_FIELDS))
-    _set_extra(reason, None)
-    _set_private(reason, None)
-    return reason
+    fields = {
+        "rule_id": rule_id,
+        "weight": weight,
+        "evidence": evidence,
+        "min_priority": min_priority,
+    }
+    return construct(Reason, fields, set(_REASON_FIELDS), None)
 
 
 def _days(days: float) -> timedelta:
