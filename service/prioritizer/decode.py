@@ -117,24 +117,22 @@ def decode_feedback(
             raise DecodeFailure(DeadLetterReason.SCHEMA_VIOLATION, f"CloudEvents: {exc}") from None
         structured = cloudevents.is_structured(headers)
     obj = _parse_json(value)
-    event_id = None
     if isinstance(obj, dict | list):  # depth first: a 1000-deep array is too_deep
-        event_id = _safe_id(obj.get("event_id")) if isinstance(obj, dict) else None
-        _check_tree(value, obj, limits.max_depth + structured, None if structured else event_id)
+        # (a failure names the event's id; the data's, not a structured envelope's)
+        named = obj if isinstance(obj, dict) and not structured else None
+        _check_tree(value, obj, limits.max_depth + structured, named)
     if structured:  # the envelope adds a level; the data was checked with it
         obj = _unwrap_structured(obj, limits.max_depth)
     if not isinstance(obj, dict):
         raise DecodeFailure(
             DeadLetterReason.NOT_AN_OBJECT, f"expected a JSON object, got {type(obj).__name__}"
         )
-    if structured:  # the id is the data's, not the envelope's
-        event_id = _safe_id(obj.get("event_id"))
     event: FeedbackEvent | None = event_of(obj)
     if event is None:  # not the common form: the validator decides
         try:
             event = _validate_event(obj)
         except ValidationError as exc:
-            raise _from_validation(exc, event_id) from None
+            raise _from_validation(exc, _id_of(obj)) from None
         if not (event.event_id.isprintable() and event.customer.id.isprintable()):
             raise _invalid_id(event)
     # The event's time against the plausible window, as one difference: an aware
@@ -147,13 +145,13 @@ def decode_feedback(
         raise DecodeFailure(
             DeadLetterReason.TIMESTAMP_OUT_OF_RANGE,
             f"occurred_at is more than {limits.max_future_skew} in the future",
-            event_id,
+            event.event_id,  # (valid: printable, stripped, at most 256 characters)
         )
     if too_old:
         raise DecodeFailure(
             DeadLetterReason.TIMESTAMP_OUT_OF_RANGE,
             f"occurred_at is older than {limits.max_age.days} days",
-            event_id,
+            event.event_id,
         )
     return event
 
@@ -171,6 +169,12 @@ def _invalid_id(event: FeedbackEvent) -> DecodeFailure:
                 event.event_id if field != "event_id" else None,
             )
     raise AssertionError("an id is printable")  # pragma: no cover - the caller checked
+
+
+def _id_of(document: dict[str, Any] | None) -> str | None:
+    """The id to name in the dead letter of ``document`` (an event that failed before it
+    was valid), worked out only once it has failed."""
+    return _safe_id(document.get("event_id")) if document is not None else None
 
 
 def _safe_id(value: Any) -> str | None:
@@ -234,9 +238,10 @@ def _first_line(text: str) -> str:
 
 
 def _check_tree(
-    raw: bytes, obj: dict[str, Any] | list[Any], limit: int, event_id: str | None
+    raw: bytes, obj: dict[str, Any] | list[Any], limit: int, named: dict[str, Any] | None
 ) -> None:
-    """Depth, then duplicate keys, of the document ``raw`` that parsed as ``obj``.
+    """Depth, then duplicate keys, of the document ``raw`` that parsed as ``obj``; a
+    failure names the event id of ``named`` (looked up only then).
 
     Depth: a document cannot nest deeper than it has ``[`` and ``{`` bytes, so the
     (iterative, early-exit) walk only runs when there are more than ``limit`` of them.
@@ -256,12 +261,12 @@ def _check_tree(
             node, depth = stack.pop()
             if depth > limit:
                 raise DecodeFailure(
-                    DeadLetterReason.TOO_DEEP, f"nesting deeper than {limit} levels", event_id
+                    DeadLetterReason.TOO_DEEP, f"nesting deeper than {limit} levels", _id_of(named)
                 )
             children = node.values() if isinstance(node, dict) else node
             stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
     if raw_colons != parsed_colons(obj):
-        _find_duplicate(raw, event_id)
+        _find_duplicate(raw, _id_of(named))
 
 
 def _find_duplicate(raw: bytes, event_id: str | None) -> None:
