@@ -93,10 +93,10 @@ cdef Py_ssize_t _colons(object node) except -1:
 
 from cpython.datetime cimport datetime_new, import_datetime
 
-from schemas.common import LifecycleStage, Tier
-from schemas.feedback import Customer, FeedbackEvent
 from datetime import timedelta
 
+from schemas.common import LifecycleStage, Tier
+from schemas.feedback import Customer, FeedbackEvent
 from service.prioritizer.history import shared_timezone
 from service.trusted import construct
 
@@ -127,6 +127,13 @@ NPS_RANGE = (0, 10)
 RATING_RANGE = (1, 5)
 MAX_CHANNEL = 64
 MAX_SUBTAG = 8
+
+# the same bounds as C values (what the checks below read)
+cdef Py_ssize_t _MAX_ID = MAX_ID, _MAX_TEXT = MAX_TEXT, _MAX_SUBJECT = MAX_SUBJECT
+cdef Py_ssize_t _MAX_NAME = MAX_NAME, _MAX_BRAND = MAX_BRAND
+cdef Py_ssize_t _MAX_CHANNEL = MAX_CHANNEL, _MAX_SUBTAG = MAX_SUBTAG
+cdef long _NPS_LOW = NPS_RANGE[0], _NPS_HIGH = NPS_RANGE[1]
+cdef long _RATING_LOW = RATING_RANGE[0], _RATING_HIGH = RATING_RANGE[1]
 
 cdef dict _EVENT_NUMBERS = {name: i for i, name in enumerate(EVENT_FIELDS)}
 cdef dict _CUSTOMER_NUMBERS = {name: i for i, name in enumerate(CUSTOMER_FIELDS)}
@@ -179,26 +186,26 @@ def event_of(dict document):
             if value is None:
                 return None
         elif number == 5:  # text
-            if type(value) is not str or len(<str>value) > MAX_TEXT:
+            if type(value) is not str or len(<str>value) > _MAX_TEXT:
                 return None
         elif number == 6:  # nps_score
-            if value is not None and not _int_within(value, 0, 10):
+            if value is not None and not _int_within(value, _NPS_LOW, _NPS_HIGH):
                 return None
         elif number == 7:  # rating
-            if value is not None and not _int_within(value, 1, 5):
+            if value is not None and not _int_within(value, _RATING_LOW, _RATING_HIGH):
                 return None
         elif number == 8:  # language
             if value is not None and not _language(value):
                 return None
         elif number == 9:  # subject
-            if value is not None and not _text_within(value, 0, MAX_SUBJECT):
+            if value is not None and not _text_within(value, 0, _MAX_SUBJECT):
                 return None
         elif number == 10:  # metadata
             value = _metadata(value)
             if value is None:
                 return None
         else:  # brand
-            if value is not None and not _text_within(value, 1, MAX_BRAND):
+            if value is not None and not _text_within(value, 1, _MAX_BRAND):
                 return None
         values[number] = value
     # the required fields (a None of theirs was declined above)
@@ -256,7 +263,7 @@ cdef object _customer(object value):
                     return None
             stage = item
         else:
-            if item is not None and not _text_within(item, 0, MAX_NAME):
+            if item is not None and not _text_within(item, 0, _MAX_NAME):
                 return None
             name = item
     if id_ is None:
@@ -277,7 +284,7 @@ cdef bint _plain_id(object value):
         return False
     cdef str text = <str>value
     cdef Py_ssize_t i, n = len(text)
-    if n < 1 or n > MAX_ID:
+    if n < 1 or n > _MAX_ID:
         return False
     cdef int kind = PyUnicode_KIND(text)
     cdef const void* data = PyUnicode_DATA(text)
@@ -313,7 +320,7 @@ cdef bint _channel(object value):
     if type(value) is not str or not PyUnicode_IS_ASCII(value):
         return False
     cdef Py_ssize_t i, n = len(<str>value)
-    if n < 1 or n > MAX_CHANNEL:
+    if n < 1 or n > _MAX_CHANNEL:
         return False
     cdef const unsigned char* p = <const unsigned char*>PyUnicode_DATA(value)
     if not (97 <= p[0] <= 122):
@@ -345,7 +352,7 @@ cdef bint _language(object value):
         start = i
         while i < n and (_letter(p[i]) or 48 <= p[i] <= 57):
             i += 1
-        if not 1 <= i - start <= MAX_SUBTAG:
+        if not 1 <= i - start <= _MAX_SUBTAG:
             return False
     return True
 
