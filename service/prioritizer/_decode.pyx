@@ -208,11 +208,11 @@ def event_of(dict document):
             if value is not None and not _text_within(value, 1, _MAX_BRAND):
                 return None
         values[number] = value
-    # the required fields (a None of theirs was declined above)
-    if values[1] is None or values[2] is None or values[3] is None or values[4] is None:
-        return None
-    if values[5] is None:
-        return None
+    # the required fields: event_id, occurred_at, channel, customer, text (a None of
+    # theirs was declined above, so None here is a field the document lacks)
+    for number in range(1, 6):
+        if values[number] is None:
+            return None
     if values[10] is None:  # (its default: a new dict per event)
         values[10] = {}
     fields = {
@@ -247,21 +247,13 @@ cdef object _customer(object value):
                 return None
             id_ = item
         elif found == 1:
-            if item is not None:
-                if type(item) is not str:
-                    return None
-                item = _TIERS.get(item)
-                if item is None:
-                    return None
-            tier = item
+            tier = _member(item, _TIERS)
+            if tier is _NOT_A_MEMBER:
+                return None
         elif found == 2:
-            if item is not None:
-                if type(item) is not str:
-                    return None
-                item = _STAGES.get(item)
-                if item is None:
-                    return None
-            stage = item
+            stage = _member(item, _STAGES)
+            if stage is _NOT_A_MEMBER:
+                return None
         else:
             if item is not None and not _text_within(item, 0, _MAX_NAME):
                 return None
@@ -274,6 +266,19 @@ cdef object _customer(object value):
         set(<dict>value),
         extra,
     )
+
+
+cdef object _NOT_A_MEMBER = object()
+
+
+cdef object _member(object value, dict members):
+    """The enum member ``value`` names in ``members`` (by value; None stays None), else
+    ``_NOT_A_MEMBER``."""
+    if value is None:
+        return None
+    if type(value) is not str:
+        return _NOT_A_MEMBER
+    return members.get(value, _NOT_A_MEMBER)
 
 
 cdef bint _plain_id(object value):

@@ -29,6 +29,7 @@ from service.prioritizer.decode import DecodeFailure, DecodeLimits, decode_feedb
 from service.prioritizer.history import shared_timezone
 from service.sentiment.corpus import default_data_dir
 from tests.data.hostile.corpus import load_corpus
+from tests.unit.test_decode_fuzz import base_event
 
 ROOT = Path(__file__).resolve().parents[2]
 _validate = FeedbackEvent.__pydantic_validator__.validate_python
@@ -165,15 +166,8 @@ def test_the_hostile_corpus_is_declined_or_decoded_alike() -> None:
 
 
 def base(**fields: Any) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "event_id": "evt-1",
-        "occurred_at": "2026-11-22T09:00:00.250+02:00",
-        "channel": "email",
-        "customer": {"id": "cust-1", "tier": "premium"},
-        "text": "The export fails again!",
-    }
-    document.update(fields)
-    return document
+    """The decoder's fuzzing base event, its time with a fraction of a second."""
+    return base_event(**{"occurred_at": "2026-11-22T09:00:00.250+02:00", **fields})
 
 
 @pytest.mark.parametrize(
@@ -278,42 +272,58 @@ def test_any_timestamp_it_takes_is_the_validators(text: str) -> None:
     check(base(occurred_at=text))
 
 
-_IDS = st.text(max_size=8) | st.sampled_from(["a", " a", "a ", "\u00a0a", "a\u2028", "é", ""])
-_VALUES = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-2, max_value=12)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=6)
-    | st.sampled_from(["free", "premium", "churned", "en", "en-GB", "e-mail", "review"])
-    | st.dictionaries(st.text(max_size=3), st.text(max_size=3) | st.integers(), max_size=2)
+_IDS = st.sampled_from(
+    ["evt-1", "c-1", "é", "a b", " a", "a ", "\u00a0a", "a\u2028", "", "x" * 257]
 )
+_FIELD_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "schema_version": st.sampled_from([None, "1.4", "", 1.4]),
+    "event_id": _IDS | st.text(max_size=6),
+    "occurred_at": st.sampled_from(
+        [
+            "2026-11-22T09:00:00Z",
+            "2026-11-22T09:00:00.5-03:30",
+            "2026-11-22T09:00:00+0530",
+            "2026-11-22 09:00:00Z",
+            "2026-02-30T09:00:00Z",
+            "2026-11-22T09:00:00",
+            1_700_000_000,
+        ]
+    ),
+    "channel": st.sampled_from(["email", "e_9", "Email", "", "e" * 64, "e" * 65, 3]),
+    "customer": st.fixed_dictionaries(
+        {"id": _IDS},
+        optional={
+            "tier": st.sampled_from([None, "free", "Premium", 1]),
+            "lifecycle_stage": st.sampled_from([None, "churned", "gone"]),
+            "name": st.none() | st.text(max_size=4) | st.just("n" * 513),
+            "crm": st.integers(),
+        },
+    )
+    | st.none(),
+    "text": st.text(max_size=12) | st.none(),
+    "nps_score": st.none() | st.integers(min_value=-1, max_value=11) | st.booleans() | st.floats(),
+    "rating": st.none() | st.integers(min_value=0, max_value=6) | st.booleans(),
+    "language": st.sampled_from([None, "en", "en-GB", "zh-Hant-TW", "english", "en-", "e"]),
+    "subject": st.none() | st.text(max_size=5) | st.just("s" * 2001),
+    "metadata": st.dictionaries(
+        st.text(max_size=3), st.text(max_size=3) | st.integers(), max_size=2
+    )
+    | st.none(),
+    "brand": st.sampled_from([None, "", "b", "b" * 100, "b" * 101]),
+}
 
 
 @st.composite
 def documents(draw: st.DrawFn) -> dict[str, Any]:
-    """A valid event with some fields dropped, replaced or added."""
-    document = base(
-        event_id=draw(_IDS | st.just("evt-1")),
-        customer=draw(
-            st.fixed_dictionaries(
-                {"id": _IDS | st.just("c-1")},
-                optional={
-                    "tier": _VALUES,
-                    "lifecycle_stage": _VALUES,
-                    "name": _VALUES,
-                    "crm": _VALUES,
-                },
-            )
-            | _VALUES
-        ),
-    )
-    for name in draw(st.lists(st.sampled_from(_decode.EVENT_FIELDS), max_size=4)):
-        document[name] = draw(_VALUES)
-    for name in draw(st.lists(st.sampled_from(_decode.EVENT_FIELDS), max_size=2)):
-        document.pop(name, None)
+    """A valid event with a few fields replaced by values valid or not, some dropped,
+    maybe one unknown field added (about half of them take the path)."""
+    document = base()
+    for name in draw(st.lists(st.sampled_from(_decode.EVENT_FIELDS), max_size=3)):
+        document[name] = draw(_FIELD_VALUES[name])
+    if draw(st.integers(min_value=0, max_value=5)) == 0:
+        document.pop(draw(st.sampled_from(_decode.EVENT_FIELDS)), None)
     if draw(st.booleans()):
-        document[draw(st.text(max_size=5))] = draw(_VALUES)
+        document[draw(st.text(max_size=5))] = draw(st.integers() | st.text(max_size=3))
     return document
 
 
