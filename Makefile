@@ -127,4 +127,4 @@ audit: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache node_modules build
-	rm -f service/rules/_scan.c service/rules/_rules.c service/sla/_risk.c service/kafka/_partition.c schemas/_rfc3339.c service/prioritizer/_decode.c service/rules/_langid.c service/sentiment/_tokens.c service/rules/*.so service/sentiment/*.so service/sla/*.so service/kafka/*.so schemas/*.so service/prioritizer/*.so
+	rm -f service/rules/_scan.c service/rules/_rules.c service/sla/_risk.c service/kafka/_partition.c schemas/_rfc3339.c service/prioritizer/_decode.c service/prioritizer/_ticket.c service/rules/_langid.c service/sentiment/_tokens.c service/rules/*.so service/sentiment/*.so service/sla/*.so service/kafka/*.so schemas/*.so service/prioritizer/*.so

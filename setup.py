@@ -1,8 +1,9 @@
 """The compiled part of the package (everything else is in pyproject.toml).
 
-Eight modules are compiled by Cython into C extensions: seven of the per-event path,
+Nine modules are compiled by Cython into C extensions: eight of the per-event path,
 ``service/prioritizer/_decode.pyx`` (the decoder's depth and duplicate-key counts, and
 the common form of an event built without the validator),
+``service/prioritizer/_ticket.pyx`` (the ticket's JSON, written into one buffer),
 ``service/rules/_scan.pyx`` (lexicon matching, the tone and the script of a text),
 ``service/rules/_rules.pyx`` (which rules fire, their outcome and evidence),
 ``service/rules/_langid.pyx`` (the language model of a Latin-script text),
@@ -32,6 +33,7 @@ MODULES = {
     "service.kafka._partition": "service/kafka/_partition.pyx",
     "schemas._rfc3339": "schemas/_rfc3339.pyx",
     "service.prioritizer._decode": "service/prioritizer/_decode.pyx",
+    "service.prioritizer._ticket": "service/prioritizer/_ticket.pyx",
     "service.rules._langid": "service/rules/_langid.pyx",
     "service.sentiment._tokens": "service/sentiment/_tokens.pyx",
 }

@@ -1,0 +1,324 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""A ticket's JSON written straight into one buffer, compiled (Cython).
+
+``ticket_bytes`` writes the bytes ``Ticket.model_dump_json()`` writes, from the event,
+its assessment and the values the prioritizer decided for it (``ticket_json.py``: the
+ids, the SLA policy's target and due time), without building the model or a dict of it.
+On the hot path the dict of 26 fields that orjson serialised cost as much as its
+serialisation; here the fields are read once and written in the contract's order.
+
+The decisions it holds, each a rule of the contract's serialiser (pydantic's, which
+``tests/unit/test_ticket_json.py`` holds these bytes equal to, and orjson's before it):
+
+1. Fields in ``Ticket``'s order, every one written, ``null`` for an absent value; no
+   spaces.
+2. A string is its UTF-8, between quotes. Escaped: ``"`` and ``\\``, and each control
+   character below U+0020: ``\\b \\t \\n \\f \\r`` by their short forms, the others as
+   ``\\u00xx`` in lowercase hex. Nothing else: not ``/``, not U+007F, not U+2028, not any
+   other non-ASCII character. A string that has no UTF-8 (a lone surrogate, which no
+   decoded event holds) raises ``UnicodeEncodeError``.
+3. An enum of the contract is a ``StrEnum``: written as its value, which is its text.
+4. ``True``/``False`` as ``true``/``false`` (before integers: a bool is an int); an
+   integer in decimal, within 64 bits (``OverflowError`` past them, as orjson refused
+   them); a list and a dict (a reason: string keys, in their order) element by element.
+   Any other type (a float: no ticket field has one) raises ``TypeError``.
+"""
+
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from libc.stdint cimport uint64_t
+from libc.string cimport memcpy, strlen
+
+from schemas.common import SCHEMA_VERSION
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
+    bint PyUnicode_IS_COMPACT_ASCII(object text)
+    void* PyUnicode_DATA(object text)
+    Py_ssize_t PyUnicode_GET_LENGTH(object text)
+    ctypedef struct PyObject
+    bint PyUnicode_Check(PyObject* value)
+    bint PyLong_Check(PyObject* value)
+    bint PyList_Check(PyObject* value)
+    bint PyDict_Check(PyObject* value)
+    Py_ssize_t PyList_GET_SIZE(PyObject* items)
+    PyObject* PyList_GET_ITEM(PyObject* items, Py_ssize_t i)
+    bint PyDict_Next(PyObject* fields, Py_ssize_t* at, PyObject** key, PyObject** value)
+
+cdef extern from *:
+    # defined by setup.py: the digest of this file as it was compiled
+    const char* TRIAGE_SOURCE_DIGEST
+
+#: The first 16 hex digits of the SHA-256 of the ``.pyx`` this module was compiled from
+#: (``tests/unit/test_native_builds.py`` compares it with the file).
+SOURCE_DIGEST = TRIAGE_SOURCE_DIGEST.decode("ascii")
+
+cdef str _SCHEMA_VERSION = SCHEMA_VERSION
+# the two bools as objects (``True`` alone is a C constant to Cython)
+cdef object _TRUE = True
+cdef object _FALSE = False
+cdef const char* _HEX = b"0123456789abcdef"
+#: the first allocation: most tickets fit (a longer text grows it, doubling)
+cdef Py_ssize_t _FIRST_CAPACITY = 2048
+
+
+cdef struct Buffer:
+    char* data
+    Py_ssize_t size
+    Py_ssize_t capacity
+
+
+cdef int _grow(Buffer* out, Py_ssize_t want) except -1:
+    """A buffer of at least ``want`` bytes (doubling), the written ones kept."""
+    cdef Py_ssize_t capacity = out.capacity * 2
+    cdef char* grown
+    if capacity < want:
+        capacity = want
+    grown = <char*>PyMem_Realloc(out.data, capacity)
+    if grown == NULL:
+        raise MemoryError()
+    out.data = grown
+    out.capacity = capacity
+    return 0
+
+
+cdef inline int _reserve(Buffer* out, Py_ssize_t more) except -1:
+    """Room for ``more`` bytes after the written ones."""
+    if out.size + more > out.capacity:
+        return _grow(out, out.size + more)
+    return 0
+
+
+cdef inline int _put(Buffer* out, const char* data, Py_ssize_t n) except -1:
+    if out.size + n > out.capacity:
+        _grow(out, out.size + n)
+    memcpy(out.data + out.size, data, n)
+    out.size += n
+    return 0
+
+
+cdef inline int _lit(Buffer* out, const char* literal) except -1:
+    return _put(out, literal, strlen(literal))
+
+
+cdef int _escape(Buffer* out, unsigned char c) except -1:
+    """Rule 2's escape of one byte: a quote, a backslash or a control character."""
+    cdef char code[6]
+    if c == 34:
+        return _put(out, b'\\"', 2)
+    if c == 92:
+        return _put(out, b"\\\\", 2)
+    if c == 8:
+        return _put(out, b"\\b", 2)
+    if c == 9:
+        return _put(out, b"\\t", 2)
+    if c == 10:
+        return _put(out, b"\\n", 2)
+    if c == 12:
+        return _put(out, b"\\f", 2)
+    if c == 13:
+        return _put(out, b"\\r", 2)
+    code[0] = 92  # backslash
+    code[1] = 117  # u
+    code[2] = 48
+    code[3] = 48
+    code[4] = _HEX[c >> 4]
+    code[5] = _HEX[c & 15]
+    return _put(out, code, 6)
+
+
+cdef inline bint _plain8(uint64_t word) noexcept:
+    """No byte of these eight needs an escape: none is below 0x20, a quote or a
+    backslash (the classic test for a zero byte, on the word and on its xors)."""
+    cdef uint64_t ones = 0x0101010101010101ULL
+    cdef uint64_t highs = 0x8080808080808080ULL
+    cdef uint64_t quote = word ^ (ones * 34)
+    cdef uint64_t slash = word ^ (ones * 92)
+    return (
+        ((word - ones * 32) & ~word)
+        | ((quote - ones) & ~quote)
+        | ((slash - ones) & ~slash)
+    ) & highs == 0
+
+
+cdef int _string(Buffer* out, object text) except -1:
+    """Rules 2 and 3: ``text`` (a ``str`` or a ``StrEnum`` member) quoted and escaped.
+    Runs of bytes that need no escape are copied whole; they are found eight bytes at a
+    time."""
+    cdef Py_ssize_t n, i = 0, start = 0
+    cdef const char* data
+    cdef unsigned char c
+    cdef uint64_t word
+    if PyUnicode_IS_COMPACT_ASCII(text):  # its characters are its UTF-8 (most strings)
+        data = <const char*>PyUnicode_DATA(text)
+        n = PyUnicode_GET_LENGTH(text)
+    else:
+        data = PyUnicode_AsUTF8AndSize(text, &n)
+    _reserve(out, n + 2)
+    out.data[out.size] = 34
+    out.size += 1
+    while i < n:
+        if i + 8 <= n:
+            memcpy(&word, data + i, 8)
+            if _plain8(word):
+                i += 8
+                continue
+        c = <unsigned char>data[i]
+        if c >= 32 and c != 34 and c != 92:
+            i += 1
+            continue
+        _put(out, data + start, i - start)
+        _escape(out, c)
+        i += 1
+        start = i
+    _put(out, data + start, n - start)
+    return _put(out, b'"', 1)
+
+
+cdef int _integer(Buffer* out, long long value) except -1:
+    cdef char digits[24]
+    cdef int at = 24
+    cdef bint negative = value < 0
+    # the magnitude as unsigned: the most negative value has no positive counterpart
+    cdef unsigned long long rest = (<unsigned long long>(-(value + 1)) + 1) if negative else <unsigned long long>value
+    while True:
+        at -= 1
+        digits[at] = <char>(48 + rest % 10)
+        rest //= 10
+        if rest == 0:
+            break
+    if negative:
+        at -= 1
+        digits[at] = 45  # minus
+    return _put(out, digits + at, 24 - at)
+
+
+cdef int _value(Buffer* out, PyObject* value) except -1:
+    """Rules 2–4: any value a ticket holds (borrowed: nothing here keeps a reference)."""
+    if value == <PyObject*>None:
+        return _put(out, b"null", 4)
+    if value == <PyObject*>_TRUE:
+        return _put(out, b"true", 4)
+    if value == <PyObject*>_FALSE:
+        return _put(out, b"false", 5)
+    if PyUnicode_Check(value):
+        return _string(out, <object>value)
+    if PyLong_Check(value):
+        return _integer(out, <object>value)
+    if PyList_Check(value):
+        return _array(out, value)
+    if PyDict_Check(value):
+        return _object(out, value)
+    raise TypeError(f"a ticket holds no {type(<object>value).__name__}: {<object>value!r}")
+
+
+cdef int _array(Buffer* out, PyObject* items) except -1:
+    cdef Py_ssize_t i
+    _put(out, b"[", 1)
+    for i in range(PyList_GET_SIZE(items)):
+        if i:
+            _put(out, b",", 1)
+        _value(out, PyList_GET_ITEM(items, i))
+    return _put(out, b"]", 1)
+
+
+cdef int _object(Buffer* out, PyObject* fields) except -1:
+    cdef Py_ssize_t at = 0
+    cdef PyObject* key
+    cdef PyObject* value
+    cdef bint first = True
+    _put(out, b"{", 1)
+    while PyDict_Next(fields, &at, &key, &value):
+        if not first:
+            _put(out, b",", 1)
+        first = False
+        _string(out, <object>key)
+        _put(out, b":", 1)
+        _value(out, value)
+    return _put(out, b"}", 1)
+
+
+cdef inline int _field(Buffer* out, object value) except -1:
+    return _value(out, <PyObject*>value)
+
+
+def ticket_bytes(
+    object event,
+    object assessment,
+    str ticket_id,
+    str created_at,
+    str rules_version,
+    object target_seconds,
+    str due_at,
+    object policy_id,
+    str occurred_at,
+):
+    """The ticket of ``event`` as ``Ticket.model_dump_json().encode()`` writes it: the
+    times (``due_at``, ``occurred_at``, ``created_at``) already in RFC 3339, the SLA
+    target and policy id as ``SlaPolicy`` decided them."""
+    cdef Buffer out
+    customer = event.customer
+    out.data = <char*>PyMem_Malloc(_FIRST_CAPACITY)
+    if out.data == NULL:
+        raise MemoryError()
+    out.size = 0
+    out.capacity = _FIRST_CAPACITY
+    try:
+        _lit(&out, b'{"schema_version":')
+        _string(&out, _SCHEMA_VERSION)
+        _lit(&out, b',"ticket_id":')
+        _string(&out, ticket_id)
+        _lit(&out, b',"event_id":')
+        _string(&out, event.event_id)
+        _lit(&out, b',"customer_id":')
+        _string(&out, customer.id)
+        _lit(&out, b',"priority":')
+        _string(&out, assessment.priority)
+        _lit(&out, b',"severity":')
+        _field(&out, assessment.severity)
+        _lit(&out, b',"category":')
+        _string(&out, assessment.category)
+        _lit(&out, b',"reasons":')
+        _field(&out, assessment.reason_fields)
+        _lit(&out, b',"language":')
+        _string(&out, assessment.language)
+        _lit(&out, b',"sla":{"target_seconds":')
+        _field(&out, target_seconds)
+        _lit(&out, b',"first_response_due_at":')
+        _string(&out, due_at)
+        _lit(&out, b',"policy_id":')
+        _field(&out, policy_id)
+        _lit(&out, b'},"actions":')
+        _field(&out, assessment.actions)
+        _lit(&out, b',"management_attention":')
+        _field(&out, assessment.management_attention)
+        _lit(&out, b',"occurred_at":')
+        _string(&out, occurred_at)
+        _lit(&out, b',"created_at":')
+        _string(&out, created_at)
+        _lit(&out, b',"channel":')
+        _string(&out, event.channel)
+        _lit(&out, b',"customer_tier":')
+        _field(&out, customer.tier)
+        _lit(&out, b',"customer_lifecycle_stage":')
+        _field(&out, customer.lifecycle_stage)
+        _lit(&out, b',"customer_name":')
+        _field(&out, customer.name)
+        _lit(&out, b',"nps_score":')
+        _field(&out, event.nps_score)
+        _lit(&out, b',"rating":')
+        _field(&out, event.rating)
+        _lit(&out, b',"subject":')
+        _field(&out, event.subject)
+        _lit(&out, b',"text":')
+        _string(&out, event.text)
+        _lit(&out, b',"rules_version":')
+        _string(&out, rules_version)
+        _lit(&out, b',"related_ticket_ids":')
+        _field(&out, assessment.related_ticket_ids)
+        _lit(&out, b',"brand":')
+        _field(&out, event.brand)
+        _put(&out, b"}", 1)
+        return PyBytes_FromStringAndSize(out.data, out.size)
+    finally:
+        PyMem_Free(out.data)
