@@ -290,8 +290,10 @@ cpdef Py_ssize_t window_end(str text, Py_ssize_t n_end, Py_ssize_t window):
     cdef Py_ssize_t n = len(text)
     cdef Py_ssize_t i
     cdef Py_ssize_t count = 0
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
     for i in range(n_end - 1 if n_end > 0 else 0, n):
-        if text[i] == u" ":
+        if PyUnicode_READ(kind, data, i) == u" ":
             count += 1
             if count > window:
                 return i
@@ -305,8 +307,10 @@ cdef Py_ssize_t _reach(str text, Py_ssize_t n_end, Py_ssize_t window):
     no further than the window (so the work stays linear in the text)."""
     cdef Py_ssize_t pos = window_end(text, n_end, window)
     cdef Py_ssize_t i
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
     for i in range(n_end, pos):
-        if text[i] == _CLAUSE:
+        if PyUnicode_READ(kind, data, i) == _CLAUSE:
             return i
     return pos
 
@@ -315,10 +319,12 @@ cdef Py_ssize_t _spaces(str text, Py_ssize_t start, Py_ssize_t stop):
     """``text.count(" ", start, stop)``."""
     cdef Py_ssize_t i
     cdef Py_ssize_t count = 0
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
     if start < 0:
         start = 0
     for i in range(start, stop):
-        if text[i] == u" ":
+        if PyUnicode_READ(kind, data, i) == u" ":
             count += 1
     return count
 
@@ -662,6 +668,24 @@ cdef inline bint _is_lower(Py_UCS4 ch):
     )
 
 
+cdef enum:
+    # every letter ``_is_upper`` or ``_is_lower`` names is below this code point
+    _CASED_BELOW = 0x460
+
+#: Per code point below ``_CASED_BELOW``: 1 a capital, 2 a small letter, 0 neither (the
+#: two tests above, read once at import: one load per character instead of their ranges).
+cdef unsigned char _CASE[_CASED_BELOW]
+
+
+cdef void _fill_case() noexcept:
+    cdef Py_UCS4 ch
+    for ch in range(_CASED_BELOW):
+        _CASE[ch] = 1 if _is_upper(ch) else (2 if _is_lower(ch) else 0)
+
+
+_fill_case()
+
+
 def shouting_ratio(str text, Py_ssize_t min_letters=12, double at_least=0.0):
     """Share of capitals among the cased letters of the first ``MAX_ANALYSED_CHARS``
     characters; 0 when
@@ -671,17 +695,21 @@ def shouting_ratio(str text, Py_ssize_t min_letters=12, double at_least=0.0):
     cdef Py_ssize_t i, upper = 0, lower = 0, run = 0
     cdef bint caps_run = False
     cdef Py_UCS4 ch
+    cdef unsigned char case
     cdef double share
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
     for i in range(n):
-        ch = text[i]
-        if _is_upper(ch):
+        ch = PyUnicode_READ(kind, data, i)
+        case = _CASE[ch] if ch < _CASED_BELOW else 0
+        if case == 1:
             upper += 1
             run += 1
             if run >= 3:
                 caps_run = True
         else:
             run = 0
-            if _is_lower(ch):
+            if case == 2:
                 lower += 1
     if not caps_run or upper + lower < min_letters:
         return 0.0
@@ -697,6 +725,10 @@ cdef inline bint _is_question(Py_UCS4 ch):
     return ch == u"?" or ch == 0xFF1F
 
 
+cdef inline bint _is_angry_mark(Py_UCS4 ch):
+    return _is_bang(ch) or _is_question(ch)
+
+
 def angry_punctuation(str text):
     """Runs of punctuation that show anger in the first ``MAX_ANALYSED_CHARS`` characters,
     in order: ``!!`` (two or more exclamation
@@ -707,19 +739,21 @@ def angry_punctuation(str text):
     cdef Py_ssize_t n = len(text) if len(text) < _MAX_CHARS else _MAX_CHARS
     cdef Py_ssize_t i = 0, start, end, j, k
     cdef list found = []
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
     while i < n:
-        if not (_is_bang(text[i]) or _is_question(text[i])):
+        if not _is_angry_mark(PyUnicode_READ(kind, data, i)):
             i += 1
             continue
         start = i
-        while i < n and (_is_bang(text[i]) or _is_question(text[i])):
+        while i < n and _is_angry_mark(PyUnicode_READ(kind, data, i)):
             i += 1
         end = i
         if end - start < 2:
             continue
         j = start
         while j < end:
-            k = _angry_at(text, j, end)
+            k = _angry_at(kind, data, j, end)
             if k > j:
                 found.append(text[j:k])
                 j = k
@@ -728,25 +762,29 @@ def angry_punctuation(str text):
     return found
 
 
-cdef Py_ssize_t _angry_at(str text, Py_ssize_t j, Py_ssize_t end):
+cdef Py_ssize_t _angry_at(int kind, void* data, Py_ssize_t j, Py_ssize_t end):
     """The end of the angry form that starts at ``j`` in the run ending at ``end`` (``j``:
-    none), trying the forms in the order ``angry_punctuation`` names them."""
+    none) of a text's code points (``kind``, ``data``), trying the forms in the order
+    ``angry_punctuation`` names them."""
     cdef Py_ssize_t k = j
-    while k < end and _is_bang(text[k]):
+    while k < end and _is_bang(PyUnicode_READ(kind, data, k)):
         k += 1
     if k - j >= 2:
         return k
     k = j
-    while k < end and text[k] == 0xFF1F:
+    while k < end and PyUnicode_READ(kind, data, k) == 0xFF1F:
         k += 1
     if k - j >= 2:
         return k
     if end - j >= 3:
         return end
+    cdef Py_UCS4 first, second
     if j + 1 < end:
-        if _is_question(text[j]) and _is_bang(text[j + 1]):
+        first = PyUnicode_READ(kind, data, j)
+        second = PyUnicode_READ(kind, data, j + 1)
+        if _is_question(first) and _is_bang(second):
             return j + 2
-        if _is_bang(text[j]) and _is_question(text[j + 1]):
+        if _is_bang(first) and _is_question(second):
             return j + 2
     return j
 
@@ -768,11 +806,29 @@ cdef enum:
     _HANGUL = 5
 
 
+cdef enum:
+    # no script ``_script_of`` names starts below this code point
+    _SCRIPTS_FROM = 0x370
+
+#: Per code point below ``_SCRIPTS_FROM``: 1 for a Latin letter (``_is_latin_letter``,
+#: read once at import), else 0.
+cdef unsigned char _LATIN[_SCRIPTS_FROM]
+
+
+cdef void _fill_latin() noexcept:
+    cdef Py_UCS4 ch
+    for ch in range(_SCRIPTS_FROM):
+        _LATIN[ch] = _is_latin_letter(ch)
+
+
+_fill_latin()
+
+
 cdef inline int _script_of(Py_UCS4 ch) noexcept:
     """The non-Latin script the language guess knows a letter by: Greek (and its extended
     block), Cyrillic, kana, Han (with its extension A and compatibility ideographs),
     Hangul syllables; ``_NOT_A_SCRIPT`` for any other character."""
-    if ch < 0x370:
+    if ch < _SCRIPTS_FROM:
         return _NOT_A_SCRIPT
     if ch <= 0x3FF or 0x1F00 <= ch <= 0x1FFF:
         return _GREEK
@@ -806,10 +862,12 @@ cdef str _script_language(str sample, Py_ssize_t limit, bint* has_latin):
     cdef Py_UCS4 ch
     cdef int script, first = _NOT_A_SCRIPT
     cdef bint kana = False
+    cdef int kind = PyUnicode_KIND(sample)
+    cdef void* data = PyUnicode_DATA(sample)
     for i in range(n):
-        ch = sample[i]
-        if _is_latin_letter(ch):
-            latin += 1
+        ch = PyUnicode_READ(kind, data, i)
+        if ch < _SCRIPTS_FROM:  # a Latin letter or no script's
+            latin += _LATIN[ch]
             continue
         script = _script_of(ch)
         if script != _NOT_A_SCRIPT:
@@ -933,14 +991,18 @@ cdef class SymbolHeads:
     cdef bint _found_in(self, str text):
         cdef Py_ssize_t i, j, n = len(text)
         cdef Py_UCS4 ch
+        cdef int kind = PyUnicode_KIND(text)
+        cdef void* data = PyUnicode_DATA(text)
         for i in range(n):
-            ch = text[i]
+            ch = PyUnicode_READ(kind, data, i)
             if ch < 0x10000:
                 if not (self._plane[<unsigned int>ch >> 6] >> (<unsigned int>ch & 63)) & 1:
                     continue
             j = self._lower_bound(ch)
             while j < self._n and self._first[j] == ch:
-                if self._second[j] == 0 or (i + 1 < n and <Py_UCS4>text[i + 1] == self._second[j]):
+                if self._second[j] == 0 or (
+                    i + 1 < n and PyUnicode_READ(kind, data, i + 1) == self._second[j]
+                ):
                     return True
                 j += 1
         return False

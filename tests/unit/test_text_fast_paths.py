@@ -348,6 +348,18 @@ def test_tone_every_character_of_the_basic_plane() -> None:
             assert angry_punctuation(text) == ref_angry(text), f"U+{cp:04X}"
 
 
+def test_script_every_character_of_the_basic_plane() -> None:
+    """The compiled script guess counts a character as Latin, as one script's letter or
+    as neither exactly as the definition does, for every code point below U+10000
+    (surrogates aside): three Latin letters against one Greek decide Greek, four do not."""
+    for cp in range(0x10000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        ch = chr(cp)
+        for text in (f"{ch * 4}Ω", f"abc{ch}", f"Ω{ch}abcdefghijk", ch):
+            assert script_language(text) == ref_script(text), f"U+{cp:04X}"
+
+
 @pytest.mark.parametrize("seed", range(2))
 def test_symbol_heads_are_found_where_a_substring_test_finds_them(seed: int) -> None:
     matcher = RuleEngine(load_default_rules()).matcher
