@@ -1,7 +1,8 @@
 """The prioritizer's per-event cost without Kafka: ``Prioritizer.process`` on batches.
 
 Usage:  .venv/bin/python bench/pipeline.py [--events N] [--runs R] [--profile]
-                                          [--survey] [--public] [--log-level INFO] 2>/dev/null
+                                          [--survey] [--public] [--stages | --segments | --count]
+                                          [--log-level INFO] 2>/dev/null
 
 Feeds N events of the throughput mix (``bench/throughput.py``) through the pure
 pipeline in batches of 2,000 — decode and validation, repeat-contact history, rules,
@@ -17,7 +18,13 @@ languages, reviews and posts of up to a few KB) instead of the hand-written mix;
 event has a language tag in either, so this is the mix where the language guess most
 often needs its model (12–88 % of Latin-script texts, against 1.4 % of the mix's).
 ``--stages``: µs per event of each stage of the path on its own (median of R runs, no
-profiler): where the time goes, and so what a native path has to cover. ``--segments``:
+profiler): where the time goes, and so what a native path has to cover. ``--count``:
+instructions per event, counted by cachegrind (``valgrind``, Debian's package): the
+script runs itself under ``valgrind --tool=cachegrind`` with one and with three passes
+of a fresh pipeline over the events, with the rules and with them off, and takes the
+difference, so the start-up drops out. A count does not move with the machine's load,
+which a timing does: use it to compare two commits (``--events 2000``: a few minutes).
+``--segments``:
 the same stages timed inside the pipeline as it runs (each collaborator of
 ``Prioritizer.process`` wrapped in a timer, the loop itself unchanged; the rest is the
 loop's own work). A stage costs more there than alone: the stages share the caches and
@@ -28,8 +35,12 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -217,6 +228,42 @@ def segments(recs: Sequence[InRecord], runs: int) -> None:
     print(f"segments_us_per_event={total:.1f}")
 
 
+def instructions_of(report: str) -> int:
+    """The instructions a cachegrind report counted (its ``I refs`` line)."""
+    found = re.search(r"I\s+refs:\s+([\d,]+)", report)
+    if found is None:
+        raise ValueError(f"no instruction count in: {report[-500:]!r}")
+    return int(found.group(1).replace(",", ""))
+
+
+def count(args: argparse.Namespace) -> None:
+    """Instructions per event, with the rules and with them off (``--count``)."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        sys.exit("--count needs valgrind (Debian: apt-get install valgrind)")
+    mix = [*(["--public"] if args.public else []), *(["--survey"] if args.survey else [])]
+
+    def instructions(passes: int, rules_off: bool) -> int:
+        argv = [
+            *(valgrind, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"),
+            *(sys.executable, __file__, "--events", str(args.events), *mix),
+            *("--passes", str(passes), *(["--rules-off"] if rules_off else [])),
+        ]
+        # the same hash seed in every run: dicts and sets of strings iterate alike
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, check=True)
+        return instructions_of(done.stderr)
+
+    per_event = {
+        rules_off: (instructions(3, rules_off) - instructions(1, rules_off)) / (2 * args.events)
+        for rules_off in (False, True)
+    }
+    full, bare = per_event[False], per_event[True]
+    print(f"with rules:    {full:9,.0f} instructions/event")
+    print(f"rules off:     {bare:9,.0f} instructions/event")
+    print(f"instructions_per_event={full:.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
@@ -239,12 +286,27 @@ def main() -> None:
     parser.add_argument(
         "--log-level", default="INFO", help="as in production (TRIAGE_LOG_LEVEL's default)"
     )
+    parser.add_argument(
+        "--count", action="store_true", help="instructions per event (cachegrind), then exit"
+    )
+    # what ``--count`` runs under cachegrind: this many passes of a fresh pipeline, no output
+    parser.add_argument("--passes", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--rules-off", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.count:
+        count(args)
+        return
     configure_logging(args.log_level, "json")  # log lines go to stderr
     recs = records(args.events, score_every=1 if args.survey else 3, public=args.public)
     one_pass(prioritizer(), recs[:500])  # warm up: imports, the language model
     # the collector as ``triage run`` sets it once started (TRIAGE_GC_GEN0_THRESHOLD)
     gc_tuning.tune(Settings().gc_gen0_threshold)
+    if args.passes:
+        if args.rules_off:
+            _without_rules()
+        for _ in range(args.passes):
+            one_pass(prioritizer(), recs)
+        return
     if args.stages:
         stages(recs, args.runs)
         return

@@ -194,7 +194,9 @@ cdef int _integer(Buffer* out, long long value) except -1:
 
 
 cdef int _value(Buffer* out, PyObject* value) except -1:
-    """Rules 2–4: any value a ticket holds (borrowed: nothing here keeps a reference)."""
+    """Rules 2–4: any value a ticket holds. Borrowed, as are the items and fields below
+    it: nothing here keeps a reference, and nothing it calls runs Python code that could
+    drop one (an exact or enum string's UTF-8, an int's value), until the ``TypeError``."""
     if value == <PyObject*>None:
         return _put(out, b"null", 4)
     if value == <PyObject*>_TRUE:

@@ -767,6 +767,7 @@ cdef Py_ssize_t _angry_at(int kind, void* data, Py_ssize_t j, Py_ssize_t end):
     none) of a text's code points (``kind``, ``data``), trying the forms in the order
     ``angry_punctuation`` names them."""
     cdef Py_ssize_t k = j
+    cdef Py_UCS4 first, second
     while k < end and _is_bang(PyUnicode_READ(kind, data, k)):
         k += 1
     if k - j >= 2:
@@ -778,7 +779,6 @@ cdef Py_ssize_t _angry_at(int kind, void* data, Py_ssize_t j, Py_ssize_t end):
         return k
     if end - j >= 3:
         return end
-    cdef Py_UCS4 first, second
     if j + 1 < end:
         first = PyUnicode_READ(kind, data, j)
         second = PyUnicode_READ(kind, data, j + 1)
