@@ -26,9 +26,7 @@ def _pipeline_bench() -> ModuleType:
 
 def test_the_instruction_count_is_read_from_the_report() -> None:
     report = (
-        '{"event":"gc_tuned","level":"info"}\n'
-        "==16004== \n"
-        "==16004== I   refs:      8,160,943,311\n"
+        '{"event":"gc_tuned","level":"info"}\n==16004== \n==16004== I   refs:      8,160,943,311\n'
     )
     assert _pipeline_bench().instructions_of(report) == 8_160_943_311
 
