@@ -22,8 +22,9 @@ profiler): where the time goes, and so what a native path has to cover. ``--coun
 instructions per event, counted by cachegrind (``valgrind``, Debian's package): the
 script runs itself under ``valgrind --tool=cachegrind`` with one and with three passes
 over the events (one pipeline, its customer histories emptied before each pass), with
-the rules and with them off, and takes the difference, so the start-up drops out. A count does not move with the machine's load,
-which a timing does: use it to compare two commits (``--events 2000``: a few minutes).
+the rules and with them off, and takes the difference, so the start-up drops out. A
+count does not move with the machine's load, which a timing does: use it to compare two
+commits (``--events 2000``: a few minutes).
 ``--segments``:
 the same stages timed inside the pipeline as it runs (each collaborator of
 ``Prioritizer.process`` wrapped in a timer, the loop itself unchanged; the rest is the

@@ -677,14 +677,6 @@ cdef enum:
 cdef unsigned char _CASE[_CASED_BELOW]
 
 
-cdef void _fill_case() noexcept:
-    cdef Py_UCS4 ch
-    for ch in range(_CASED_BELOW):
-        _CASE[ch] = 1 if _is_upper(ch) else (2 if _is_lower(ch) else 0)
-
-
-_fill_case()
-
 
 def shouting_ratio(str text, Py_ssize_t min_letters=12, double at_least=0.0):
     """Share of capitals among the cased letters of the first ``MAX_ANALYSED_CHARS``
@@ -815,13 +807,16 @@ cdef enum:
 cdef unsigned char _LATIN[_SCRIPTS_FROM]
 
 
-cdef void _fill_latin() noexcept:
+cdef void _fill_tables() noexcept:
+    """``_CASE`` and ``_LATIN`` from the tests they stand for."""
     cdef Py_UCS4 ch
+    for ch in range(_CASED_BELOW):
+        _CASE[ch] = 1 if _is_upper(ch) else (2 if _is_lower(ch) else 0)
     for ch in range(_SCRIPTS_FROM):
         _LATIN[ch] = _is_latin_letter(ch)
 
 
-_fill_latin()
+_fill_tables()
 
 
 cdef inline int _script_of(Py_UCS4 ch) noexcept:
