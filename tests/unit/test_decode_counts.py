@@ -62,3 +62,16 @@ def test_an_escape_cut_short_at_the_end_is_no_colon() -> None:
     assert raw_counts(b'"\\u003') == (0, 0)
     assert raw_counts(b'"\\u003A"') == (0, 1)
     assert raw_counts(b"\\\\u003a") == reference_raw(b"\\\\u003a")
+
+
+#: the bytes the counts look at, the start of an escaped colon, and one that is none
+_COUNTED = st.sampled_from([b"[", b"{", b":", b"\\", b"\\u003a", b"\\u003A", b"\\u003", b"x"])
+
+
+@settings(max_examples=400)
+@given(st.lists(_COUNTED, max_size=40), st.integers(min_value=0, max_value=7))
+def test_counts_across_the_eight_byte_words(parts: list[bytes], shift: int) -> None:
+    """Any bytes, the counted ones falling anywhere in and across the words the scan reads
+    eight at a time (an escape that starts in one word and ends in the next included)."""
+    raw = b"x" * shift + b"".join(parts)
+    assert raw_counts(raw) == reference_raw(raw)
