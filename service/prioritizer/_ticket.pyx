@@ -1,5 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""A ticket's JSON written straight into one buffer, compiled (Cython).
+"""The prioritizer's JSON written straight into one buffer, compiled (Cython): a ticket,
+and a customer's changelog record.
 
 ``ticket_bytes`` writes the bytes ``Ticket.model_dump_json()`` writes, from the event,
 its assessment and the values the prioritizer decided for it (``ticket_json.py``: the
@@ -22,14 +23,44 @@ The decisions it holds, each a rule of the contract's serialiser (pydantic's, wh
    integer in decimal, within 64 bits (``OverflowError`` past them, as orjson refused
    them); a list and a dict (a reason: string keys, in their order) element by element.
    Any other type (a float: no ticket field has one) raises ``TypeError``.
+
+``customer_record_bytes`` writes a customer's changelog record (``history.py``) as
+``orjson.dumps`` wrote it from a dict of the record: its strings, booleans and integers
+by the rules above, and one more, orjson's:
+
+5. A remembered ticket's time (an aware ``datetime``) is written
+   ``YYYY-MM-DDTHH:MM:SS``, then ``.ffffff`` when it has microseconds, then its offset.
+   The offset's text is orjson's own, learned once per time zone by letting orjson write
+   one time of it (a ``datetime.timezone`` has one offset for every time, and the
+   history shares one zone per offset); a time in any other zone, or naive, is written
+   by orjson whole.
 """
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.datetime cimport (
+    datetime,
+    datetime_day,
+    datetime_hour,
+    datetime_microsecond,
+    datetime_minute,
+    datetime_month,
+    datetime_second,
+    datetime_tzinfo,
+    datetime_year,
+    import_datetime,
+)
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, strlen
 
+from datetime import datetime as _datetime
+from datetime import timezone as _timezone
+
+import orjson
+
 from schemas.common import SCHEMA_VERSION
+
+import_datetime()
 
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
@@ -60,6 +91,8 @@ cdef object _FALSE = False
 cdef const char* _HEX = b"0123456789abcdef"
 #: the first allocation: most tickets fit (a longer text grows it, doubling)
 cdef Py_ssize_t _FIRST_CAPACITY = 2048
+#: the same for a customer's record (about 100 bytes a remembered ticket)
+cdef Py_ssize_t _RECORD_CAPACITY = 1024
 
 
 cdef struct Buffer:
@@ -296,6 +329,95 @@ def ticket_bytes(
         _entry(&out, b',"related_ticket_ids":', assessment.related_ticket_ids)
         _entry(&out, b',"brand":', event.brand)
         _put(&out, b"}", 1)
+        return PyBytes_FromStringAndSize(out.data, out.size)
+    finally:
+        PyMem_Free(out.data)
+
+
+#: time zone → its offset as orjson writes it (rule 5); zones are few (the history
+#: shares one per offset), and the table stops growing at ``_MAX_ZONES``
+cdef dict _OFFSETS = {}
+cdef Py_ssize_t _MAX_ZONES = 4096
+
+
+cdef bytes _offset_text(object zone):
+    """Rule 5: the offset of ``zone`` (a ``datetime.timezone``) as orjson writes it after a
+    time: what follows the 19 characters of the date and time in orjson's quoted form."""
+    cdef bytes text = _OFFSETS.get(zone)
+    cdef bytes whole
+    if text is None:
+        whole = orjson.dumps(_datetime(2000, 1, 1, tzinfo=zone))
+        text = whole[20 : len(whole) - 1]
+        if len(_OFFSETS) < _MAX_ZONES:
+            _OFFSETS[zone] = text
+    return text
+
+
+cdef inline void _digits(char* at, int value, int width) noexcept:
+    """``value`` (≥ 0) as ``width`` decimal digits, zero-padded, at ``at``."""
+    cdef int i
+    for i in range(width - 1, -1, -1):
+        at[i] = <char>(48 + value % 10)
+        value //= 10
+
+
+cdef int _time(Buffer* out, datetime at) except -1:
+    """Rule 5: a remembered ticket's time, quoted."""
+    cdef object zone = datetime_tzinfo(at)
+    cdef char text[27]
+    cdef Py_ssize_t n = 19
+    cdef int micro
+    cdef bytes whole, offset
+    if type(zone) is not _timezone:
+        whole = orjson.dumps(at)
+        return _put(out, whole, len(whole))
+    offset = _offset_text(zone)
+    _digits(text, datetime_year(at), 4)
+    text[4] = 45  # -
+    _digits(text + 5, datetime_month(at), 2)
+    text[7] = 45
+    _digits(text + 8, datetime_day(at), 2)
+    text[10] = 84  # T
+    _digits(text + 11, datetime_hour(at), 2)
+    text[13] = 58  # :
+    _digits(text + 14, datetime_minute(at), 2)
+    text[16] = 58
+    _digits(text + 17, datetime_second(at), 2)
+    micro = datetime_microsecond(at)
+    if micro:
+        text[19] = 46  # .
+        _digits(text + 20, micro, 6)
+        n = 26
+    _put(out, b'"', 1)
+    _put(out, text, n)
+    _put(out, offset, len(offset))
+    return _put(out, b'"', 1)
+
+
+def customer_record_bytes(str customer_id, list tickets):
+    """A customer's changelog record as ``orjson.dumps`` wrote it from
+    ``{"record": "customer", "v": 1, "customer_id": …, "tickets": [{"ticket_id": …,
+    "occurred_at": …, "negative": …}, …]}``; ``tickets``: the history's
+    ``(occurred_at, ticket_id, negative)`` tuples, in their order."""
+    cdef Buffer out
+    cdef Py_ssize_t i
+    cdef tuple past
+    out.data = <char*>PyMem_Malloc(_RECORD_CAPACITY)
+    if out.data == NULL:
+        raise MemoryError()
+    out.size = 0
+    out.capacity = _RECORD_CAPACITY
+    try:
+        _entry(&out, b'{"record":"customer","v":1,"customer_id":', customer_id)
+        _lit(&out, b',"tickets":[')
+        for i in range(len(tickets)):
+            past = <tuple?>tickets[i]
+            _entry(&out, b'{"ticket_id":' if i == 0 else b',{"ticket_id":', past[1])
+            _lit(&out, b',"occurred_at":')
+            _time(&out, <datetime?>past[0])
+            _entry(&out, b',"negative":', past[2])
+            _put(&out, b"}", 1)
+        _put(&out, b"]}", 2)
         return PyBytes_FromStringAndSize(out.data, out.size)
     finally:
         PyMem_Free(out.data)

@@ -13,10 +13,11 @@ the retention. Records are JSON (``CustomerRecord``), keyed by customer id. Memo
 at most ``max_per_customer`` tickets per customer, the most recent ones.
 
 On the hot path (one ``recent`` and one ``record`` per event, one changed record per
-customer per batch) tickets are kept as plain tuples and written straight to JSON
-(``changed_json``, ``CustomerState.to_json``); the pydantic models are the changelog's
-contract and what ``restore`` reads (``CustomerRecord.from_json`` reads the JSON back to
-an equal record, tested).
+customer per batch) tickets are kept as plain tuples and written straight to JSON by a
+compiled writer (``changed_json``, ``CustomerState.to_json``: ``_ticket.pyx``'s
+``customer_record_bytes``, the bytes ``orjson.dumps`` wrote from a dict of the record);
+the pydantic models are the changelog's contract and what ``restore`` reads
+(``CustomerRecord.from_json`` reads the JSON back to an equal record, tested).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from typing import Literal
 
-import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from service.prioritizer._ticket import customer_record_bytes
 
 DEFAULT_WINDOW = timedelta(days=7)
 DEFAULT_MAX_PER_CUSTOMER = 20
@@ -102,22 +104,7 @@ class CustomerState:
 
     def to_json(self) -> bytes:
         """The changelog record's JSON (what ``CustomerRecord.from_json`` reads)."""
-        return _record_json(self.customer_id, self.tickets)
-
-
-def _record_json(customer_id: str, tickets: list[_Past]) -> bytes:
-    """A customer's changelog record as JSON (``CustomerState.to_json``)."""
-    return orjson.dumps(
-        {
-            "record": "customer",
-            "v": 1,
-            "customer_id": customer_id,
-            "tickets": [
-                {"ticket_id": ticket_id, "occurred_at": at, "negative": negative}
-                for at, ticket_id, negative in tickets
-            ],
-        }
-    )
+        return customer_record_bytes(self.customer_id, self.tickets)
 
 
 Change = tuple[str, CustomerState | None]
@@ -184,7 +171,7 @@ class CustomerHistory:
         """``changed()`` as the changelog writes it: each changed record's JSON (None: a
         tombstone), encoded from the tickets as they are, without a state object or a
         copy per customer (one per event on the hot path)."""
-        return [(cid, _record_json(cid, t) if t else None) for cid, t in self._drain()]
+        return [(cid, customer_record_bytes(cid, t) if t else None) for cid, t in self._drain()]
 
     def _drain(self) -> list[tuple[str, list[_Past] | None]]:
         """The changed customers and their tickets (None: none left), in the order they

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -237,3 +237,74 @@ def test_a_shared_zone_keeps_the_wall_time_and_the_offset(at: datetime, minutes:
         assert shared.utcoffset() == offset
         assert type(shared.tzinfo) is timezone
         assert shared.isoformat() == aware.isoformat()
+
+
+def _orjson_record(customer_id: str, tickets: list[tuple[datetime, str, bool]]) -> bytes:
+    """The record as the history wrote it before its compiled writer: a dict of it,
+    serialised by orjson (the oracle of ``customer_record_bytes``)."""
+    import orjson
+
+    return orjson.dumps(
+        {
+            "record": "customer",
+            "v": 1,
+            "customer_id": customer_id,
+            "tickets": [
+                {"ticket_id": ticket_id, "occurred_at": at, "negative": negative}
+                for at, ticket_id, negative in tickets
+            ],
+        }
+    )
+
+
+def _zones() -> st.SearchStrategy[tzinfo | None]:
+    """Every kind of zone a remembered time can carry: UTC, whole-minute and odd
+    offsets (seconds, microseconds), a named zone with daylight saving, none."""
+    from datetime import timezone
+    from zoneinfo import ZoneInfo
+
+    offsets = st.timedeltas(
+        min_value=timedelta(hours=-23, minutes=-59), max_value=timedelta(hours=23, minutes=59)
+    )
+    return st.one_of(
+        st.just(UTC),
+        st.builds(timezone, offsets),
+        st.integers(min_value=-1439, max_value=1439).map(lambda m: timezone(timedelta(minutes=m))),
+        st.just(ZoneInfo("Europe/Helsinki")),
+        st.just(None),
+    )
+
+
+_IDS = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
+
+
+@settings(max_examples=300)
+@given(
+    _IDS,
+    st.lists(
+        st.tuples(st.datetimes(timezones=_zones()), _IDS, st.booleans()),
+        max_size=25,
+    ),
+)
+def test_the_compiled_record_writes_what_orjson_wrote(
+    customer_id: str, tickets: list[tuple[datetime, str, bool]]
+) -> None:
+    """Byte for byte, for any ids (quotes, control characters, any code point) and any
+    time: any year and microsecond, any zone; records past the writer's first buffer."""
+    from service.prioritizer._ticket import customer_record_bytes
+
+    assert customer_record_bytes(customer_id, tickets) == _orjson_record(customer_id, tickets)
+
+
+def test_a_history_writes_its_records_with_the_compiled_writer() -> None:
+    """``changed_json`` and ``CustomerState.to_json`` give the oracle's bytes."""
+    from datetime import timezone
+
+    h = CustomerHistory()
+    h.record("c1", "t-1", T0, negative=True)
+    h.record("c1", "t-2", T0.astimezone(timezone(timedelta(hours=5, minutes=30))), negative=False)
+    state = h.state_of("c1")
+    assert state is not None
+    expected = _orjson_record("c1", state.tickets)
+    assert state.to_json() == expected
+    assert h.changed_json() == [("c1", expected)]
