@@ -1,7 +1,8 @@
 """The prioritizer's per-event cost without Kafka: ``Prioritizer.process`` on batches.
 
 Usage:  .venv/bin/python bench/pipeline.py [--events N] [--runs R] [--profile]
-                                          [--survey] [--public] [--stages | --segments | --count]
+                                          [--survey] [--public] [--customers N]
+                                          [--stages | --segments | --count]
                                           [--log-level INFO] 2>/dev/null
 
 Feeds N events of the throughput mix (``bench/throughput.py``) through the pure
@@ -13,7 +14,9 @@ The garbage collector is tuned as ``triage run`` tunes it (``service/gc_tuning.p
 hot-path work: CHANGELOG.md; current figures: docs/performance.md). Median of R runs; the
 last line is ``us_per_event=<with rules>``. ``--survey``: every event carries an NPS
 answer, as in the burst after a survey mailing (the default mix has one on every third).
-``--public``: the texts are public customers' words (the labelled data's dev split, nine
+``--customers N``: the events come from N customers (50,000 by default, about one ticket
+each in a pass of 20,000; 2,500 gives histories of about eight, as a service holds after
+days). ``--public``: the texts are public customers' words (the labelled data's dev split, nine
 languages, reviews and posts of up to a few KB) instead of the hand-written mix; no
 event has a language tag in either, so this is the mix where the language guess most
 often needs its model (12–88 % of Latin-script texts, against 1.4 % of the mix's).
@@ -92,11 +95,13 @@ def fresh_histories(p: Prioritizer) -> None:
         p.state.restore(n, [])
 
 
-def records(n: int, score_every: int = 3, public: bool = False) -> list[InRecord]:
+def records(
+    n: int, score_every: int = 3, public: bool = False, customers: int = 50_000
+) -> list[InRecord]:
     texts = public_texts() if public else None
+    events = make_events(n, score_every=score_every, texts=texts, customers=customers)
     return [
-        InRecord("feedback", i % PARTITIONS, i, key, value)
-        for i, (key, value) in enumerate(make_events(n, score_every=score_every, texts=texts))
+        InRecord("feedback", i % PARTITIONS, i, key, value) for i, (key, value) in enumerate(events)
     ]
 
 
@@ -247,7 +252,11 @@ def count(args: argparse.Namespace) -> None:
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         sys.exit("--count needs valgrind (Debian: apt-get install valgrind)")
-    mix = [*(["--public"] if args.public else []), *(["--survey"] if args.survey else [])]
+    mix = [
+        *(["--public"] if args.public else []),
+        *(["--survey"] if args.survey else []),
+        *("--customers", str(args.customers)),
+    ]
 
     def instructions(passes: int, rules_off: bool) -> int:
         argv = [
@@ -290,6 +299,13 @@ def main() -> None:
         help="texts of the public labelled data's dev split, not the hand-written mix",
     )
     parser.add_argument(
+        "--customers",
+        type=int,
+        default=50_000,
+        help="how many customers the events come from (fewer: longer histories, each "
+        "changelog record longer, as in a service that has run for days)",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", help="as in production (TRIAGE_LOG_LEVEL's default)"
     )
     parser.add_argument(
@@ -303,7 +319,12 @@ def main() -> None:
         count(args)
         return
     configure_logging(args.log_level, "json")  # log lines go to stderr
-    recs = records(args.events, score_every=1 if args.survey else 3, public=args.public)
+    recs = records(
+        args.events,
+        score_every=1 if args.survey else 3,
+        public=args.public,
+        customers=args.customers,
+    )
     one_pass(prioritizer(), recs[:500])  # warm up: imports, the language model
     # the collector as ``triage run`` sets it once started (TRIAGE_GC_GEN0_THRESHOLD)
     gc_tuning.tune(Settings().gc_gen0_threshold)

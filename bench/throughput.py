@@ -85,17 +85,22 @@ def public_texts(limit: int = 20_000) -> list[str]:
 
 
 def make_events(
-    n: int, seed: int = 7, score_every: int = 3, texts: Sequence[str] | None = None
+    n: int,
+    seed: int = 7,
+    score_every: int = 3,
+    texts: Sequence[str] | None = None,
+    customers: int = 50_000,
 ) -> list[tuple[bytes, bytes]]:
     """``n`` feedback events (key: customer id) of about 0.4–1 KB: texts of the mix
     (or of ``texts``; none has a language tag), every channel and tier, an NPS score on
-    every ``score_every``-th (1: every event, as after a survey mailing)."""
+    every ``score_every``-th (1: every event, as after a survey mailing), from customers
+    drawn at random among ``customers``."""
     rnd = random.Random(seed)
     now = datetime.now(UTC).isoformat()
     texts = texts or text_mix()
     out = []
     for i in range(n):
-        cid = f"cust-{rnd.randrange(50_000)}"
+        cid = f"cust-{rnd.randrange(customers)}"
         event: dict[str, object] = {
             "event_id": f"bench-{uuid.uuid4().hex}",
             "occurred_at": now,
