@@ -55,6 +55,11 @@ CASES = [
         id="pipeline-survey",
     ),
     pytest.param(
+        ["bench/pipeline.py", "--events", "300", "--runs", "1", "--customers", "30"],
+        "us_per_event",
+        id="pipeline-long-histories",
+    ),
+    pytest.param(
         ["bench/pipeline.py", "--events", "300", "--runs", "1", "--public"],
         "us_per_event",
         id="pipeline-public",
