@@ -80,13 +80,18 @@ class StopwordTable:
     ) -> None: ...
     def votes(self, text: str, limit: int = 300) -> dict[str, int]: ...
 
+class Automaton:
+    def __init__(self, keyed: dict[str, Any]) -> None: ...
+    def iter(self, text: str) -> list[tuple[int, Any]]: ...
+    def keys(self) -> list[str]: ...
+
 class Scanner:
     def __init__(
         self,
         *,
-        words: Any,
-        word_terms: Any,
-        symbols: Any,
+        words: Automaton | None,
+        word_terms: Automaton | None,
+        symbols: Automaton | None,
         heads: SymbolHeads,
         latin1_heads: SymbolHeads,
         stopword_langs: dict[str, tuple[str, ...]],

@@ -11,8 +11,8 @@ Lexicon term syntax (one string per term):
   substring of the normalised text.
 
 Matching: the text is normalised, every run of non-word characters becomes one space,
-and a single Aho–Corasick automaton (pyahocorasick, C) finds every term's literal head
-at word starts. A term that continues after a stem or a wildcard is confirmed by a
+and a single Aho–Corasick automaton (``Automaton``, compiled in ``_scan.pyx``) finds every
+term's literal head at word starts. A term that continues after a stem or a wildcard is confirmed by a
 small anchored regular expression with bounded repetitions. The cost is linear in the
 length of the text; only the first ``MAX_ANALYSED_CHARS`` are analysed
 (see ``service/rules/text.py`` for normalisation).
@@ -36,9 +36,6 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
-
-import ahocorasick
 
 from service.rules._scan import (
     HEDGE,
@@ -47,6 +44,7 @@ from service.rules._scan import (
     NEG,
     PSEUDO,
     STOP,
+    Automaton,
     Scanner,
     SymbolHeads,
     Term,
@@ -137,14 +135,10 @@ class LexiconMatcher:
         self.stopword_votes = self._scanner.stopword_votes
 
     @staticmethod
-    def _automaton(keyed: Mapping[str, Iterable[object]]) -> Any:
+    def _automaton(keyed: Mapping[str, Iterable[object]]) -> Automaton | None:
         if not keyed:
             return None
-        auto = ahocorasick.Automaton()
-        for key, entries in keyed.items():
-            auto.add_word(key, tuple(entries))
-        auto.make_automaton()
-        return auto
+        return Automaton({key: tuple(entries) for key, entries in keyed.items()})
 
     def _compile(
         self,

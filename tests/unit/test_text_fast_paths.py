@@ -234,6 +234,9 @@ def test_word_terms_automaton_finds_what_the_full_one_finds() -> None:
     """Text without CJK characters is scanned with the word terms alone: on such text the
     full automaton (word and CJK terms) must report exactly the same hits."""
     matcher = RuleEngine(load_default_rules()).matcher
+    words, word_terms = matcher._words, matcher._word_terms
+    assert words is not None
+    assert word_terms is not None
     rng = random.Random(7)
     labelled = _labelled_texts()
     mixed = [" ".join(rng.sample(labelled, 3)) for _ in range(300)]
@@ -243,8 +246,8 @@ def test_word_terms_automaton_finds_what_the_full_one_finds() -> None:
         cjk = _CJK.search(s) is not None
         assert not cjk or may_have_cjk(s), repr(s)
         if not may_have_cjk(s):
-            expected = [(end, entries) for end, entries in matcher._words.iter(s)]
-            assert list(matcher._word_terms.iter(s)) == expected, repr(s)
+            expected = [(end, entries) for end, entries in words.iter(s)]
+            assert list(word_terms.iter(s)) == expected, repr(s)
             checked += 1
     assert checked > 1000
 
@@ -363,7 +366,8 @@ def test_script_every_character_of_the_basic_plane() -> None:
 @pytest.mark.parametrize("seed", range(2))
 def test_symbol_heads_are_found_where_a_substring_test_finds_them(seed: int) -> None:
     matcher = RuleEngine(load_default_rules()).matcher
-    keys = matcher._symbols.keys()  # a pyahocorasick automaton's keys, not a dict's
+    assert matcher._symbols is not None
+    keys = matcher._symbols.keys()  # the automaton's keys (a list)
     heads = sorted({key[:2] for key in keys})
     edge = [*heads, "😡", ":", "-", "a", "é", "Ω", "中", "\U0001f600", "\x7f", "\x80"]
     one_char = SymbolHeads(["😡", "x"])  # heads of one character, at the very end too
