@@ -1232,9 +1232,9 @@ cdef struct _Hits:
 
 
 cdef enum:
-    # a node with more edges than this looks its edges up in a row of its own, one entry
-    # per class; the others scan their few edges
-    _DENSE_FROM = 12
+    # the complete rows (one entry per class) of the nodes nearest the root, breadth
+    # first, hold at most this many entries together (256 KB)
+    _ROW_ENTRIES = 65536
 
 
 cdef class Automaton:
@@ -1250,17 +1250,21 @@ cdef class Automaton:
     node's edges one by one: nearly half the scan's instructions on the bench mix
     (2026-12-07). The Rust crate's binding (ahocorasick-rs) was slower than it on the word
     terms, which most texts take (a list of tuples and a released GIL per call).
-    Measured, the scan of a bench-mix text: 8.2 → 6.4 µs; of a public text, 6.6 → 6.8
-    (long Latin texts, where pyahocorasick mostly waits at its root).
+    Measured, the whole scan of a text (``Scanner.scan``, 2026-12-07): on the bench mix
+    8.2 → 6.0 µs, on public texts 6.6 → 5.8.
 
     The decisions:
 
     1. Characters are read as classes: each character of some key has a class of its
        own (1, 2, …), every other character is class 0, which no edge takes, so it sends
        the search back to the root at once.
-    2. The trie's edges are sorted by class; a node with more than ``_DENSE_FROM`` edges
-       (the root, the space that starts every word term) also has a row with its child
-       for every class. The failure links are the usual breadth-first ones.
+    2. The trie's edges are sorted by class, and the failure links are the usual
+       breadth-first ones. The nodes nearest the root (the first breadth first, as many
+       as ``_ROW_ENTRIES`` allows: the root and the space that starts every word term
+       among them) also have a complete row: for every class, the node the search goes
+       to, failure links followed already. So a character costs one row's entry where
+       the search is near the root, which is where it mostly is; deeper, an edge, or
+       the failure links down to a node with a row.
     3. ``_output[node]`` is the nearest node, the node itself or one down its failure
        chain, that ends a key (-1 none): the hits at a position are found by following
        these links alone, longest key first.
@@ -1272,7 +1276,7 @@ cdef class Automaton:
     cdef int32_t* _value
     cdef int32_t* _first_edge
     cdef int32_t* _edge_count
-    cdef int32_t* _row  # the node's row in ``_rows``, or -1
+    cdef int32_t* _row  # the node's complete row in ``_rows``, or -1
     cdef _Edge* _edges
     cdef int32_t* _rows
     #: the class of each code point below 0x10000, in pages of 256: ``_pages[cp >> 8]``
@@ -1319,8 +1323,7 @@ cdef class Automaton:
         self._classes = len(symbols) + 1
         self._nodes = len(children)
         self._alphabet(symbols)
-        self._trie(children, value_at)
-        self._links(children)
+        self._trie(children, self._links(children, value_at))
 
     def __dealloc__(self):
         PyMem_Free(self._fail)
@@ -1359,74 +1362,84 @@ cdef class Automaton:
             self._astral_class[at] = symbols[cp]
         return 0
 
-    cdef void _trie(self, list children, list value_at):
-        """Rule 2: the edges, sorted, and the rows of the nodes with many."""
-        cdef Py_ssize_t node, at = 0, rows = 0, n_edges = 0
-        for edges in children:
-            n_edges += len(<dict>edges)
-            rows += len(<dict>edges) > _DENSE_FROM
-        self._value = <int32_t*>_zeroed(sizeof(int32_t) * self._nodes)
-        self._first_edge = <int32_t*>_zeroed(sizeof(int32_t) * self._nodes)
-        self._edge_count = <int32_t*>_zeroed(sizeof(int32_t) * self._nodes)
-        self._row = <int32_t*>_zeroed(sizeof(int32_t) * self._nodes)
-        self._edges = <_Edge*>_zeroed(sizeof(_Edge) * (n_edges or 1))
-        self._rows = <int32_t*>_zeroed(sizeof(int32_t) * self._classes * (rows or 1))
-        rows = 0
-        for node in range(self._nodes):
-            edges = <dict>children[node]
-            self._value[node] = value_at[node]
-            self._first_edge[node] = at
-            self._edge_count[node] = len(edges)
-            self._row[node] = -1
-            if len(edges) > _DENSE_FROM:
-                self._row[node] = rows
-                for i in range(self._classes):
-                    self._rows[rows * self._classes + i] = -1
-                rows += 1
-            for symbol in sorted(edges):
-                self._edges[at].symbol = symbol
-                self._edges[at].child = edges[symbol]
-                if self._row[node] >= 0:
-                    self._rows[self._row[node] * self._classes + <Py_ssize_t>symbol] = edges[symbol]
-                at += 1
-
-    cdef void _links(self, list children):
-        """Rules 2 and 3: failure links breadth first, then each node's nearest output."""
+    cdef list _links(self, list children, list value_at):
+        """Rules 2 and 3: failure links breadth first (over the trie's own edges), then
+        each node's nearest output; returns the nodes in breadth-first order."""
         cdef Py_ssize_t node, child, back
         cdef list order = [0]
         cdef Py_ssize_t k = 0
+        self._value = <int32_t*>_zeroed(sizeof(int32_t) * self._nodes)
         self._fail = <int32_t*>_zeroed(sizeof(int32_t) * self._nodes)
         self._output = <int32_t*>_zeroed(sizeof(int32_t) * self._nodes)
+        for node in range(self._nodes):
+            self._value[node] = value_at[node]
         self._output[0] = -1
         while k < len(order):
             node = order[k]
             k += 1
             for symbol, child in (<dict>children[node]).items():
                 order.append(child)
-                if node == 0:
-                    self._fail[child] = 0
-                else:
-                    back = self._fail[node]
-                    while back and self._goto(back, symbol) < 0:
-                        back = self._fail[back]
-                    self._fail[child] = max(self._goto(back, symbol), 0)
-                # the parent's links are known: breadth first, a shorter node comes first
+                back = self._fail[node]
+                while node and back and symbol not in <dict>children[back]:
+                    back = self._fail[back]
+                if node:
+                    self._fail[child] = (<dict>children[back]).get(symbol, 0)
+                # breadth first: the failure node, shorter, already has its output
                 self._output[child] = (
                     child if self._value[child] >= 0 else self._output[self._fail[child]]
                 )
+        return order
 
-    cdef inline int32_t _goto(self, Py_ssize_t node, uint32_t symbol) noexcept:
-        """The child of ``node`` by class ``symbol``, or -1."""
-        cdef int32_t row = self._row[node]
+    cdef int _trie(self, list children, list order) except -1:
+        """Rule 2: the edges, sorted; the complete rows of the first nodes breadth first."""
+        cdef Py_ssize_t node, at = 0, n_edges = 0, rows, row, fail_row, symbol
+        cdef Py_ssize_t width = self._classes
+        for edges in children:
+            n_edges += len(<dict>edges)
+        rows = min(self._nodes, max(1, _ROW_ENTRIES // width))
+        self._first_edge = <int32_t*>_zeroed(sizeof(int32_t) * self._nodes)
+        self._edge_count = <int32_t*>_zeroed(sizeof(int32_t) * self._nodes)
+        self._row = <int32_t*>_zeroed(sizeof(int32_t) * self._nodes)
+        self._edges = <_Edge*>_zeroed(sizeof(_Edge) * (n_edges or 1))
+        self._rows = <int32_t*>_zeroed(sizeof(int32_t) * width * rows)
+        for node in range(self._nodes):
+            edges = <dict>children[node]
+            self._first_edge[node] = at
+            self._edge_count[node] = len(edges)
+            self._row[node] = -1
+            for symbol in sorted(edges):
+                self._edges[at].symbol = symbol
+                self._edges[at].child = edges[symbol]
+                at += 1
+        for row in range(rows):
+            # breadth first, a node's failure node (shorter) has its row already
+            node = order[row]
+            self._row[node] = row
+            fail_row = self._row[self._fail[node]]
+            edges = <dict>children[node]
+            for symbol in range(width):
+                self._rows[row * width + symbol] = edges.get(
+                    symbol, self._rows[fail_row * width + symbol] if node else 0
+                )
+        return 0
+
+    cdef inline int32_t _next(self, Py_ssize_t state, uint32_t symbol) noexcept:
+        """Rule 2: the node after ``state`` on a character of class ``symbol``: a row's
+        entry, or an edge, or the same from the failure node."""
+        cdef int32_t row
         cdef _Edge* edge
         cdef int32_t i
-        if row >= 0:
-            return self._rows[row * self._classes + symbol]
-        edge = self._edges + self._first_edge[node]
-        for i in range(self._edge_count[node]):
-            if edge[i].symbol >= symbol:
-                return edge[i].child if edge[i].symbol == symbol else -1
-        return -1
+        while True:
+            row = self._row[state]
+            if row >= 0:
+                return self._rows[row * self._classes + symbol]
+            edge = self._edges + self._first_edge[state]
+            for i in range(self._edge_count[state]):
+                if edge[i].symbol >= symbol:
+                    if edge[i].symbol == symbol:
+                        return edge[i].child
+                    break
+            state = self._fail[state]  # never the root's: the root has a row
 
     cdef inline uint32_t _symbol(self, uint32_t cp) noexcept:
         """Rule 1: the class of code point ``cp`` (above 0x10000, a binary search)."""
@@ -1444,30 +1457,29 @@ cdef class Automaton:
         return 0
 
     cdef int _find(self, str text, _Hits* hits) except -1:
-        """Every hit of ``text`` into ``hits`` (which the caller frees with ``_free_hits``)."""
+        """Every hit of ``text`` into ``hits`` (which the caller frees with ``_free_hits``).
+        The arrays are read through locals: the compiler cannot know that adding a hit
+        leaves them unchanged."""
         cdef int kind = PyUnicode_KIND(text)
         cdef void* data = PyUnicode_DATA(text)
         cdef Py_ssize_t i, n = len(text)
-        cdef Py_ssize_t state = 0
-        cdef int32_t child, out
+        cdef Py_ssize_t state = 0, width = self._classes
+        cdef int32_t out, row
         cdef uint32_t symbol
+        cdef const int32_t* row_of = self._row
+        cdef const int32_t* rows = self._rows
+        cdef const int32_t* output = self._output
         for i in range(n):
             symbol = self._symbol(PyUnicode_READ(kind, data, i))
             if symbol == 0:  # rule 1: no key has this character
                 state = 0
                 continue
-            while True:
-                child = self._goto(state, symbol)
-                if child >= 0:
-                    state = child
-                    break
-                if state == 0:
-                    break
-                state = self._fail[state]
-            out = self._output[state]
+            row = row_of[state]
+            state = rows[row * width + symbol] if row >= 0 else self._next(state, symbol)
+            out = output[state]
             while out >= 0:  # rule 3
                 _add_hit(hits, i, self._value[out])
-                out = self._output[self._fail[out]]
+                out = output[self._fail[out]]
         return 0
 
     def iter(self, str text):
