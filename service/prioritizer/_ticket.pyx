@@ -257,6 +257,30 @@ cdef int _array(Buffer* out, PyObject* items) except -1:
     return _put(out, b"]", 1)
 
 
+#: The keys of a reason (``Reason``'s fields, eight reasons a ticket on the bench mix), as
+#: the objects the engine's dicts hold (interned, as every identifier-like literal is):
+#: a key that is one of them is written from its literal, with no scan for escapes.
+cdef str _RULE_ID = "rule_id"
+cdef str _WEIGHT = "weight"
+cdef str _EVIDENCE = "evidence"
+cdef str _MIN_PRIORITY = "min_priority"
+
+
+cdef int _key(Buffer* out, PyObject* key) except -1:
+    """A dict's key and its colon: a reason's key from its literal (found by identity;
+    any other string, an equal one included, is written by rule 2, to the same bytes)."""
+    if key == <PyObject*>_RULE_ID:
+        return _put(out, b'"rule_id":', 10)
+    if key == <PyObject*>_WEIGHT:
+        return _put(out, b'"weight":', 9)
+    if key == <PyObject*>_EVIDENCE:
+        return _put(out, b'"evidence":', 11)
+    if key == <PyObject*>_MIN_PRIORITY:
+        return _put(out, b'"min_priority":', 15)
+    _string(out, <object>key)
+    return _put(out, b":", 1)
+
+
 cdef int _object(Buffer* out, PyObject* fields) except -1:
     cdef Py_ssize_t at = 0
     cdef PyObject* key
@@ -267,8 +291,7 @@ cdef int _object(Buffer* out, PyObject* fields) except -1:
         if not first:
             _put(out, b",", 1)
         first = False
-        _string(out, <object>key)
-        _put(out, b":", 1)
+        _key(out, key)
         _value(out, value)
     return _put(out, b"}", 1)
 

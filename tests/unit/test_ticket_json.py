@@ -261,3 +261,18 @@ def test_a_ticket_larger_than_the_first_buffer_is_written_whole() -> None:
     event = _EVENT.model_copy(update={"text": '"\\\n\x01' * 25_000})
     reference = build_ticket(event, _assessment(), NOW, "v", POLICIES[0])
     assert _write(event, _assessment()) == reference.model_dump_json().encode()
+
+
+def test_a_reasons_keys_are_written_alike_whatever_objects_they_are() -> None:
+    """The engine's keys (interned literals) are written from the writer's literals; an
+    equal key that is another object, and any other key, by rule 2: the same bytes."""
+    literal = {"rule_id": "r", "weight": 3, "evidence": ["x"], "min_priority": None}
+    copied = {"".join(key): value for key, value in literal.items()}
+    assert all(a is not b for a, b in zip(literal, copied, strict=True))
+    other = {'"odd\\key\n': 1, "rule_id": "r"}
+    fast = [_write(_EVENT, _assessment(reason_fields=[r])) for r in (literal, copied)]
+    assert fast[0] == fast[1]
+    assert b'"reasons":[{"rule_id":"r","weight":3,"evidence":["x"],"min_priority":null}]' in fast[0]
+    assert b'{"\\"odd\\\\key\\n":1,"rule_id":"r"}' in _write(
+        _EVENT, _assessment(reason_fields=[other])
+    )
