@@ -8,24 +8,26 @@ event, ``FactReader.read`` reads the event's ``Facts`` (its text normalised and 
 once, its language and tone), and ``Program.run`` reads the facts into the record and
 runs the rules in file order:
 
-1. The record: the scores (NPS, rating, negativity; none = NaN) and the count of words
-   (counted only for a rule set with a ``words`` condition; else NaN), the channel, tier,
+1. The record: the scores (NPS, rating, negativity; none = NaN) and the count of words,
+   the channel, tier,
    lifecycle stage and language as ids of the values the rule set names (0: a value it
    does not name, or none), one flag per lexicon the conditions name in each bucket of
    the scan (hits, stated, hedged and never stated, intensified), and the yes/no facts
    (no text, a score given, shouting, angry punctuation, a repeat contact).
-   Negativity starts *unknown*: it is read from the facts (where the text model
-   predicts it, ``Facts.negativity``) only for the first rule whose outcome depends on
-   it, so an event that the other tests decide never runs the model. A rule is first
-   tested in three-valued (Kleene) logic: a condition on the unknown negativity is
-   unknown; an ``all`` is false when any part is false, true when all are true, else
-   unknown; an ``any`` is true when any alternative is true, false when all are false,
-   else unknown; a ``not`` of unknown is unknown. A rule that comes out unknown reads the
-   negativity and is tested again; so does a rule that comes out true while an ``any``
-   in it chose an alternative after an unknown one (its choice, rule 3, could be that
-   one: the evidence must be exact). A false rule explains nothing, and neither does
-   what is under a ``not``, so their choices never make the model run. An error of the
-   model propagates out of ``run``.
+   Negativity and the count of words start *unknown*: each is read from the facts
+   (where the text model predicts the negativity, ``Facts.negativity``; the words of the
+   spaced text) only for the first rule whose outcome depends on it, so an event that
+   the other tests decide never runs the model nor counts its words. A rule is first
+   tested in three-valued (Kleene) logic: a condition on an unknown score is unknown; an
+   ``all`` is false when any part is false, true when all are true, else unknown; an
+   ``any`` is true when any alternative is true, false when all are false, else unknown;
+   a ``not`` of unknown is unknown. A rule that comes out unknown reads one of the
+   unknown scores it asked for, the count of words first (it is cheap, and may decide
+   the rule without the model), and is tested again, until it is decided; so does a
+   rule that comes out true while an ``any`` in it chose an alternative after an unknown
+   one (its choice, rule 3, could be that one: the evidence must be exact). A false rule
+   explains nothing, and neither does what is under a ``not``, so their choices never
+   make the model run. An error of the model propagates out of ``run``.
 2. The rules run in file order; a rule's condition sees exactly the earlier rules that
    fired (``fired`` only names earlier rules: the rule-file validation guarantees it).
 3. An ``any`` node keeps which of its alternatives held first (its *choice*, -1 when
@@ -175,7 +177,7 @@ cdef class Facts:
     def words(self):
         """The words of the text analysed, each kana or Han character one
         (``_scan.word_count``): counted when asked (the evidence of a ``words``
-        condition; the program counts them itself, only for a rule set that asks)."""
+        condition; the program counts them itself, for the first rule that needs them)."""
         return _word_count(self.signals.spaced)
 
     @property
@@ -336,13 +338,14 @@ cdef class Program:
     cdef char* _buckets
     cdef char* _fired
     cdef int* _choices
-    # the facts of the run while their negativity is not yet read (``_negativity``),
-    # else None
+    # the facts of the run (None between runs)
     cdef object _facts
+    # per score: not read yet (negativity and words: read on demand, ``_read_wanted``)
+    cdef char _pending[_N_SCORES]
+    # per score: an unknown one that the rule being tested asked for
+    cdef char _wanted[_N_SCORES]
     # an ``any`` chose an alternative after an unknown one in the rule being tested
     cdef bint _uncertain
-    # a node reads the count of words (only then is it counted, per event)
-    cdef bint _reads_words
 
     def __cinit__(self):
         self._nodes = NULL
@@ -382,9 +385,7 @@ cdef class Program:
         self._nodes = <Node*>_alloc(sizeof(Node) * (len(nodes) or 1))
         self._args = <int*>_alloc(sizeof(int) * (n_args or 1))
         n_args = 0
-        self._reads_words = False
         for i, (kind, slot, want, lo, hi, args) in enumerate(nodes):
-            self._reads_words |= kind == _RANGE and slot == _WORDS
             node = &self._nodes[i]
             node.kind, node.slot, node.want = kind, slot, want
             node.lo, node.hi = lo, hi
@@ -441,9 +442,12 @@ cdef class Program:
         try:
             for i in range(n):
                 self._uncertain = False
+                memset(self._wanted, 0, _N_SCORES)
                 held = self._holds(self._roots[i])
-                if held == _UNKNOWN or (held == 1 and self._uncertain):
-                    self._negativity()
+                while held == _UNKNOWN or (held == 1 and self._uncertain):
+                    self._read_wanted()
+                    self._uncertain = False
+                    memset(self._wanted, 0, _N_SCORES)
                     held = self._holds(self._roots[i])
                 if held == 1:
                     self._fired[i] = 1
@@ -465,8 +469,10 @@ cdef class Program:
         self._scores[0] = NAN if value is None else <double>value
         value = facts.rating
         self._scores[1] = NAN if value is None else <double>value
-        self._scores[2] = NAN  # read on demand (``_negativity``)
-        self._scores[3] = <double>_word_count(signals.spaced) if self._reads_words else NAN
+        self._scores[_NEGATIVITY] = NAN  # read on demand (``_read_wanted``)
+        self._scores[_WORDS] = NAN  # the same
+        self._pending[0] = self._pending[1] = 0
+        self._pending[_NEGATIVITY] = self._pending[_WORDS] = 1
         self._facts = facts
         self._ids[0] = self._member(0, facts.channel)
         self._ids[1] = self._member(1, facts.tier)
@@ -496,11 +502,19 @@ cdef class Program:
         found = (<dict>self._members[slot]).get(value)
         return 0 if found is None else <int>found
 
-    cdef int _negativity(self) except -1:
-        """Read the facts' negativity into the record (the first condition on it)."""
-        value = self._facts.negativity
-        self._scores[_NEGATIVITY] = NAN if value is None else <double>value
-        self._facts = None
+    cdef int _read_wanted(self) except -1:
+        """Read one unknown score the rule being tested asked for into the record: the
+        count of words first, else the negativity (rule 1)."""
+        cdef Facts facts = self._facts
+        if self._wanted[_WORDS]:
+            self._scores[_WORDS] = <double>_word_count(facts.signals.spaced)
+            self._pending[_WORDS] = 0
+        elif self._wanted[_NEGATIVITY]:
+            value = facts.negativity
+            self._scores[_NEGATIVITY] = NAN if value is None else <double>value
+            self._pending[_NEGATIVITY] = 0
+        else:  # pragma: no cover - an unknown outcome asked for an unknown score
+            raise AssertionError("an unknown rule asked for no unknown score")
         return 0
 
     cdef int _holds(self, int at) noexcept:
@@ -550,7 +564,8 @@ cdef class Program:
             self._uncertain = uncertain  # what is under a ``not`` explains nothing
             return _UNKNOWN if held == _UNKNOWN else 1 - held
         if kind == _RANGE:
-            if node.slot == _NEGATIVITY and self._facts is not None:
+            if self._pending[node.slot]:
+                self._wanted[node.slot] = 1
                 return _UNKNOWN
             score = self._scores[node.slot]
             return node.lo <= score <= node.hi  # NaN (no score) compares false

@@ -350,6 +350,8 @@ _LEAVES = st.sampled_from(
     [
         {"negativity": {"min": 0.5}},
         {"negativity": {"max": 0.3}},
+        {"words": {"max": 1}},
+        {"words": {"min": 2}},
         {"text": ["refund"]},
         {"text": ["thanks"]},
         {"shouting": True},
@@ -384,10 +386,11 @@ def test_the_negativity_read_on_demand_decides_as_if_read_first(
     shout: bool,
     nps: int | None,
 ) -> None:
-    """Nested any / all / not over the negativity and other facts: the program, which
-    reads the negativity only when a rule's outcome or evidence depends on it (rule 1 of
-    ``_rules.pyx``), fires the same rules with the same evidence as the closures, which
-    read it first; and it asks the model at most once."""
+    """Nested any / all / not over the negativity, the count of words and other facts:
+    the program, which reads the negativity and the words only when a rule's outcome or
+    evidence depends on them (rule 1 of ``_rules.pyx``), fires the same rules with the
+    same evidence as the closures, which read them first; and it asks the model at most
+    once."""
     rules = [
         {"id": f"r{i}", "when": dict(cond), "weight": 10 * (i + 1)}
         for i, cond in enumerate(conditions)

@@ -133,6 +133,14 @@ _RULES = {
         "    when: {any: [{negativity: {min: 0.5}}, {text: [thanks]}]}\n"
         "    weight: 0\n"
     ),
+    # the model's reading of a short text: the words are the cheaper fact, read first
+    "short.negative": (
+        "  - id: short.negative\n"
+        "    when: {negativity: {min: 0.5}, words: {max: 2}}\n"
+        "    weight: 50\n"
+    ),
+    # a rule on the words that its lexicon decides first for most texts
+    "thanks.short": "  - {id: thanks.short, when: {text: [thanks], words: {max: 2}}}\n",
     # an ``any`` true after an unknown alternative, but under a ``not``
     "either": (
         "  - id: either\n"
@@ -270,3 +278,34 @@ def test_the_model_speaks_to_a_long_review_that_asks_in_passing(text: str, fires
     assert "text.question" in fired
     assert ("model.negative" in fired) is fires, fired
     assert (a.priority is Priority.P2) is fires, a.priority
+
+
+def test_the_words_are_counted_first_and_only_for_a_rule_that_needs_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rule 1 of ``_rules.pyx``: the count of words is read on demand, before the model,
+    so a long text decides ``short.negative`` without the model; a rule that its other
+    test decides (``thanks.short`` on a text without thanks) does not count them."""
+    from service.rules import _rules
+    from service.rules._scan import word_count
+
+    counted: list[str] = []
+
+    def counting(spaced: str) -> int:
+        counted.append(spaced)
+        return word_count(spaced)
+
+    monkeypatch.setattr(_rules, "_word_count", counting)
+    model = FakeModel({"bad bad": 0.9, "this is bad bad": 0.9})
+    engine = RuleEngine(_lazy_rules("refund", "short.negative"), text_model=model)
+    assert [r.rule_id for r in engine.assess(_event("bad bad", language="en")).reasons] == [
+        "short.negative"
+    ]
+    # counted by the program, and again by the fired rule's evidence (``Facts.words``)
+    assert (len(counted), model.calls) == (2, ["bad bad"])
+    long = engine.assess(_event("this is bad bad", language="en"))
+    assert long.reasons == []
+    assert (len(counted), model.calls) == (3, ["bad bad"])  # the words decided: no model
+    engine = RuleEngine(_lazy_rules("refund", "thanks.short"), text_model=model)
+    assert [r.rule_id for r in engine.assess(_event("refund", language="en")).reasons] == ["refund"]
+    assert len(counted) == 3  # no thanks: the words were not needed
