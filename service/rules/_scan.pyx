@@ -1,6 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
 """The per-event reading of a text, compiled (Cython): the words of one text that the
-lexicon automaton found, with what the modifiers before them do to them; the text as the
+lexicon automaton found, with what the modifiers before them do to them; the text's
+normal form, for the characters that take it by table (``Folding``); the text as the
 matcher reads it (``spaced``); its tone (``shouting_ratio``, ``angry_punctuation``); the
 language its script decides (``script_language``); and whether it may hold a symbol term
 at all (``SymbolHeads``).
@@ -46,6 +47,8 @@ from cpython.unicode cimport (
 
 cdef extern from "Python.h":
     bint Py_UNICODE_ISALNUM(Py_UCS4 ch)
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    void PyUnicode_WRITE(int kind, void* data, Py_ssize_t index, Py_UCS4 value)
 
 cdef extern from *:
     # defined by setup.py: the digest of this file as it was compiled
@@ -665,6 +668,107 @@ cdef int _scan_symbols(Automaton auto, str normalized, TextSignals sig) except -
     finally:
         _free_hits(&found)
     return 0
+
+
+# --- normal forms by table ------------------------------------------------------------
+
+
+cdef enum:
+    # a ``Folding`` entry: 0 none; this bit and a code point: the form is that one
+    # character; else ``_POOLED``, the form's offset in the pool (bits 5–29) and its
+    # length (bits 0–4)
+    _ONE = 0x80000000
+    _POOLED = 0x40000000
+    # pages of 256 code points up to U+10FFFF
+    _PAGES = 0x1100
+
+
+cdef class Folding:
+    """The normal form (``text.normalize``'s) of each character of a set, written for a
+    text of those characters alone one character at a time: ``fold`` gives the text's
+    form, or None when it has a character outside the set. ``text.py`` chooses the set
+    (characters whose form, and every pair's, is the concatenation of their own forms,
+    which ``tests/unit/test_text_fast_paths.py`` checks) and works out each form with
+    the Unicode route it replaces."""
+
+    cdef uint32_t** _pages  # per 256 code points: their entries (a page of zeros: none)
+    cdef uint32_t* _entries
+    cdef Py_UCS4* _pool
+
+    def __cinit__(self):
+        self._pages = NULL
+        self._entries = NULL
+        self._pool = NULL
+
+    def __init__(self, dict forms):
+        """``forms``: code point → its form (a string of at most 31 characters)."""
+        cdef list pages = sorted({cp >> 8 for cp in forms})
+        cdef Py_ssize_t page, at, pooled = 0, offset = 0
+        cdef str form
+        for cp, form in forms.items():
+            if not 0 <= cp < 0x110000 or len(form) > 31:
+                raise ValueError(f"no form by table for U+{cp:04X}: {form!r}")
+            pooled += len(form) if len(form) != 1 else 0
+        self._pages = <uint32_t**>_zeroed(sizeof(uint32_t*) * _PAGES)
+        self._entries = <uint32_t*>_zeroed(sizeof(uint32_t) * 256 * (len(pages) + 1))
+        self._pool = <Py_UCS4*>_zeroed(sizeof(Py_UCS4) * (pooled or 1))
+        for page in range(_PAGES):
+            self._pages[page] = self._entries  # the shared page of zeros
+        for at, page in enumerate(pages, 1):
+            self._pages[page] = self._entries + 256 * at
+        for cp, form in forms.items():
+            if len(form) == 1:
+                self._pages[cp >> 8][cp & 255] = _ONE | ord(form)
+                continue
+            self._pages[cp >> 8][cp & 255] = _POOLED | (offset << 5) | len(form)
+            for ch in form:
+                self._pool[offset] = ord(ch)
+                offset += 1
+
+    def __dealloc__(self):
+        PyMem_Free(self._pages)
+        PyMem_Free(self._entries)
+        PyMem_Free(self._pool)
+
+    def fold(self, str text):
+        """The form of ``text``, each character's in turn; None when a character has
+        none here."""
+        cdef int kind = PyUnicode_KIND(text)
+        cdef void* data = PyUnicode_DATA(text)
+        cdef Py_ssize_t i, j, n = len(text), size = 0
+        cdef uint32_t cp, entry, top = 0  # (a Py_UCS4 in arithmetic would become a str)
+        cdef object out
+        cdef int out_kind
+        cdef void* out_data
+        for i in range(n):  # the form's length and its largest character
+            cp = PyUnicode_READ(kind, data, i)
+            entry = self._pages[cp >> 8][cp & 255]
+            if entry == 0:
+                return None
+            if entry & _ONE:
+                size += 1
+                if entry & 0x1FFFFF > top:
+                    top = entry & 0x1FFFFF
+                continue
+            size += entry & 31
+            for j in range((entry >> 5) & 0x1FFFFFF, ((entry >> 5) & 0x1FFFFFF) + (entry & 31)):
+                if self._pool[j] > top:
+                    top = self._pool[j]
+        out = PyUnicode_New(size, top)
+        out_kind = PyUnicode_KIND(out)
+        out_data = PyUnicode_DATA(out)
+        size = 0
+        for i in range(n):
+            cp = PyUnicode_READ(kind, data, i)
+            entry = self._pages[cp >> 8][cp & 255]
+            if entry & _ONE:
+                PyUnicode_WRITE(out_kind, out_data, size, entry & 0x1FFFFF)
+                size += 1
+                continue
+            for j in range((entry >> 5) & 0x1FFFFFF, ((entry >> 5) & 0x1FFFFFF) + (entry & 31)):
+                PyUnicode_WRITE(out_kind, out_data, size, self._pool[j])
+                size += 1
+        return out
 
 
 # --- tone ---------------------------------------------------------------------------

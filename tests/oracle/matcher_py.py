@@ -46,8 +46,8 @@ from typing import Any
 
 import ahocorasick
 
-from service.rules.text import _NONWORD, has_cjk, latin1, normalize
-from tests.oracle.text_py import CLAUSE, spaced
+from service.rules.text import _NONWORD, has_cjk, normalize
+from tests.oracle.text_py import CLAUSE, latin1, spaced
 
 #: A CJK term preceded (within ``CJK_NEGATION_CHARS``) by one of these is negated.
 _CJK_NEGATORS = frozenset("不没沒别別未无無")

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import re
 
-from service.rules.text import _NONWORD, latin1
+from service.rules.text import _NONWORD
+
+
+def latin1(text: str) -> bytes | None:
+    """``text`` encoded in Latin-1, or None when it has other characters."""
+    raw = text.encode("latin-1", "ignore")
+    return raw if len(raw) == len(text) else None
+
 
 MAX_ANALYSED_CHARS = 20_000
 _ANGRY_PUNCT = re.compile(r"[!！]{2,}|？{2,}|[?？!！]{3,}|[?？][!！]|[!！][?？]")

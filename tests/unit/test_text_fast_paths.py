@@ -2,7 +2,8 @@
 
 Each reference below is the plain version (NFKC → casefold → NFD → strip marks → NFC;
 one regular expression per scan) that the optimised code must agree with, character
-for character, on every Latin-1 pair and on random Greek / Cyrillic / CJK / symbol text.
+for character, on every Latin-1 pair, on every pair of the characters normalised by table,
+and on random Greek / Cyrillic / CJK / symbol text.
 """
 
 from __future__ import annotations
@@ -124,6 +125,31 @@ def test_normalize_every_latin1_pair() -> None:
     for a in chars:
         for b in chars:
             assert normalize(a + b) == ref_normalize(a + b), repr(a + b)
+
+
+def test_normalize_by_table_every_character_and_pair() -> None:
+    """The characters whose forms ``normalize`` writes by table (``text._forms``): each
+    alone, and each beside every other (the ideographs and the emoji, inert in every
+    normal form, by a sample), gives the reference's form, so a text of them normalises
+    character by character."""
+    from service.rules.text import _forms
+
+    table = [chr(cp) for cp in _forms()]
+
+    def inert(ch: str) -> bool:
+        return 0x4E00 <= ord(ch) <= 0x9FFF or ord(ch) >= 0x1F300
+
+    others = [c for c in table if not inert(c)]
+    sample = [c for c in table if inert(c)][::16]
+    assert sum(map(inert, table)) == (0x9FFF - 0x4E00 + 1) + (0x1FAFF - 0x1F300 + 1)
+    assert {"é", "ß", "Σ", "ς", "ά", "Й", "ё", "が", "ｶ", "，", "€", "❤", "😡"} <= set(table)
+    assert "ﾞ" not in table  # its form is a combining mark: it composes with a kana before
+    for ch in table:
+        assert normalize(ch) == ref_normalize(ch), f"U+{ord(ch):04X}"
+    everything = others + sample
+    for a in others + sample[::8]:
+        text = a + a.join(everything) + a  # every pair of ``a`` and another, both ways
+        assert normalize(text) == ref_normalize(text), f"U+{ord(a):04X}"
 
 
 @pytest.mark.parametrize("seed", range(3))
