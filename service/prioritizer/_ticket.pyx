@@ -101,6 +101,16 @@ cdef struct Buffer:
     Py_ssize_t capacity
 
 
+cdef int _open(Buffer* out, Py_ssize_t capacity) except -1:
+    """An empty buffer of ``capacity`` bytes (the caller frees ``out.data``)."""
+    out.data = <char*>PyMem_Malloc(capacity)
+    if out.data == NULL:
+        raise MemoryError()
+    out.size = 0
+    out.capacity = capacity
+    return 0
+
+
 cdef int _grow(Buffer* out, Py_ssize_t want) except -1:
     """A buffer of at least ``want`` bytes (doubling), the written ones kept."""
     cdef Py_ssize_t capacity = out.capacity * 2
@@ -318,11 +328,7 @@ def ticket_bytes(
     target and policy id as ``SlaPolicy`` decided them."""
     cdef Buffer out
     customer = event.customer
-    out.data = <char*>PyMem_Malloc(_FIRST_CAPACITY)
-    if out.data == NULL:
-        raise MemoryError()
-    out.size = 0
-    out.capacity = _FIRST_CAPACITY
+    _open(&out, _FIRST_CAPACITY)
     try:
         _entry(&out, b'{"schema_version":', _SCHEMA_VERSION)
         _entry(&out, b',"ticket_id":', ticket_id)
@@ -425,11 +431,7 @@ def customer_record_bytes(str customer_id, list tickets):
     cdef Buffer out
     cdef Py_ssize_t i
     cdef tuple past
-    out.data = <char*>PyMem_Malloc(_RECORD_CAPACITY)
-    if out.data == NULL:
-        raise MemoryError()
-    out.size = 0
-    out.capacity = _RECORD_CAPACITY
+    _open(&out, _RECORD_CAPACITY)
     try:
         _entry(&out, b'{"record":"customer","v":1,"customer_id":', customer_id)
         _lit(&out, b',"tickets":[')

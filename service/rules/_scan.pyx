@@ -33,7 +33,7 @@ pure-Python implementation is the oracle of ``tests/unit/test_native_scan.py``.
 """
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
-from libc.stdint cimport int32_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, uint32_t, uint64_t
 from libc.string cimport memset
 from cpython.unicode cimport (
     PyUnicode_1BYTE_KIND,
@@ -670,6 +670,53 @@ cdef int _scan_symbols(Automaton auto, str normalized, TextSignals sig) except -
     return 0
 
 
+# --- a value per code point ----------------------------------------------------------
+
+
+# A 32-bit value per code point, 0 for most, in pages of 256 code points up to U+10FFFF:
+# ``pages[cp >> 8]`` is the page of ``cp``, the shared page of zeros where no code point
+# of it has a value. What the normal forms (``Folding``) and the automaton's classes of
+# characters (``Automaton``) look a character up in.
+cdef struct _CodeTable:
+    uint32_t** pages
+    uint32_t* entries
+
+
+cdef enum:
+    _PAGES = 0x1100
+
+
+cdef int _table_fill(_CodeTable* table, dict values) except -1:
+    """``values``: code point → its value (not 0); every other code point is 0."""
+    cdef list pages = sorted({cp >> 8 for cp in values})
+    cdef Py_ssize_t page, at
+    cdef uint32_t cp
+    for cp in values:
+        if cp >= 0x110000:
+            raise ValueError(f"no code point U+{cp:X}")
+    table.pages = <uint32_t**>_zeroed(sizeof(uint32_t*) * _PAGES)
+    table.entries = <uint32_t*>_zeroed(sizeof(uint32_t) * 256 * (len(pages) + 1))
+    for page in range(_PAGES):
+        table.pages[page] = table.entries
+    for at, page in enumerate(pages, 1):
+        table.pages[page] = table.entries + 256 * at
+    for cp, value in values.items():
+        table.pages[cp >> 8][cp & 255] = value
+    return 0
+
+
+cdef inline uint32_t _table_get(const _CodeTable* table, uint32_t cp) noexcept:
+    """The value of ``cp`` (a code point: below 0x110000)."""
+    return table.pages[cp >> 8][cp & 255]
+
+
+cdef inline void _table_free(_CodeTable* table) noexcept:
+    PyMem_Free(table.pages)
+    PyMem_Free(table.entries)
+    table.pages = NULL
+    table.entries = NULL
+
+
 # --- normal forms by table ------------------------------------------------------------
 
 
@@ -679,8 +726,6 @@ cdef enum:
     # length (bits 0–4)
     _ONE = 0x80000000
     _POOLED = 0x40000000
-    # pages of 256 code points up to U+10FFFF
-    _PAGES = 0x1100
 
 
 cdef class Folding:
@@ -691,43 +736,36 @@ cdef class Folding:
     which ``tests/unit/test_text_fast_paths.py`` checks) and works out each form with
     the Unicode route it replaces."""
 
-    cdef uint32_t** _pages  # per 256 code points: their entries (a page of zeros: none)
-    cdef uint32_t* _entries
+    cdef _CodeTable _entries  # each character's entry (0: it has no form here)
     cdef Py_UCS4* _pool
 
     def __cinit__(self):
-        self._pages = NULL
-        self._entries = NULL
+        self._entries.pages = NULL
+        self._entries.entries = NULL
         self._pool = NULL
 
     def __init__(self, dict forms):
         """``forms``: code point → its form (a string of at most 31 characters)."""
-        cdef list pages = sorted({cp >> 8 for cp in forms})
-        cdef Py_ssize_t page, at, pooled = 0, offset = 0
+        cdef Py_ssize_t pooled = 0, offset = 0
         cdef str form
+        cdef dict entries = {}
         for cp, form in forms.items():
             if not 0 <= cp < 0x110000 or len(form) > 31:
                 raise ValueError(f"no form by table for U+{cp:04X}: {form!r}")
             pooled += len(form) if len(form) != 1 else 0
-        self._pages = <uint32_t**>_zeroed(sizeof(uint32_t*) * _PAGES)
-        self._entries = <uint32_t*>_zeroed(sizeof(uint32_t) * 256 * (len(pages) + 1))
         self._pool = <Py_UCS4*>_zeroed(sizeof(Py_UCS4) * (pooled or 1))
-        for page in range(_PAGES):
-            self._pages[page] = self._entries  # the shared page of zeros
-        for at, page in enumerate(pages, 1):
-            self._pages[page] = self._entries + 256 * at
         for cp, form in forms.items():
             if len(form) == 1:
-                self._pages[cp >> 8][cp & 255] = _ONE | ord(form)
+                entries[cp] = _ONE | ord(form)
                 continue
-            self._pages[cp >> 8][cp & 255] = _POOLED | (offset << 5) | len(form)
+            entries[cp] = _POOLED | (offset << 5) | len(form)
             for ch in form:
                 self._pool[offset] = ord(ch)
                 offset += 1
+        _table_fill(&self._entries, entries)
 
     def __dealloc__(self):
-        PyMem_Free(self._pages)
-        PyMem_Free(self._entries)
+        _table_free(&self._entries)
         PyMem_Free(self._pool)
 
     def fold(self, str text):
@@ -742,7 +780,7 @@ cdef class Folding:
         cdef void* out_data
         for i in range(n):  # the form's length and its largest character
             cp = PyUnicode_READ(kind, data, i)
-            entry = self._pages[cp >> 8][cp & 255]
+            entry = _table_get(&self._entries, cp)
             if entry == 0:
                 return None
             if entry & _ONE:
@@ -760,7 +798,7 @@ cdef class Folding:
         size = 0
         for i in range(n):
             cp = PyUnicode_READ(kind, data, i)
-            entry = self._pages[cp >> 8][cp & 255]
+            entry = _table_get(&self._entries, cp)
             if entry & _ONE:
                 PyUnicode_WRITE(out_kind, out_data, size, entry & 0x1FFFFF)
                 size += 1
@@ -1383,14 +1421,8 @@ cdef class Automaton:
     cdef int32_t* _row  # the node's complete row in ``_rows``, or -1
     cdef _Edge* _edges
     cdef int32_t* _rows
-    #: the class of each code point below 0x10000, in pages of 256: ``_pages[cp >> 8]``
-    #: is the page of ``cp`` (the shared page of zeros where no key has a character)
-    cdef uint16_t* _pages[256]
-    cdef uint16_t* _page_data
-    #: the code points above 0x10000 that some key has (emoji), sorted, and their classes
-    cdef uint32_t* _astral
-    cdef uint32_t* _astral_class
-    cdef Py_ssize_t _n_astral
+    #: the class of each code point (rule 1)
+    cdef _CodeTable _class_of
     cdef list _keys
     cdef list _values
 
@@ -1398,9 +1430,8 @@ cdef class Automaton:
         self._fail = self._output = self._value = NULL
         self._first_edge = self._edge_count = self._row = self._rows = NULL
         self._edges = NULL
-        self._page_data = NULL
-        self._astral = self._astral_class = NULL
-        self._n_astral = 0
+        self._class_of.pages = NULL
+        self._class_of.entries = NULL
 
     def __init__(self, dict keyed):
         """``keyed``: each key (a non-empty string) and its value, reported with its hits."""
@@ -1438,33 +1469,11 @@ cdef class Automaton:
         PyMem_Free(self._row)
         PyMem_Free(self._edges)
         PyMem_Free(self._rows)
-        PyMem_Free(self._page_data)
-        PyMem_Free(self._astral)
-        PyMem_Free(self._astral_class)
+        _table_free(&self._class_of)
 
     cdef int _alphabet(self, dict symbols) except -1:
-        """Rule 1: the class of every code point (at most 65,535 classes)."""
-        cdef list pages = sorted({cp >> 8 for cp in symbols if cp < 0x10000})
-        cdef Py_ssize_t page, at
-        if len(symbols) >= 0xFFFF:
-            raise ValueError("an automaton's keys have more than 65,534 distinct characters")
-        # page 0 of the data is the shared page of zeros
-        self._page_data = <uint16_t*>_zeroed(sizeof(uint16_t) * 256 * (len(pages) + 1))
-        for page in range(256):
-            self._pages[page] = self._page_data
-        for at, page in enumerate(pages, 1):
-            self._pages[page] = self._page_data + 256 * at
-        for cp, symbol in symbols.items():
-            if cp < 0x10000:
-                self._pages[cp >> 8][cp & 255] = symbol
-        astral = sorted(cp for cp in symbols if cp >= 0x10000)
-        self._n_astral = len(astral)
-        self._astral = <uint32_t*>_zeroed(sizeof(uint32_t) * (len(astral) or 1))
-        self._astral_class = <uint32_t*>_zeroed(sizeof(uint32_t) * (len(astral) or 1))
-        for at, cp in enumerate(astral):
-            self._astral[at] = cp
-            self._astral_class[at] = symbols[cp]
-        return 0
+        """Rule 1: the class of every code point."""
+        return _table_fill(&self._class_of, symbols)
 
     cdef list _links(self, list children, list value_at):
         """Rules 2 and 3: failure links breadth first (over the trie's own edges), then
@@ -1546,19 +1555,8 @@ cdef class Automaton:
             state = self._fail[state]  # never the root's: the root has a row
 
     cdef inline uint32_t _symbol(self, uint32_t cp) noexcept:
-        """Rule 1: the class of code point ``cp`` (above 0x10000, a binary search)."""
-        cdef Py_ssize_t low = 0, high = self._n_astral, middle
-        if cp < 0x10000:
-            return self._pages[cp >> 8][cp & 255]
-        while low < high:
-            middle = (low + high) >> 1
-            if self._astral[middle] < cp:
-                low = middle + 1
-            else:
-                high = middle
-        if low < self._n_astral and self._astral[low] == cp:
-            return self._astral_class[low]
-        return 0
+        """Rule 1: the class of code point ``cp``."""
+        return _table_get(&self._class_of, cp)
 
     cdef int _find(self, str text, _Hits* hits) except -1:
         """Every hit of ``text`` into ``hits`` (which the caller frees with ``_free_hits``).
