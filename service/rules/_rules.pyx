@@ -9,11 +9,11 @@ once, its language and tone), and ``Program.run`` reads the facts into the recor
 runs the rules in file order:
 
 1. The record: the scores (NPS, rating, negativity; none = NaN) and the count of words,
-   the channel, tier,
-   lifecycle stage and language as ids of the values the rule set names (0: a value it
-   does not name, or none), one flag per lexicon the conditions name in each bucket of
-   the scan (hits, stated, hedged and never stated, intensified), and the yes/no facts
-   (no text, a score given, shouting, angry punctuation, a repeat contact).
+   the channel, tier, lifecycle stage and language as ids of the values the rule set
+   names (0: a value it does not name, or none), one flag per lexicon the conditions
+   name in each bucket of the scan (hits, stated, hedged and never stated,
+   intensified), and the yes/no facts (no text, a score given, shouting, angry
+   punctuation, a repeat contact).
    Negativity and the count of words start *unknown*: each is read from the facts
    (where the text model predicts the negativity, ``Facts.negativity``; the words of the
    spaced text) only for the first rule whose outcome depends on it, so an event that

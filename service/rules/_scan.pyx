@@ -726,6 +726,15 @@ cdef enum:
     # length (bits 0–4)
     _ONE = 0x80000000
     _POOLED = 0x40000000
+    _POOL_LIMIT = 1 << 25
+
+
+cdef inline Py_ssize_t _pooled_at(uint32_t entry) noexcept:
+    return (entry >> 5) & (_POOL_LIMIT - 1)
+
+
+cdef inline Py_ssize_t _pooled_end(uint32_t entry) noexcept:
+    return _pooled_at(entry) + (entry & 31)
 
 
 cdef class Folding:
@@ -753,6 +762,8 @@ cdef class Folding:
             if not 0 <= cp < 0x110000 or len(form) > 31:
                 raise ValueError(f"no form by table for U+{cp:04X}: {form!r}")
             pooled += len(form) if len(form) != 1 else 0
+        if pooled >= _POOL_LIMIT:
+            raise ValueError(f"{pooled} characters of forms: more than a table holds")
         self._pool = <Py_UCS4*>_zeroed(sizeof(Py_UCS4) * (pooled or 1))
         for cp, form in forms.items():
             if len(form) == 1:
@@ -789,7 +800,7 @@ cdef class Folding:
                     top = entry & 0x1FFFFF
                 continue
             size += entry & 31
-            for j in range((entry >> 5) & 0x1FFFFFF, ((entry >> 5) & 0x1FFFFFF) + (entry & 31)):
+            for j in range(_pooled_at(entry), _pooled_end(entry)):
                 if self._pool[j] > top:
                     top = self._pool[j]
         out = PyUnicode_New(size, top)
@@ -803,7 +814,7 @@ cdef class Folding:
                 PyUnicode_WRITE(out_kind, out_data, size, entry & 0x1FFFFF)
                 size += 1
                 continue
-            for j in range((entry >> 5) & 0x1FFFFFF, ((entry >> 5) & 0x1FFFFFF) + (entry & 31)):
+            for j in range(_pooled_at(entry), _pooled_end(entry)):
                 PyUnicode_WRITE(out_kind, out_data, size, self._pool[j])
                 size += 1
         return out
@@ -1457,7 +1468,7 @@ cdef class Automaton:
             value_at[node] = i
         self._classes = len(symbols) + 1
         self._nodes = len(children)
-        self._alphabet(symbols)
+        _table_fill(&self._class_of, symbols)  # rule 1
         self._trie(children, self._links(children, value_at))
 
     def __dealloc__(self):
@@ -1470,10 +1481,6 @@ cdef class Automaton:
         PyMem_Free(self._edges)
         PyMem_Free(self._rows)
         _table_free(&self._class_of)
-
-    cdef int _alphabet(self, dict symbols) except -1:
-        """Rule 1: the class of every code point."""
-        return _table_fill(&self._class_of, symbols)
 
     cdef list _links(self, list children, list value_at):
         """Rules 2 and 3: failure links breadth first (over the trie's own edges), then
@@ -1554,34 +1561,24 @@ cdef class Automaton:
                     break
             state = self._fail[state]  # never the root's: the root has a row
 
-    cdef inline uint32_t _symbol(self, uint32_t cp) noexcept:
-        """Rule 1: the class of code point ``cp``."""
-        return _table_get(&self._class_of, cp)
-
     cdef int _find(self, str text, _Hits* hits) except -1:
-        """Every hit of ``text`` into ``hits`` (which the caller frees with ``_free_hits``).
-        The arrays are read through locals: the compiler cannot know that adding a hit
-        leaves them unchanged."""
+        """Every hit of ``text`` into ``hits`` (which the caller frees with ``_free_hits``)."""
         cdef int kind = PyUnicode_KIND(text)
         cdef void* data = PyUnicode_DATA(text)
         cdef Py_ssize_t i, n = len(text)
-        cdef Py_ssize_t state = 0, width = self._classes
-        cdef int32_t out, row
+        cdef Py_ssize_t state = 0
+        cdef int32_t out
         cdef uint32_t symbol
-        cdef const int32_t* row_of = self._row
-        cdef const int32_t* rows = self._rows
-        cdef const int32_t* output = self._output
         for i in range(n):
-            symbol = self._symbol(PyUnicode_READ(kind, data, i))
+            symbol = _table_get(&self._class_of, PyUnicode_READ(kind, data, i))
             if symbol == 0:  # rule 1: no key has this character
                 state = 0
                 continue
-            row = row_of[state]
-            state = rows[row * width + symbol] if row >= 0 else self._next(state, symbol)
-            out = output[state]
+            state = self._next(state, symbol)
+            out = self._output[state]
             while out >= 0:  # rule 3
                 _add_hit(hits, i, self._value[out])
-                out = output[self._fail[out]]
+                out = self._output[self._fail[out]]
         return 0
 
     def iter(self, str text):

@@ -11,9 +11,9 @@ Lexicon term syntax (one string per term):
   substring of the normalised text.
 
 Matching: the text is normalised, every run of non-word characters becomes one space,
-and a single Aho–Corasick automaton (``Automaton``, compiled in ``_scan.pyx``) finds every
-term's literal head at word starts. A term that continues after a stem or a wildcard is confirmed by a
-small anchored regular expression with bounded repetitions. The cost is linear in the
+and a single Aho–Corasick automaton (``Automaton``, compiled in ``_scan.pyx``) finds
+every term's literal head at word starts. A term that continues after a stem or a
+wildcard is confirmed by a small anchored regular expression with bounded repetitions. The cost is linear in the
 length of the text; only the first ``MAX_ANALYSED_CHARS`` are analysed
 (see ``service/rules/text.py`` for normalisation).
 

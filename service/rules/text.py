@@ -121,7 +121,7 @@ def _forms() -> dict[int, str]:
             ch = chr(cp)
             if _is_mark(ch):
                 continue
-            form = ch.lower() if cp < 0x80 else _full_normalize(ch)
+            form = _full_normalize(ch)
             if len(form) <= 31 and not any(_is_mark(c) for c in form):
                 forms[cp] = form
     return forms
