@@ -3,8 +3,8 @@
 Nine modules are compiled by Cython into C extensions: eight of the per-event path,
 ``service/prioritizer/_decode.pyx`` (the decoder's depth and duplicate-key counts, and
 the common form of an event built without the validator),
-``service/prioritizer/_ticket.pyx`` (the ticket's JSON and a customer's changelog record,
-each written into one buffer), ``service/rules/_scan.pyx`` (the lexicon automaton and
+``service/prioritizer/_ticket.pyx`` (a ticket's id, and the ticket's JSON and a
+customer's changelog record, each written into one buffer), ``service/rules/_scan.pyx`` (the lexicon automaton and
 the reading of its hits, normal forms by table, the tone and the script of a text),
 ``service/rules/_rules.pyx`` (which rules fire, their outcome and evidence),
 ``service/rules/_langid.pyx`` (the language model of a Latin-script text),

@@ -1,6 +1,8 @@
 from typing import Any
+from uuid import UUID
 
 SOURCE_DIGEST: str
+TICKET_NAMESPACE: UUID
 
 def ticket_bytes(
     event: Any,
@@ -14,3 +16,4 @@ def ticket_bytes(
     occurred_at: str,
 ) -> bytes: ...
 def customer_record_bytes(customer_id: str, tickets: list[tuple[Any, str, bool]]) -> bytes: ...
+def ticket_id_for(event_id: str) -> str: ...

@@ -24,6 +24,9 @@ The decisions it holds, each a rule of the contract's serialiser (pydantic's, wh
    them); a list and a dict (a reason: string keys, in their order) element by element.
    Any other type (a float: no ticket field has one) raises ``TypeError``.
 
+``ticket_id_for`` writes a ticket's id: ``str(uuid.uuid5(TICKET_NAMESPACE, event_id))``,
+the SHA-1 from ``hashlib`` and its text written here (rule 6).
+
 ``customer_record_bytes`` writes a customer's changelog record (``history.py``) as
 ``orjson.dumps`` wrote it from a dict of the record: its strings, booleans and integers
 by the rules above, and one more, orjson's:
@@ -34,9 +37,16 @@ by the rules above, and one more, orjson's:
    one time of it (a ``datetime.timezone`` has one offset for every time, and the
    history shares one zone per offset); a time in any other zone, or naive, is written
    by orjson whole.
+
+And one of RFC 4122's, for a ticket's id:
+
+6. A name-based (version 5) UUID is the first 16 bytes of the SHA-1 of the namespace's
+   16 bytes and the name's UTF-8, its version nibble set to 5 and its variant bits to
+   ``10``, written as 32 lowercase hex digits in groups of 8, 4, 4, 4 and 12 joined by
+   ``-``: the text of ``uuid.UUID``, without building one.
 """
 
-from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.datetime cimport (
     datetime,
     datetime_day,
@@ -55,6 +65,9 @@ from libc.string cimport memcpy, strlen
 
 from datetime import datetime as _datetime
 from datetime import timezone as _timezone
+
+import uuid
+from hashlib import sha1 as _sha1
 
 import orjson
 
@@ -75,6 +88,7 @@ cdef extern from "Python.h":
     Py_ssize_t PyList_GET_SIZE(PyObject* items)
     PyObject* PyList_GET_ITEM(PyObject* items, Py_ssize_t i)
     bint PyDict_Next(PyObject* fields, Py_ssize_t* at, PyObject** key, PyObject** value)
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
 
 cdef extern from *:
     # defined by setup.py: the digest of this file as it was compiled
@@ -446,3 +460,38 @@ def customer_record_bytes(str customer_id, list tickets):
         return PyBytes_FromStringAndSize(out.data, out.size)
     finally:
         PyMem_Free(out.data)
+
+
+#: Namespace of ticket ids: uuid5(TICKET_NAMESPACE, event_id). Never change it, or
+#: redelivered events would get new ticket ids.
+TICKET_NAMESPACE = uuid.UUID("6f1d3c1e-7a53-5b8e-9f0e-4c2b7d1a9e11")
+cdef bytes _NAMESPACE = TICKET_NAMESPACE.bytes
+#: where each byte of the digest goes in the text (after its group's dash)
+cdef Py_ssize_t[16] _AT = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34]
+
+
+def ticket_id_for(str event_id):
+    """A ticket's id: ``str(uuid.uuid5(TICKET_NAMESPACE, event_id))`` (rule 6), so the same
+    event always gets the same ticket id (a redelivered event included)."""
+    cdef Py_ssize_t n
+    cdef const char* name = PyUnicode_AsUTF8AndSize(event_id, &n)
+    cdef bytes data = PyBytes_FromStringAndSize(NULL, 16 + n)
+    cdef char* into = PyBytes_AS_STRING(data)
+    memcpy(into, <const char*>_NAMESPACE, 16)
+    memcpy(into + 16, name, n)
+    cdef bytes digest = _sha1(data).digest()
+    cdef const unsigned char* d = <const unsigned char*>digest
+    cdef str text = PyUnicode_New(36, 127)
+    cdef unsigned char* out = <unsigned char*>PyUnicode_DATA(text)
+    cdef unsigned char byte
+    cdef int i
+    for i in range(16):
+        byte = d[i]
+        if i == 6:
+            byte = (byte & 0x0F) | 0x50  # version 5
+        elif i == 8:
+            byte = (byte & 0x3F) | 0x80  # variant 10xx
+        out[_AT[i]] = _HEX[byte >> 4]
+        out[_AT[i] + 1] = _HEX[byte & 15]
+    out[8] = out[13] = out[18] = out[23] = 45  # -
+    return text

@@ -13,16 +13,18 @@ event said.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from hashlib import sha1
 from typing import Any
 
 from schemas.common import Priority
 from schemas.feedback import FeedbackEvent
 from schemas.ticket import Reason, SlaInfo, Ticket
+
+# a ticket's id, written by the compiled ticket writer (its rule 6), exported here too
+from service.prioritizer._ticket import TICKET_NAMESPACE as TICKET_NAMESPACE
+from service.prioritizer._ticket import ticket_id_for as ticket_id_for
 from service.rules._rules import Evidence, Program, explain_fired
 from service.rules.conditions import ProgramBuilder, compile_condition
 from service.rules.facts import SHOUTING_THRESHOLD, FactReader, Facts
@@ -33,25 +35,6 @@ from service.rules.text import MAX_ANALYSED_CHARS, normalize
 from service.sentiment.model import NegativityModel, default_model
 from service.sla.policy import SlaPolicy, TicketFacts
 from service.trusted import construct
-
-#: Namespace of ticket ids: uuid5(TICKET_NAMESPACE, event_id). Never change it, or
-#: redelivered events would get new ticket ids.
-TICKET_NAMESPACE = uuid.UUID("6f1d3c1e-7a53-5b8e-9f0e-4c2b7d1a9e11")
-
-
-_NAMESPACE_BYTES = TICKET_NAMESPACE.bytes
-#: The RFC 4122 variant (``10xx``) put into the top bits of a hex digit.
-_VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-
-
-def ticket_id_for(event_id: str) -> str:
-    """``str(uuid.uuid5(TICKET_NAMESPACE, event_id))``, without building a ``UUID``: the
-    first 32 hex digits of the same SHA-1, the version digit written ``5`` and the
-    variant bits set in the next group's first digit, all on the hex text (unit tests
-    hold the two equal)."""
-    h = sha1(_NAMESPACE_BYTES + event_id.encode()).hexdigest()
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:32]}"
-
 
 #: A reason as the ticket's JSON holds it: ``Reason``'s fields, in its order.
 ReasonFields = dict[str, Any]

@@ -125,6 +125,16 @@ def test_ticket_id_is_the_uuid5_of_any_event_id(event_id: str) -> None:
     assert ticket_id_for(event_id) == str(uuid.uuid5(TICKET_NAMESPACE, event_id))
 
 
+def test_an_event_id_without_utf8_has_no_ticket_id() -> None:
+    # a lone surrogate (which no decoded event holds) fails as ``uuid.uuid5`` fails
+    from service.rules.engine import TICKET_NAMESPACE
+
+    with pytest.raises(UnicodeEncodeError):
+        uuid.uuid5(TICKET_NAMESPACE, "e-\ud800")
+    with pytest.raises(UnicodeEncodeError):
+        ticket_id_for("e-\ud800")
+
+
 # --- the compiled writer's rules (``service/prioritizer/_ticket.pyx``), on generated
 # fields: every string a decoded event may hold (any code point but a lone surrogate,
 # control characters, quotes, backslashes, long runs past the first buffer), every
