@@ -175,6 +175,29 @@ def test_acceptance_friday_17_55_with_a_one_hour_target_is_due_monday_09_55() ->
     assert policy.first_response_due(Priority.P1, friday) == (600, friday + timedelta(minutes=10))
 
 
+@pytest.mark.parametrize("name", ["shipped", "office"])
+def test_first_response_due_is_the_priority_calendars_sum(name: str) -> None:
+    # the 24/7 priorities' due times come from a table of spans: the same as the calendar's
+    policy = (
+        load_policy()
+        if name == "shipped"
+        else parse_policy(
+            "calendars:\n"
+            "  office:\n"
+            "    timezone: Europe/Berlin\n"
+            '    hours: {mon-fri: "09:00-18:00"}\n'
+            "calendar: {default: office, P1: 24x7}\n"
+        )
+    )
+    start = datetime(2026, 12, 4, 17, 55, 1, 250_001, tzinfo=BERLIN)
+    for priority in Priority:
+        target = policy.target_seconds[priority]
+        calendar = policy.calendar_for(priority, "first_response")
+        due = policy.first_response_due(priority, start)
+        assert due == (target, calendar.add(start, target))
+        assert due[1].utcoffset() == start.utcoffset()
+
+
 def test_twenty_four_seven_is_plain_addition() -> None:
     start = datetime(2026, 3, 29, 0, 30, 0, 123457, tzinfo=UTC)
     for seconds in (0, 0.5, 600, 28_800, 123.456789):
