@@ -74,6 +74,13 @@ def raw_counts(bytes raw):
     each word the brackets and colons are flagged and counted without a branch per byte
     (``_bytes_equal``, ``_flagged``); a word with a backslash, and the last bytes, go a
     byte at a time, where a backslash looks ahead for an escaped colon."""
+    cdef Py_ssize_t brackets = 0, colons = 0
+    _raw_counts(raw, &brackets, &colons)
+    return brackets, colons
+
+
+cdef void _raw_counts(bytes raw, Py_ssize_t* bracket_count, Py_ssize_t* colon_count) noexcept:
+    """``raw_counts``, into ``bracket_count`` and ``colon_count``."""
     cdef const unsigned char* p = raw
     cdef Py_ssize_t i = 0, j, n = len(raw)
     cdef Py_ssize_t brackets = 0, colons = 0
@@ -89,7 +96,8 @@ def raw_counts(bytes raw):
         i += 8
     for j in range(i, n):
         _count_byte(p, j, n, &brackets, &colons)
-    return brackets, colons
+    bracket_count[0] = brackets
+    colon_count[0] = colons
 
 
 def parsed_colons(object document):
@@ -192,6 +200,11 @@ def event_of(dict document):
     it) when it is in the common form, its ids printable; else None (see above). Its
     time carries the shared ``datetime.timezone`` of its offset
     (``history.shared_timezone``, as ``shared_zone`` gives it)."""
+    return _event_of(document)
+
+
+cdef object _event_of(dict document):
+    """``event_of``."""
     if not _KNOWN:
         return None
     cdef list values = [None] * 12
@@ -460,3 +473,46 @@ cdef object _timestamp(object value):
     except ValueError:  # a day the month does not have
         return None
 
+
+# --- a record's event in one call ------------------------------------------------------
+#
+# ``common_event`` is ``decode.decode_feedback`` for the records nearly every publisher
+# sends: no headers, and an event in the common form within the plausible window. It
+# runs the same steps in the same order — size, JSON, depth, duplicate keys, the common
+# form, the window — in one call, and declines (None) at the first step whose answer is
+# not the plain one; the decoder then runs its whole route from the start, which says
+# why or accepts the event in another form. So a declined record is parsed twice: dead
+# letters and events that need the validator, a few in a thousand.
+# ``tests/unit/test_decode_fast_path.py`` holds it to the whole route.
+
+from orjson import loads as _loads
+
+
+def common_event(object value, object limits, object now):
+    """The event of a record's ``value`` when the record has no headers (the caller's
+    condition) and ``decode_feedback`` would return ``event_of``'s event for it; else
+    None. ``limits``: the decoder's ``DecodeLimits``; ``now``: the decoder's time."""
+    if type(value) is not bytes:
+        return None
+    cdef Py_ssize_t n = len(<bytes>value)
+    if n == 0 or n > <Py_ssize_t>limits.max_bytes:
+        return None
+    try:
+        document = _loads(value)
+    except Exception:  # invalid JSON or UTF-8, a number out of range: the whole route
+        return None
+    if type(document) is not dict:
+        return None
+    cdef Py_ssize_t brackets, colons
+    _raw_counts(<bytes>value, &brackets, &colons)
+    if brackets > <Py_ssize_t>limits.max_depth:  # it may nest too deep: the walk decides
+        return None
+    if colons != _colons(document):  # a repeated key, or an escaped backslash before u003a
+        return None
+    event = _event_of(<dict>document)
+    if event is None:
+        return None
+    age = event.occurred_at - now
+    if age > limits.max_future_skew or -age > limits.max_age:
+        return None
+    return event

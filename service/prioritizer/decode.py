@@ -62,7 +62,7 @@ from pydantic import ValidationError
 from schemas.dead_letter import DeadLetterReason
 from schemas.feedback import FeedbackEvent
 from service import cloudevents
-from service.prioritizer._decode import event_of, parsed_colons, raw_counts
+from service.prioritizer._decode import common_event, event_of, parsed_colons, raw_counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +100,16 @@ def decode_feedback(
     now: datetime,
     headers: Iterable[tuple[str, bytes]] = (),
 ) -> FeedbackEvent:
-    """Return the event or raise ``DecodeFailure``."""
+    """Return the event or raise ``DecodeFailure``.
+
+    A record without headers whose event is in the common form and within the window
+    takes one compiled call (``_decode.common_event``: these same steps, which declines
+    at the first step that is not plain); any other record, or one it declines, takes
+    the steps below from the start."""
+    if not headers:
+        event = common_event(value, limits, now)
+        if event is not None:
+            return event
     headers = tuple(headers)
     if not value:
         raise DecodeFailure(DeadLetterReason.EMPTY, "empty value (or tombstone)")
