@@ -21,7 +21,7 @@ $(BIN)/python:
 
 # The compiled per-event code (setup.py, Cython → C, the machine's gcc): a change to it
 # reinstalls, which rebuilds the extension in place.
-NATIVE := setup.py $(wildcard service/*/*.pyx schemas/*.pyx)
+NATIVE := setup.py $(wildcard service/*.pyx service/*/*.pyx schemas/*.pyx)
 # Said in one line before pip's compiler output would say it in fifty.
 define NEED_COMPILER
 	@command -v $${CC:-cc} >/dev/null 2>&1 || { echo "triage compiles its per-event text \
@@ -127,4 +127,4 @@ audit: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache node_modules build
-	rm -f service/rules/_scan.c service/rules/_rules.c service/sla/_risk.c service/kafka/_partition.c schemas/_rfc3339.c service/prioritizer/_decode.c service/prioritizer/_ticket.c service/rules/_langid.c service/sentiment/_tokens.c service/rules/*.so service/sentiment/*.so service/sla/*.so service/kafka/*.so schemas/*.so service/prioritizer/*.so
+	rm -f service/rules/_scan.c service/rules/_rules.c service/sla/_risk.c service/kafka/_partition.c schemas/_rfc3339.c service/prioritizer/_decode.c service/prioritizer/_ticket.c service/rules/_langid.c service/sentiment/_tokens.c service/trusted.c service/*.so service/rules/*.so service/sentiment/*.so service/sla/*.so service/kafka/*.so schemas/*.so service/prioritizer/*.so

@@ -37,6 +37,7 @@ MODULES = {
     "service.prioritizer._ticket": "service/prioritizer/_ticket.pyx",
     "service.rules._langid": "service/rules/_langid.pyx",
     "service.sentiment._tokens": "service/sentiment/_tokens.pyx",
+    "service.trusted": "service/trusted.pyx",
 }
 
 

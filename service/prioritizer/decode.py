@@ -107,9 +107,9 @@ def decode_feedback(
     at the first step that is not plain); any other record, or one it declines, takes
     the steps below from the start."""
     if not headers:
-        event = common_event(value, limits, now)
-        if event is not None:
-            return event
+        plain = common_event(value, limits, now)
+        if plain is not None:
+            return plain
     headers = tuple(headers)
     if not value:
         raise DecodeFailure(DeadLetterReason.EMPTY, "empty value (or tombstone)")
