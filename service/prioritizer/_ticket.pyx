@@ -60,6 +60,7 @@ from cpython.datetime cimport (
     import_datetime,
 )
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.object cimport PyObject_GenericGetAttr
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, strlen
 
@@ -320,6 +321,13 @@ cdef int _object(Buffer* out, PyObject* fields) except -1:
     return _put(out, b"}", 1)
 
 
+cdef inline object _field(object model, str name):
+    """A field of the event (or of its customer) by the generic lookup, without the hook
+    that pydantic's ``__getattr__`` puts before every attribute read (as ``_rules._field``
+    says)."""
+    return PyObject_GenericGetAttr(model, name)
+
+
 cdef inline int _entry(Buffer* out, const char* key, object value) except -1:
     """A field: its key, written as given with the punctuation before it, then its value."""
     _lit(out, key)
@@ -341,13 +349,13 @@ def ticket_bytes(
     times (``due_at``, ``occurred_at``, ``created_at``) already in RFC 3339, the SLA
     target and policy id as ``SlaPolicy`` decided them."""
     cdef Buffer out
-    customer = event.customer
+    customer = _field(event, "customer")
     _open(&out, _FIRST_CAPACITY)
     try:
         _entry(&out, b'{"schema_version":', _SCHEMA_VERSION)
         _entry(&out, b',"ticket_id":', ticket_id)
-        _entry(&out, b',"event_id":', event.event_id)
-        _entry(&out, b',"customer_id":', customer.id)
+        _entry(&out, b',"event_id":', _field(event, "event_id"))
+        _entry(&out, b',"customer_id":', _field(customer, "id"))
         _entry(&out, b',"priority":', assessment.priority)
         _entry(&out, b',"severity":', assessment.severity)
         _entry(&out, b',"category":', assessment.category)
@@ -360,17 +368,17 @@ def ticket_bytes(
         _entry(&out, b',"management_attention":', assessment.management_attention)
         _entry(&out, b',"occurred_at":', occurred_at)
         _entry(&out, b',"created_at":', created_at)
-        _entry(&out, b',"channel":', event.channel)
-        _entry(&out, b',"customer_tier":', customer.tier)
-        _entry(&out, b',"customer_lifecycle_stage":', customer.lifecycle_stage)
-        _entry(&out, b',"customer_name":', customer.name)
-        _entry(&out, b',"nps_score":', event.nps_score)
-        _entry(&out, b',"rating":', event.rating)
-        _entry(&out, b',"subject":', event.subject)
-        _entry(&out, b',"text":', event.text)
+        _entry(&out, b',"channel":', _field(event, "channel"))
+        _entry(&out, b',"customer_tier":', _field(customer, "tier"))
+        _entry(&out, b',"customer_lifecycle_stage":', _field(customer, "lifecycle_stage"))
+        _entry(&out, b',"customer_name":', _field(customer, "name"))
+        _entry(&out, b',"nps_score":', _field(event, "nps_score"))
+        _entry(&out, b',"rating":', _field(event, "rating"))
+        _entry(&out, b',"subject":', _field(event, "subject"))
+        _entry(&out, b',"text":', _field(event, "text"))
         _entry(&out, b',"rules_version":', rules_version)
         _entry(&out, b',"related_ticket_ids":', assessment.related_ticket_ids)
-        _entry(&out, b',"brand":', event.brand)
+        _entry(&out, b',"brand":', _field(event, "brand"))
         _put(&out, b"}", 1)
         return PyBytes_FromStringAndSize(out.data, out.size)
     finally:
