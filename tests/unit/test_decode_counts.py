@@ -18,7 +18,8 @@ from service.prioritizer._decode import parsed_colons, raw_counts
 HOSTILE = Path(__file__).resolve().parents[1] / "data" / "hostile"
 
 #: \x00 in a string stands for a colon written escaped (``\u003a`` in the raw bytes)
-text = st.text(alphabet=st.sampled_from(':"\\{}[]a é中\n\u2028\x00'), max_size=12)
+#: (texts of each storage width: a byte, two and four bytes a character, for the C count)
+text = st.text(alphabet=st.sampled_from(':"\\{}[]a é中😀\n\u2028\x00'), max_size=12)
 int64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 documents = st.recursive(
     st.none() | st.booleans() | int64 | st.floats(allow_nan=False, allow_infinity=False) | text,
