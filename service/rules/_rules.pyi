@@ -100,7 +100,6 @@ class Program:
         choices: int,
         shouting_at: float,
     ) -> None: ...
-    def run(self, facts: Facts) -> tuple[list[int], int, int, int, bool, list[int]]: ...
 
 WORDS_HIT: int
 WORDS_INTENSIFIED: int
@@ -136,3 +135,22 @@ def explain_fired(
     actions: list[tuple[str, ...]],
     facts: Any,
 ) -> tuple[list[dict[str, Any]], list[str]]: ...
+
+class Assessor:
+    def __init__(
+        self,
+        reader: FactReader,
+        program: Program,
+        evidence: list[Evidence],
+        reasons: list[dict[str, Any]],
+        actions: list[tuple[str, ...]],
+        categories: list[str],
+        priorities: Mapping[int, Any],
+        defaults: Mapping[Any, tuple[str, ...]],
+        assessment: type,
+        slots: tuple[str, ...],
+        debug_reasons: Callable[[Facts], list[dict[str, Any]]],
+    ) -> None: ...
+    def assess(
+        self, event: FeedbackEvent, related: Sequence[str] = (), debug: bool = False
+    ) -> Any: ...

@@ -5,8 +5,9 @@ one program over a compact record of the facts.
 ``service/rules/conditions.py`` turns every rule's condition into nodes of a ``Program``
 once, when the engine is built (each key of ``Condition`` says which node it is); per
 event, ``FactReader.read`` reads the event's ``Facts`` (its text normalised and scanned
-once, its language and tone), and ``Program.run`` reads the facts into the record and
-runs the rules in file order:
+once, its language and tone), and the ``Program`` reads the facts into the record and
+runs the rules in file order (``Assessor.assess``, at the end of this module, does both,
+then explains the rules that fired and builds the assessment, in one call):
 
 1. The record: the scores (NPS, rating, negativity; none = NaN) and the count of words,
    the channel, tier, lifecycle stage and language as ids of the values the rule set
@@ -27,7 +28,7 @@ runs the rules in file order:
    rule that comes out true while an ``any`` in it chose an alternative after an unknown
    one (its choice, rule 3, could be that one: the evidence must be exact). A false rule
    explains nothing, and neither does what is under a ``not``, so their choices never
-   make the model run. An error of the model propagates out of ``run``.
+   make the model run. An error of the model propagates out of ``Assessor.assess``.
 2. The rules run in file order; a rule's condition sees exactly the earlier rules that
    fired (``fired`` only names earlier rules: the rule-file validation guarantees it).
 3. An ``any`` node keeps which of its alternatives held first (its *choice*, -1 when
@@ -51,7 +52,7 @@ A ``Program`` keeps its per-event arrays between calls: one program serves one t
 """
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from cpython.object cimport PyObject_GenericGetAttr
+from cpython.object cimport PyObject, PyObject_GenericGetAttr, Py_TYPE, PyTypeObject
 from libc.math cimport NAN
 from libc.string cimport memset
 
@@ -439,11 +440,12 @@ cdef class Program:
         PyMem_Free(self._fired)
         PyMem_Free(self._choices)
 
-    def run(self, Facts facts):
-        """The rules that fire for ``facts`` (a ``Facts``), in file order, and their
-        outcome: ``(fired, severity, rank, category, management, choices)``; ``category``
-        is the index of the rule whose category wins (-1: none), ``choices`` each ``any``
-        node's choice (a list; empty when the rule set has no such node)."""
+    cdef list _chosen(self):
+        """Each ``any`` node's choice after a run (rule 3)."""
+        return [self._choices[i] for i in range(self._n_choices)] if self._n_choices else []
+
+    cdef list _fire(self, Facts facts):
+        """The rules that fire for ``facts``, in file order (rules 1 to 3)."""
         cdef int i, held, n = self._n_rules
         cdef list fired = []
         self._read(facts)
@@ -463,8 +465,7 @@ cdef class Program:
                     fired.append(i)
         finally:
             self._facts = None
-        choices = [self._choices[i] for i in range(self._n_choices)] if self._n_choices else []
-        return (fired, *self._outcome(fired), choices)
+        return fired
 
     cdef void _read(self, Facts facts):
         """The record of the facts (rule 1 of the module docstring)."""
@@ -820,6 +821,11 @@ def explain_fired(list fired, list evidence, list reasons, list actions, object 
     """The reasons and actions of the fired rules (indices in ``fired``, in file order):
     for each, a copy of its reason's fields (``reasons``, by rule) with its evidence
     (``evidence``, by rule), and its actions (``actions``, by rule: tuples), in order."""
+    return _explain(fired, evidence, reasons, actions, facts)
+
+
+cdef tuple _explain(list fired, list evidence, list reasons, list actions, object facts):
+    """``explain_fired``."""
     cdef list out = [], acts = []
     cdef dict fields
     cdef Py_ssize_t i
@@ -835,3 +841,105 @@ def explain_fired(list fired, list evidence, list reasons, list actions, object 
         if actions[i]:
             acts.extend(<tuple>actions[i])
     return out, acts
+
+
+# --- an assessment in one call ---------------------------------------------------------
+
+cdef extern from "Python.h":
+    PyTypeObject PyBaseObject_Type
+
+cdef tuple _NO_ARGS = ()
+
+from types import MemberDescriptorType
+
+
+cdef class Assessor:
+    """``RuleEngine.assess`` in one call: the facts (``FactReader.read``), the rules that
+    fire and their outcome (the ``Program``: rules 1 to 4), their reasons and actions
+    (``explain_fired``), and the engine's ``Assessment``, whose eight slots are set
+    through their descriptors as its own ``__init__`` sets them, each called in C
+    (``tests/unit/test_rules_engine.py`` holds the two equal).
+
+    ``reasons``, ``evidence``, ``actions`` and ``categories`` are the engine's, by rule
+    (``categories`` has the default category last: the index -1 reads it);
+    ``priorities``: rank → ``Priority``; ``defaults``: ``Priority`` → its default
+    actions; ``assessment``: the ``Assessment`` class (a slotted class with
+    ``object.__new__``), its slots in ``slots``' order; ``debug_reasons``: facts → the
+    extra reasons ``assess(debug=True)`` appends."""
+
+    cdef FactReader _reader
+    cdef Program _program
+    cdef list _evidence, _reasons, _actions, _categories
+    cdef dict _priorities, _defaults
+    cdef object _assessment, _debug_reasons
+    cdef tuple _slots
+
+    def __init__(
+        self,
+        FactReader reader,
+        Program program,
+        list evidence,
+        list reasons,
+        list actions,
+        list categories,
+        dict priorities,
+        dict defaults,
+        type assessment,
+        tuple slots,
+        object debug_reasons,
+    ):
+        descriptors = tuple(assessment.__dict__.get(name) for name in slots)
+        if (
+            assessment.__new__ is not object.__new__
+            or len(slots) != 8
+            or any(type(d) is not MemberDescriptorType for d in descriptors)
+        ):
+            raise TypeError(f"{assessment.__name__} is not a slotted class of eight fields")
+        self._reader = reader
+        self._program = program
+        self._evidence = evidence
+        self._reasons = reasons
+        self._actions = actions
+        self._categories = categories
+        self._priorities = priorities
+        self._defaults = defaults
+        self._assessment = assessment
+        self._slots = descriptors
+        self._debug_reasons = debug_reasons
+
+    def assess(self, object event, object related=(), bint debug=False):
+        """The ``Assessment`` of ``event``; ``related``: the customer's earlier tickets."""
+        cdef Facts facts = self._reader.read(event, related)
+        cdef list fired = self._program._fire(facts)
+        severity, rank, category_at, manager = self._program._outcome(fired)
+        facts.choices = self._program._chosen()
+        reasons, actions = _explain(fired, self._evidence, self._reasons, self._actions, facts)
+        if debug:
+            (<list>reasons).extend(self._debug_reasons(facts))
+        priority = self._priorities[rank]
+        defaults = self._defaults.get(priority, ())
+        # the priority's default actions, then the fired rules', each once, in order
+        actions = list(dict.fromkeys([*defaults, *actions])) if actions else list(defaults)
+        return self._build(
+            (
+                severity,
+                priority,
+                # (-1, no rule's category: the default, last; this module reads no
+                # index from the end)
+                self._categories[category_at if category_at >= 0 else len(self._categories) - 1],
+                reasons,
+                actions,
+                manager,
+                facts.language,
+                list(related),
+            )
+        )
+
+    cdef object _build(self, tuple values):
+        """An ``Assessment`` of ``values`` (in its fields' order), set slot by slot."""
+        made = PyBaseObject_Type.tp_new(<type>self._assessment, <PyObject*>_NO_ARGS, NULL)
+        cdef Py_ssize_t i
+        for i in range(8):
+            descriptor = self._slots[i]
+            Py_TYPE(descriptor).tp_descr_set(descriptor, made, values[i])
+        return made

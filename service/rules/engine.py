@@ -13,6 +13,7 @@ event said.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,7 +26,7 @@ from schemas.ticket import Reason, SlaInfo, Ticket
 # a ticket's id, written by the compiled ticket writer (its rule 6), exported here too
 from service.prioritizer._ticket import TICKET_NAMESPACE as TICKET_NAMESPACE
 from service.prioritizer._ticket import ticket_id_for as ticket_id_for
-from service.rules._rules import Evidence, Program, explain_fired
+from service.rules._rules import Assessor, Evidence, Program
 from service.rules.conditions import ProgramBuilder, compile_condition
 from service.rules.facts import SHOUTING_THRESHOLD, FactReader, Facts
 from service.rules.language import model_language
@@ -125,7 +126,7 @@ class RuleEngine:
         )
         #: the facts of one event (compiled): its text normalised, scanned, its language
         #: and tone
-        self._read = FactReader(
+        reader = FactReader(
             scan=self.matcher.scan,
             stopword_votes=self.matcher.stopword_votes,
             normalize=normalize,
@@ -133,7 +134,8 @@ class RuleEngine:
             text_model=self.text_model,
             shouting_at=SHOUTING_THRESHOLD,
             max_chars=MAX_ANALYSED_CHARS,
-        ).read
+        )
+        self._read = reader.read
         bands = [
             (b.min_severity, b.priority.rank)
             for b in sorted(rules.priorities, key=lambda b: b.min_severity, reverse=True)
@@ -183,11 +185,24 @@ class RuleEngine:
             shouting_at=SHOUTING_THRESHOLD,
         )
         self._by_rank = {p.rank: p for p in Priority}
-        #: each rule's category by file position, then the default (``run`` gives -1
+        #: each rule's category by file position, then the default (the program gives -1
         #: when no fired rule has a category)
         self._categories = [r.category or rules.default_category for r in rules.rules]
         self._categories.append(rules.default_category)
         self._actions_by_priority = {p: tuple(a) for p, a in rules.actions_by_priority.items()}
+        self._assess: Callable[[FeedbackEvent, Sequence[str], bool], Assessment] = Assessor(
+            reader,
+            self._program,
+            self._evidence,
+            self._reasons,
+            self._actions,
+            self._categories,
+            self._by_rank,
+            self._actions_by_priority,
+            Assessment,
+            tuple(f.name for f in dataclasses.fields(Assessment)),
+            _debug_reasons,
+        ).assess
 
     @property
     def repeat_window(self) -> timedelta:
@@ -201,26 +216,10 @@ class RuleEngine:
     def assess(
         self, event: FeedbackEvent, related: Sequence[str] = (), *, debug: bool = False
     ) -> Assessment:
-        """Score one event. ``related``: ids of the customer's earlier tickets in the window."""
-        facts = self._read(event, related)
-        fired, severity, rank, category_at, manager, facts.choices = self._program.run(facts)
-        reasons, actions = explain_fired(fired, self._evidence, self._reasons, self._actions, facts)
-        if debug:
-            reasons.extend(_debug_reasons(facts))
-        priority = self._by_rank[rank]
-        defaults = self._actions_by_priority.get(priority, ())
-        # positional, in the fields' order (keywords cost 0.3 µs an event more)
-        return Assessment(
-            severity,
-            priority,
-            self._categories[category_at],
-            reasons,
-            # the priority's default actions, then the fired rules', each once, in order
-            list(dict.fromkeys([*defaults, *actions])) if actions else list(defaults),
-            manager,
-            facts.language,
-            list(related),
-        )
+        """Score one event. ``related``: ids of the customer's earlier tickets in the window.
+        (The facts, the program, the evidence and the ``Assessment``, in one compiled call:
+        ``_rules.Assessor``.)"""
+        return self._assess(event, related, debug)
 
     def describe_window(self) -> str:
         days = self._window_days

@@ -557,6 +557,46 @@ def test_an_assessment_is_built_with_every_field_and_stays_frozen() -> None:
         built.severity = 1  # type: ignore[misc]
 
 
+def test_the_compiled_assessment_is_the_classes_own() -> None:
+    """``_rules.Assessor`` builds the ``Assessment`` slot by slot, as its ``__init__`` does:
+    the same fields, equal to one built from them, frozen, ``related`` copied."""
+    engine = RuleEngine(load_default_rules())
+    related = ("t-1",)
+    event = make_event(text="The app crashed and I was charged twice, refund me", nps_score=1)
+    built = engine.assess(event, related)
+    names = [f.name for f in dataclasses.fields(Assessment)]
+    assert type(built) is Assessment
+    assert Assessment(*(getattr(built, n) for n in names)) == built
+    assert built.related_ticket_ids == ["t-1"]
+    assert type(built.related_ticket_ids) is list
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.severity = 1  # type: ignore[misc]
+
+
+def test_the_assessor_refuses_a_class_it_cannot_build() -> None:
+    from service.rules._rules import Assessor
+
+    engine = RuleEngine(load_default_rules())
+
+    class Plain:
+        pass
+
+    with pytest.raises(TypeError):
+        Assessor(
+            engine._read.__self__,  # type: ignore[attr-defined]
+            engine._program,
+            [],
+            [],
+            [],
+            [],
+            {},
+            {},
+            Plain,
+            ("a",) * 8,
+            lambda facts: [],
+        )
+
+
 @pytest.mark.parametrize(
     ("subject", "text", "evidence"),
     [
