@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from service.trusted import Slotted
+
 
 # Plain (not frozen) slotted dataclasses: two are built per event, and a frozen
 # dataclass's ``__init__`` sets every field through ``object.__setattr__`` (about three
@@ -47,3 +49,10 @@ class OutRecord:
     #: Published instead when the record is too large for the producer or the broker
     #: (a dead letter without its value); without one, an oversized record stops the loop.
     oversize_fallback: OutRecord | None = None
+
+
+#: ``OutRecord(*values)`` without its Python ``__init__``, for the paths that build one
+#: or two records an event (the prioritizer's tickets, the changelogs' records):
+#: positional values in the fields' order, the rest at their defaults (about 0.17 µs a
+#: record less; ``service.trusted.Slotted``).
+new_out_record: Slotted[OutRecord] = Slotted(OutRecord)

@@ -1,4 +1,4 @@
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -9,3 +9,9 @@ SOURCE_DIGEST: str
 def construct(
     cls: type[M], fields: dict[str, Any], names: set[str], extra: dict[str, Any] | None
 ) -> M: ...
+
+T = TypeVar("T")
+
+class Slotted(Generic[T]):
+    def __init__(self, cls: type[T]) -> None: ...
+    def __call__(self, *values: Any) -> T: ...

@@ -1,5 +1,6 @@
-# cython: language_level=3
-"""Pydantic models built from values that are already known to be valid (compiled).
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Objects built from values that are already known to be valid (compiled): pydantic
+models (``construct``) and instances of slotted dataclasses (``Slotted``).
 
 ``Model.model_construct`` loops in Python over the model's fields. Where a caller has
 every value checked already (the decoder's common form of a feedback event, a fired
@@ -8,9 +9,20 @@ in the model's order, the names the input gave, the extra fields, no private sta
 through ``BaseModel``'s own descriptors (its ``__dict__`` and its three slots), each
 called in C as ``object.__setattr__`` would after a type lookup, with no validator run
 and no loop. Each caller's tests hold its models equal to the validator's.
+
+A dataclass's generated ``__init__`` is a Python function: for a record of thirteen
+fields, about 0.3 µs a record over building a tuple, and the hot paths build one or two
+records an event. ``Slotted`` builds the same instance from positional values and the
+fields' defaults, setting each slot through its descriptor in C (tests hold it to the
+class's own ``__init__``).
 """
 
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
+from cpython.ref cimport Py_INCREF
+
+from dataclasses import MISSING, fields, is_dataclass
+from types import MemberDescriptorType
 
 from pydantic import BaseModel
 
@@ -51,3 +63,92 @@ def construct(object cls, dict fields, set names, object extra):
     _set(_EXTRA, model, extra)
     _set(_PRIVATE, model, None)
     return model
+
+
+cdef object _NO_DEFAULT = object()
+
+cdef extern from "structmember.h":
+    ctypedef struct PyMemberDef:
+        int type
+        Py_ssize_t offset
+        int flags
+    int T_OBJECT_EX
+    int READONLY
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+
+
+cdef class Slotted:
+    """Builds instances of ``cls``, a slotted dataclass (``@dataclass(slots=True)``, built
+    by ``object.__new__``, no ``__post_init__``) from trusted values: ``slotted(*values)``
+    gives what ``cls(*values)`` gives — the first fields from ``values``, in order, every
+    other its default (a default factory is called) — without running ``__init__``. A
+    class with its own ``__init__`` (``init=False``) takes a value for every field, each
+    set as it is given (its callers' tests hold that to its ``__init__``).
+
+    Each value is written at its slot's offset, as the slot's descriptor writes it (an
+    object slot that may be unset, checked once here), into the new instance, whose
+    slots are all unset: no descriptor call, no type check, per field."""
+
+    cdef type _cls
+    cdef Py_ssize_t* _offsets
+    cdef tuple _defaults, _factories
+    cdef Py_ssize_t _fields, _required
+
+    def __cinit__(self):
+        self._offsets = NULL
+
+    def __dealloc__(self):
+        PyMem_Free(self._offsets)
+
+    def __init__(self, type cls):
+        if not is_dataclass(cls) or cls.__new__ is not object.__new__:
+            raise TypeError(f"{cls.__name__} is not a dataclass built by object.__new__")
+        if hasattr(cls, "__post_init__"):
+            raise TypeError(f"{cls.__name__} has a __post_init__, which would not run")
+        every = fields(cls)
+        cdef Py_ssize_t i, n = len(every)
+        cdef PyMemberDef* member
+        self._offsets = <Py_ssize_t*>PyMem_Malloc(max(n, 1) * sizeof(Py_ssize_t))
+        if self._offsets == NULL:
+            raise MemoryError()
+        for i in range(n):
+            slot = cls.__dict__.get(every[i].name)
+            if type(slot) is not MemberDescriptorType:
+                raise TypeError(f"{cls.__name__}.{every[i].name} is not a slot")
+            member = (<PyMemberDescrObject*><PyObject*>slot).d_member
+            if member.type != T_OBJECT_EX or member.flags & READONLY:
+                raise TypeError(f"{cls.__name__}.{every[i].name} is not an object slot")
+            self._offsets[i] = member.offset
+        self._cls = cls
+        self._fields = n
+        self._defaults = tuple(f.default if f.default is not MISSING else _NO_DEFAULT for f in every)
+        self._factories = tuple(
+            f.default_factory if f.default_factory is not MISSING else None for f in every
+        )
+        own_init = not cls.__dataclass_params__.init
+        self._required = n if own_init else sum(
+            1 for f in every if f.default is MISSING and f.default_factory is MISSING
+        )
+
+    def __call__(self, *values):
+        """A ``cls`` of ``values`` (its first fields), the other fields at their defaults."""
+        cdef Py_ssize_t i, given = len(values), n = self._fields
+        cdef PyObject* slot
+        if given < self._required or given > n:
+            raise TypeError(
+                f"{self._cls.__name__} takes {self._required} to {n} values, got {given}"
+            )
+        made = PyBaseObject_Type.tp_new(self._cls, <PyObject*>_NO_ARGS, NULL)
+        for i in range(n):
+            if i < given:
+                value = values[i]
+            else:
+                value = self._defaults[i]
+                if value is _NO_DEFAULT:
+                    value = self._factories[i]()
+            Py_INCREF(value)
+            (<PyObject**>((<char*><PyObject*>made) + self._offsets[i]))[0] = <PyObject*>value
+        return made

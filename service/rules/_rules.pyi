@@ -147,8 +147,7 @@ class Assessor:
         categories: list[str],
         priorities: Mapping[int, Any],
         defaults: Mapping[Any, tuple[str, ...]],
-        assessment: type,
-        slots: tuple[str, ...],
+        new_assessment: Callable[..., Any],
         debug_reasons: Callable[[Facts], list[dict[str, Any]]],
     ) -> None: ...
     def assess(

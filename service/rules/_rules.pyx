@@ -52,7 +52,7 @@ A ``Program`` keeps its per-event arrays between calls: one program serves one t
 """
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from cpython.object cimport PyObject, PyObject_GenericGetAttr, Py_TYPE, PyTypeObject
+from cpython.object cimport PyObject_GenericGetAttr
 from libc.math cimport NAN
 from libc.string cimport memset
 
@@ -845,34 +845,25 @@ cdef tuple _explain(list fired, list evidence, list reasons, list actions, objec
 
 # --- an assessment in one call ---------------------------------------------------------
 
-cdef extern from "Python.h":
-    PyTypeObject PyBaseObject_Type
-
-cdef tuple _NO_ARGS = ()
-
-from types import MemberDescriptorType
-
 
 cdef class Assessor:
     """``RuleEngine.assess`` in one call: the facts (``FactReader.read``), the rules that
     fire and their outcome (the ``Program``: rules 1 to 4), their reasons and actions
-    (``explain_fired``), and the engine's ``Assessment``, whose eight slots are set
-    through their descriptors as its own ``__init__`` sets them, each called in C
-    (``tests/unit/test_rules_engine.py`` holds the two equal).
+    (``explain_fired``), and the engine's ``Assessment``, built by ``new_assessment``
+    (``service.trusted.Slotted``: each of its slots written as its own ``__init__``
+    sets them; ``tests/unit/test_rules_engine.py`` holds the two equal).
 
     ``reasons``, ``evidence``, ``actions`` and ``categories`` are the engine's, by rule
     (``categories`` has the default category last: the index -1 reads it);
     ``priorities``: rank → ``Priority``; ``defaults``: ``Priority`` → its default
-    actions; ``assessment``: the ``Assessment`` class (a slotted class with
-    ``object.__new__``), its slots in ``slots``' order; ``debug_reasons``: facts → the
-    extra reasons ``assess(debug=True)`` appends."""
+    actions; ``debug_reasons``: facts → the extra reasons ``assess(debug=True)``
+    appends."""
 
     cdef FactReader _reader
     cdef Program _program
     cdef list _evidence, _reasons, _actions, _categories
     cdef dict _priorities, _defaults
-    cdef object _assessment, _debug_reasons
-    cdef tuple _slots
+    cdef object _new_assessment, _debug_reasons
 
     def __init__(
         self,
@@ -884,17 +875,9 @@ cdef class Assessor:
         list categories,
         dict priorities,
         dict defaults,
-        type assessment,
-        tuple slots,
+        object new_assessment,
         object debug_reasons,
     ):
-        descriptors = tuple(assessment.__dict__.get(name) for name in slots)
-        if (
-            assessment.__new__ is not object.__new__
-            or len(slots) != 8
-            or any(type(d) is not MemberDescriptorType for d in descriptors)
-        ):
-            raise TypeError(f"{assessment.__name__} is not a slotted class of eight fields")
         self._reader = reader
         self._program = program
         self._evidence = evidence
@@ -903,8 +886,7 @@ cdef class Assessor:
         self._categories = categories
         self._priorities = priorities
         self._defaults = defaults
-        self._assessment = assessment
-        self._slots = descriptors
+        self._new_assessment = new_assessment
         self._debug_reasons = debug_reasons
 
     def assess(self, object event, object related=(), bint debug=False):
@@ -918,28 +900,17 @@ cdef class Assessor:
             (<list>reasons).extend(self._debug_reasons(facts))
         priority = self._priorities[rank]
         defaults = self._defaults.get(priority, ())
-        # the priority's default actions, then the fired rules', each once, in order
-        actions = list(dict.fromkeys([*defaults, *actions])) if actions else list(defaults)
-        return self._build(
-            (
-                severity,
-                priority,
-                # (-1, no rule's category: the default, last; this module reads no
-                # index from the end)
-                self._categories[category_at if category_at >= 0 else len(self._categories) - 1],
-                reasons,
-                actions,
-                manager,
-                facts.language,
-                list(related),
-            )
+        # -1, no rule's category: the default, last (this module reads no index from the end)
+        if category_at < 0:
+            category_at = len(self._categories) - 1
+        return self._new_assessment(
+            severity,
+            priority,
+            self._categories[category_at],
+            reasons,
+            # the priority's default actions, then the fired rules', each once, in order
+            list(dict.fromkeys([*defaults, *actions])) if actions else list(defaults),
+            manager,
+            facts.language,
+            list(related),
         )
-
-    cdef object _build(self, tuple values):
-        """An ``Assessment`` of ``values`` (in its fields' order), set slot by slot."""
-        made = PyBaseObject_Type.tp_new(<type>self._assessment, <PyObject*>_NO_ARGS, NULL)
-        cdef Py_ssize_t i
-        for i in range(8):
-            descriptor = self._slots[i]
-            Py_TYPE(descriptor).tp_descr_set(descriptor, made, values[i])
-        return made

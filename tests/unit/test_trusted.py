@@ -1,6 +1,12 @@
-"""``service.trusted.construct``: a model as its validator would build it from valid fields."""
+"""``service.trusted``: a model as its validator would build it from valid fields
+(``construct``), and an instance of a slotted dataclass as its ``__init__`` would build
+it (``Slotted``)."""
 
 from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -39,3 +45,91 @@ def test_only_a_pydantic_model_is_constructed(cls: object) -> None:
 
     with pytest.raises(TypeError):
         construct(cls, {}, set(), None)  # type: ignore[arg-type]
+
+
+@dataclass(slots=True)
+class _Record:
+    topic: str
+    key: bytes | None
+    headers: list[str] = field(default_factory=list)
+    kind: str = ""
+    partition: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Frozen:
+    a: int
+    b: Any = None
+
+
+@pytest.mark.parametrize(
+    "values",
+    [("t", None), ("t", b"k", ["h"]), ("t", b"k", ["h"], "ticket"), ("t", b"k", [], "x", 3)],
+)
+def test_a_slotted_instance_is_the_one_its_init_builds(values: tuple[Any, ...]) -> None:
+    from service.records import OutRecord
+    from service.trusted import Slotted
+
+    assert Slotted(_Record)(*values) == _Record(*values)
+    out: tuple[Any, ...] = ("topic", b"key", b"value", [("h", b"v")], "ticket", "P1", "email")
+    for n in range(3, len(out) + 1):
+        assert Slotted(OutRecord)(*out[:n]) == OutRecord(*out[:n])
+    assert Slotted(_Frozen)(1) == _Frozen(1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Slotted(_Frozen)(1).a = 2  # type: ignore[misc]
+
+
+def test_a_default_factory_is_called_for_each_instance() -> None:
+    from service.trusted import Slotted
+
+    new = Slotted(_Record)
+    one, two = new("t", None), new("t", None)
+    assert one.headers == []
+    assert one.headers is not two.headers
+
+
+def test_a_slotted_instance_takes_its_required_values_and_no_more() -> None:
+    from service.trusted import Slotted
+
+    new = Slotted(_Record)
+    with pytest.raises(TypeError):
+        new("t")
+    with pytest.raises(TypeError):
+        new("t", None, [], "", 1, "one too many")
+
+
+def test_a_class_with_its_own_init_takes_every_field() -> None:
+    from service.rules.engine import Assessment
+    from service.trusted import Slotted
+
+    new = Slotted(Assessment)
+    names = [f.name for f in dataclasses.fields(Assessment)]
+    values: list[Any] = [object() for _ in names]
+    assert new(*values) == Assessment(*values)
+    with pytest.raises(TypeError):
+        new(*values[:-1])  # its __init__ would default the last: this builder does not
+
+
+class _NotADataclass:
+    __slots__ = ("a",)
+
+
+@dataclass
+class _WithADict:
+    a: int
+
+
+@dataclass(slots=True)
+class _WithPostInit:
+    a: int
+
+    def __post_init__(self) -> None:
+        self.a += 1
+
+
+@pytest.mark.parametrize("cls", [_NotADataclass, _WithADict, _WithPostInit, int])
+def test_only_a_slotted_dataclass_is_built(cls: type) -> None:
+    from service.trusted import Slotted
+
+    with pytest.raises(TypeError):
+        Slotted(cls)
