@@ -110,6 +110,9 @@ class Evidence:
 class Called(Evidence):
     def __init__(self, explain: Callable[[Any], list[str]]) -> None: ...
 
+class Field(Evidence):
+    def __init__(self, name: str, attr: str) -> None: ...
+
 class Fixed(Evidence):
     def __init__(self, words: list[str]) -> None: ...
 

@@ -47,8 +47,8 @@ A ``Program`` keeps its per-event arrays between calls: one program serves one t
 5. The evidence, what a fired rule's condition matched, is built only for the rules that
    fired (``explain_fired``), after the run, from the same facts: one ``Evidence`` per
    condition, composed by ``conditions.py`` from the kinds at the end of this module
-   (lexicon words, fixed words, the keys joined in order, an ``any``'s choice, and
-   ``Called`` for a key that formats a value of the facts in Python).
+   (lexicon words, fixed words, a fact's ``name=value``, the keys joined in order, an
+   ``any``'s choice, and ``Called`` for a key that formats the facts in Python).
 """
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
@@ -674,6 +674,20 @@ cdef class Called(Evidence):
 
     cdef list of(self, object facts):
         return self.explain(facts)
+
+
+cdef class Field(Evidence):
+    """``name=value`` of one fact (the facts' attribute ``attr``, as an f-string writes
+    it): the evidence of a score's range and of a value's membership."""
+
+    cdef str name, attr
+
+    def __init__(self, str name, str attr):
+        self.name = name
+        self.attr = attr
+
+    cdef list of(self, object facts):
+        return [f"{self.name}={getattr(facts, self.attr)}"]
 
 
 cdef class Fixed(Evidence):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
-from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 import service.rules._rules as _rules
@@ -28,6 +27,7 @@ from service.rules._rules import (
     Called,
     Chosen,
     Evidence,
+    Field,
     Fixed,
     HedgedWords,
     Joined,
@@ -122,15 +122,10 @@ class Score(Key[Range | None]):
             lo=value.min if value.min is not None else float("-inf"),
             hi=value.max if value.max is not None else float("inf"),
         )
-        return node, Called(self.explain())
+        return node, self.explain()
 
-    def explain(self) -> Explain:
-        name, get = self.name, attrgetter(self.attr)
-
-        def explain(f: Facts) -> list[str]:
-            return [f"{name}={get(f)}"]
-
-        return explain
+    def explain(self) -> Evidence:
+        return Field(self.name, self.attr)
 
 
 class Negativity(Score):
@@ -140,14 +135,14 @@ class Negativity(Score):
     def __init__(self) -> None:
         super().__init__("negativity", "negativity", "negativity", _rules.NEGATIVITY)
 
-    def explain(self) -> Explain:
+    def explain(self) -> Evidence:
         def explain(f: Facts) -> list[str]:
             # "negativity 0.98 (rude 2.01, food 1.74)": the words that pushed it, with
             # their part of the logit margin towards negative (service/sentiment/model.py)
             shown = ", ".join(f"{w} {share:.2f}" for w, share in f.negativity_words)
             return [f"negativity {f.negativity:.2f}" + (f" ({shown})" if shown else "")]
 
-        return explain
+        return Called(explain)
 
 
 class Member(Key[list[str] | None]):
@@ -163,12 +158,7 @@ class Member(Key[list[str] | None]):
         node = program.node(
             _rules.MEMBER, program.member_ids(self.slot, value or ()), slot=self.slot
         )
-        name, get = self.field, attrgetter(self.attr)
-
-        def explain(f: Facts) -> list[str]:
-            return [f"{name}={get(f)}"]
-
-        return node, Called(explain)
+        return node, Field(self.field, self.attr)
 
 
 class _Lexicons(Key[list[str] | None]):

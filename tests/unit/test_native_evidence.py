@@ -16,6 +16,7 @@ from service.rules._rules import (
     Called,
     Chosen,
     Evidence,
+    Field,
     Fixed,
     HedgedWords,
     Joined,
@@ -53,6 +54,13 @@ def test_hedged_words_leave_out_a_lexicon_that_was_also_stated() -> None:
         stated={"churn"},
     )
     assert HedgedWords(["churn", "refund"])(f) == [f"refund: {w} (hedged)" for w in SIX[:5]]
+
+
+@pytest.mark.parametrize("value", ["email", None, 3, 0, "ελληνικά", 12.5])
+def test_a_field_is_its_name_and_value_as_an_f_string_writes_them(value: Any) -> None:
+    f = SimpleNamespace(tier=value)
+    assert Field("tier", "tier")(f) == [f"tier={value}"]
+    assert Field("customer_tier", "tier")(f) == [f"customer_tier={value}"]
 
 
 def test_fixed_words_are_a_fresh_list_each_time() -> None:
