@@ -1,14 +1,16 @@
 """The compiled part of the package (everything else is in pyproject.toml).
 
-Nine modules are compiled by Cython into C extensions: eight of the per-event path,
-``service/prioritizer/_decode.pyx`` (the decoder's depth and duplicate-key counts, and
-the common form of an event built without the validator),
-``service/prioritizer/_ticket.pyx`` (a ticket's id, and the ticket's JSON and a
-customer's changelog record, each written into one buffer), ``service/rules/_scan.pyx`` (the lexicon automaton and
-the reading of its hits, normal forms by table, the tone and the script of a text),
-``service/rules/_rules.pyx`` (which rules fire, their outcome and evidence),
+Ten modules are compiled by Cython into C extensions: nine of the per-event path,
+``service/prioritizer/_decode.pyx`` (a record in the common form decoded in one call:
+the decoder's depth and duplicate-key counts, and the event built without the
+validator), ``service/prioritizer/_ticket.pyx`` (a ticket's id, and the ticket's JSON
+and a customer's changelog record, each written into one buffer),
+``service/rules/_scan.pyx`` (the lexicon automaton and the reading of its hits, normal
+forms by table, the tone and the script of a text), ``service/rules/_rules.pyx`` (which
+rules fire, their outcome and evidence, an assessment in one call),
 ``service/rules/_langid.pyx`` (the language model of a Latin-script text),
 ``service/sentiment/_tokens.pyx`` (the text model's prediction and explanation),
+``service/trusted.pyx`` (models and slotted records built from trusted values),
 ``service/kafka/_partition.pyx`` (the partition of a keyed output) and
 ``schemas/_rfc3339.pyx`` (the contract's timestamps), and the SLA gauges' scan of the
 packed clocks, ``service/sla/_risk.pyx``. ``pip install .``
