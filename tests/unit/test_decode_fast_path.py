@@ -17,7 +17,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.feedback import FeedbackEvent
@@ -26,17 +26,11 @@ from service.prioritizer._decode import common_event
 from service.prioritizer.decode import DecodeFailure, DecodeLimits, decode_feedback
 from tests.data.hostile.corpus import load_corpus
 from tests.unit.test_decode_fuzz import _mutations, base_event, json_values
+from tests.unit.test_event_fast_path import PROPERTY  # the same settings as its sibling
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 LIMITS = DecodeLimits()
-PROPERTY = settings(
-    max_examples=300,
-    deadline=timedelta(milliseconds=500),
-    suppress_health_check=[HealthCheck.too_slow],
-    derandomize=True,
-    database=None,
-)
 
 
 def whole_route(value: bytes, limits: DecodeLimits = LIMITS) -> FeedbackEvent | DecodeFailure:
