@@ -51,6 +51,7 @@ A ``Program`` keeps its per-event arrays between calls: one program serves one t
    ``any``'s choice, and ``Called`` for a key that formats the facts in Python).
 """
 
+cimport cython
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject_GenericGetAttr
 from libc.math cimport NAN
@@ -316,6 +317,7 @@ cdef class FactReader:
         return facts
 
 
+@cython.final  # not subclassed: its methods are called directly, not through a table
 cdef class Program:
     """The conditions of a rule set as nodes, and what the outcome needs of each rule.
 
@@ -527,25 +529,22 @@ cdef class Program:
             raise AssertionError("an unknown rule asked for no unknown score")
         return 0
 
-    cdef int _holds(self, int at) noexcept:
+    cdef inline int _holds(self, int at) noexcept:
         """Whether node ``at`` holds (1), does not (0) or depends on the negativity not
-        yet read (2: ``_UNKNOWN``), for the record and the rules fired so far (rule 1)."""
+        yet read (2: ``_UNKNOWN``), for the record and the rules fired so far (rule 1). A
+        leaf (every kind below ``_ANY``) is read in place; only an ``any``, ``all`` or
+        ``not`` calls ``_composite``, which comes back here for each of its parts."""
         cdef Node* node = &self._nodes[at]
+        if node.kind >= _ANY:
+            return self._composite(node)
+        return self._leaf(node)
+
+    cdef int _composite(self, Node* node) noexcept:
+        """``_holds`` of an ``any``, ``all`` or ``not`` node."""
         cdef int* args = self._args + node.start
-        cdef int i, id_, held, found
+        cdef int i, held, found
         cdef bint uncertain
-        cdef double score
         cdef int kind = node.kind
-        if kind == _LEXICON:
-            for i in range(node.count):
-                if self._buckets[node.slot * self._n_lexicons + args[i]]:
-                    return 1
-            return 0
-        if kind == _FIRED:
-            for i in range(node.count):
-                if not self._fired[args[i]]:
-                    return 0
-            return 1
         if kind == _ALL:
             found = 1
             for i in range(node.count):
@@ -568,11 +567,28 @@ cdef class Program:
                     found = _UNKNOWN
             self._choices[node.want] = -1
             return found
-        if kind == _NOT:
-            uncertain = self._uncertain
-            held = self._holds(args[0])
-            self._uncertain = uncertain  # what is under a ``not`` explains nothing
-            return _UNKNOWN if held == _UNKNOWN else 1 - held
+        # _NOT
+        uncertain = self._uncertain
+        held = self._holds(args[0])
+        self._uncertain = uncertain  # what is under a ``not`` explains nothing
+        return _UNKNOWN if held == _UNKNOWN else 1 - held
+
+    cdef inline int _leaf(self, Node* node) noexcept:
+        """``_holds`` of a node of any other kind: it reads the record alone."""
+        cdef int* args = self._args + node.start
+        cdef int i, id_
+        cdef double score
+        cdef int kind = node.kind
+        if kind == _LEXICON:
+            for i in range(node.count):
+                if self._buckets[node.slot * self._n_lexicons + args[i]]:
+                    return 1
+            return 0
+        if kind == _FIRED:
+            for i in range(node.count):
+                if not self._fired[args[i]]:
+                    return 0
+            return 1
         if kind == _RANGE:
             if self._pending[node.slot]:
                 self._wanted[node.slot] = 1
