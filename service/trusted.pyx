@@ -111,6 +111,7 @@ cdef class Slotted:
         every = fields(cls)
         cdef Py_ssize_t i, n = len(every)
         cdef PyMemberDef* member
+        PyMem_Free(self._offsets)  # (NULL unless ``__init__`` runs again)
         self._offsets = <Py_ssize_t*>PyMem_Malloc(max(n, 1) * sizeof(Py_ssize_t))
         if self._offsets == NULL:
             raise MemoryError()
@@ -124,7 +125,9 @@ cdef class Slotted:
             self._offsets[i] = member.offset
         self._cls = cls
         self._fields = n
-        self._defaults = tuple(f.default if f.default is not MISSING else _NO_DEFAULT for f in every)
+        self._defaults = tuple(
+            f.default if f.default is not MISSING else _NO_DEFAULT for f in every
+        )
         self._factories = tuple(
             f.default_factory if f.default_factory is not MISSING else None for f in every
         )
@@ -136,7 +139,6 @@ cdef class Slotted:
     def __call__(self, *values):
         """A ``cls`` of ``values`` (its first fields), the other fields at their defaults."""
         cdef Py_ssize_t i, given = len(values), n = self._fields
-        cdef PyObject* slot
         if given < self._required or given > n:
             raise TypeError(
                 f"{self._cls.__name__} takes {self._required} to {n} values, got {given}"

@@ -149,17 +149,17 @@ class RuleEngine:
         window = self.describe_window()
         builder = ProgramBuilder([r.id for r in rules.rules])
         roots: list[int] = []
-        #: per rule, in file order: its evidence, its actions, its ``Reason`` fields but
-        #: the evidence (what ``explain_fired`` reads for the rules that fire)
-        self._evidence: list[Evidence] = []
-        self._actions: list[tuple[str, ...]] = []
-        self._reasons: list[ReasonFields] = []
+        # per rule, in file order: its evidence, its actions, its ``Reason`` fields but
+        # the evidence (what ``explain_fired`` reads for the rules that fire)
+        evidences: list[Evidence] = []
+        actions: list[tuple[str, ...]] = []
+        reasons: list[ReasonFields] = []
         for r in rules.rules:
             root, evidence = compile_condition(r.when, window, builder)
             roots.append(root)
-            self._evidence.append(evidence)
-            self._actions.append(tuple(r.actions))
-            self._reasons.append(
+            evidences.append(evidence)
+            actions.append(tuple(r.actions))
+            reasons.append(
                 {
                     "rule_id": r.id,
                     "weight": r.weight,
@@ -169,7 +169,7 @@ class RuleEngine:
             )
         # rules that name other rules (``fired``) name earlier ones (the rule-file
         # validation guarantees it), so one pass in file order sees them fired
-        self._program = Program(
+        program = Program(
             nodes=builder.nodes,
             roots=roots,
             lexicons=builder.lexicons,
@@ -187,21 +187,19 @@ class RuleEngine:
             choices=builder.choices,
             shouting_at=SHOUTING_THRESHOLD,
         )
-        self._by_rank = {p.rank: p for p in Priority}
-        #: each rule's category by file position, then the default (the program gives -1
-        #: when no fired rule has a category)
-        self._categories = [r.category or rules.default_category for r in rules.rules]
-        self._categories.append(rules.default_category)
-        self._actions_by_priority = {p: tuple(a) for p, a in rules.actions_by_priority.items()}
+        # each rule's category by file position, then the default (the program gives -1
+        # when no fired rule has a category)
+        categories = [r.category or rules.default_category for r in rules.rules]
+        categories.append(rules.default_category)
         self._assess: Callable[[FeedbackEvent, Sequence[str], bool], Assessment] = Assessor(
             reader,
-            self._program,
-            self._evidence,
-            self._reasons,
-            self._actions,
-            self._categories,
-            self._by_rank,
-            self._actions_by_priority,
+            program,
+            evidences,
+            reasons,
+            actions,
+            categories,
+            {p.rank: p for p in Priority},
+            {p: tuple(a) for p, a in rules.actions_by_priority.items()},
             new_assessment,
             _debug_reasons,
         ).assess
