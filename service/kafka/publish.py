@@ -13,7 +13,8 @@ stopping (then the caller must not commit). How it gets them there:
    keyed records land exactly where ``producer.send`` would have put them. Each group is
    appended, in order, to producer record batches (``create_batch`` / ``send_batch``):
    one batch per partition per request instead of one accumulator call per record, which
-   is most of what a per-record ``send`` costs.
+   is most of what a per-record ``send`` costs. Sizes, partitions and groups are worked
+   out in one compiled pass (``_partition.group_outputs``).
 3. **Single sends** remain for records that may be too large (those with an
    ``oversize_fallback`` — dead letters — and any record above the batch size): the
    producer checks their size, and a refused one is replaced by its fallback.
@@ -32,21 +33,11 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 
-from service.kafka._partition import partition_for
+from service.kafka._partition import by_phase, group_outputs, keyed_topics
 from service.observability.logging import get_logger
 from service.records import OutRecord
 
 log = get_logger(__name__)
-
-#: Per-record overhead the size estimate adds to key, value and headers (record framing).
-_RECORD_OVERHEAD = 64
-
-
-def _size(out: OutRecord) -> int:
-    size = len(out.value) + (len(out.key) if out.key else 0) + _RECORD_OVERHEAD
-    for name, value in out.headers:
-        size += len(name) + len(value) + 8
-    return size
 
 
 class BatchPublisher:
@@ -67,9 +58,7 @@ class BatchPublisher:
 
     async def publish(self, outputs: list[OutRecord]) -> bool:
         """Publish phase by phase; False when stopping before all were acknowledged."""
-        phases = sorted({o.phase for o in outputs})
-        for phase in phases:
-            batch = outputs if len(phases) == 1 else [o for o in outputs if o.phase == phase]
+        for batch in by_phase(outputs):
             if not await self._publish_phase(batch):
                 return False
         return True
@@ -93,32 +82,13 @@ class BatchPublisher:
     async def _attempt(self, outputs: list[OutRecord]) -> tuple[list[OutRecord], list[str]]:
         """Send every record once and await every acknowledgement; the records to retry
         and the kinds of error that made them fail."""
-        groups: dict[tuple[str, int], list[OutRecord]] = {}
-        singles: list[OutRecord] = []
-        partitions: dict[str, list[int]] = {}
-        limit = self._max_batch_bytes
-        for out in outputs:
-            if out.oversize_fallback is not None or _size(out) > limit:
-                singles.append(out)
-                continue
-            partition = out.partition
-            if partition is None:
-                known = partitions.get(out.topic)
-                if known is None:
-                    known = partitions[out.topic] = sorted(
-                        await self._producer.partitions_for(out.topic)
-                    )
-                if out.key is None:  # spread unkeyed records as the default partitioner does
-                    singles.append(out)
-                    continue
-                partition = partition_for(out.key, known)
-            group = groups.get((out.topic, partition))
-            if group is None:
-                groups[(out.topic, partition)] = [out]
-            else:
-                group.append(out)
+        partitions = {
+            topic: sorted(await self._producer.partitions_for(topic))
+            for topic in keyed_topics(outputs)
+        }
+        groups, singles = group_outputs(outputs, self._max_batch_bytes, partitions)
         waits: list[tuple[asyncio.Future[Any], list[OutRecord]]] = []
-        for (topic, partition), records in groups.items():
+        for topic, partition, records in groups:
             waits.extend(await self._send_batches(topic, partition, records))
         for out in singles:
             waits.append((await self._send_single(out), [out]))

@@ -8,11 +8,18 @@ as each test says.
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.kafka._partition import partition_for
+from service.kafka._partition import (
+    by_phase,
+    group_outputs,
+    keyed_topics,
+    partition_for,
+    record_size,
+)
 from service.kafka.publish import BatchPublisher
 from service.records import OutRecord
 
@@ -149,3 +156,88 @@ async def test_phases_go_out_one_after_the_other() -> None:
     ]
     assert await publisher(producer).publish(outs)
     assert [b.records[0][1] for _, _, b in producer.sent] == [b"first", b"later"]
+
+
+# --- the compiled grouping against the Python it replaced -------------------------------
+
+
+def _python_size(out: OutRecord) -> int:
+    """The publisher's size estimate as it was written in Python."""
+    size = len(out.value) + (len(out.key) if out.key else 0) + 64
+    for name, value in out.headers:
+        size += len(name) + len(value) + 8
+    return size
+
+
+def _python_groups(
+    outputs: list[OutRecord], limit: int, partitions: dict[str, list[int]]
+) -> tuple[list[tuple[str, int, list[OutRecord]]], list[OutRecord]]:
+    """The publisher's grouping as it was written in Python."""
+    groups: dict[tuple[str, int], list[OutRecord]] = {}
+    singles: list[OutRecord] = []
+    for out in outputs:
+        if out.oversize_fallback is not None or _python_size(out) > limit:
+            singles.append(out)
+            continue
+        partition = out.partition
+        if partition is None:
+            if out.key is None:
+                singles.append(out)
+                continue
+            partition = partition_for(out.key, partitions[out.topic])
+        groups.setdefault((out.topic, partition), []).append(out)
+    return [(t, p, records) for (t, p), records in groups.items()], singles
+
+
+def _random_outputs(rnd: random.Random, n: int) -> list[OutRecord]:
+    outs = []
+    for i in range(n):
+        key = None if rnd.random() < 0.1 else rnd.randbytes(rnd.randrange(0, 40))
+        headers = [(f"h{j}", rnd.randbytes(rnd.randrange(0, 30))) for j in range(rnd.randrange(4))]
+        fallback = OutRecord("dlq", b"k", b"") if rnd.random() < 0.05 else None
+        outs.append(
+            OutRecord(
+                rnd.choice(["tickets", "changelog", "dlq"]),
+                key,
+                rnd.randbytes(rnd.randrange(0, 300)),
+                headers,
+                partition=rnd.choice([None, None, 0, 3]),
+                phase=rnd.choice([0, 0, 1]),
+                oversize_fallback=fallback,
+                label=str(i),
+            )
+        )
+    return outs
+
+
+def test_group_outputs_is_the_python_grouping() -> None:
+    rnd = random.Random(14)
+    partitions = {"tickets": [0, 1, 2, 3], "changelog": [0, 1, 2, 3, 4, 5], "dlq": [0]}
+    for _ in range(200):
+        outs = _random_outputs(rnd, rnd.randrange(0, 60))
+        limit = rnd.choice([10**6, 300, 150])
+        assert [record_size(o) for o in outs] == [_python_size(o) for o in outs]
+        assert group_outputs(outs, limit, partitions) == _python_groups(outs, limit, partitions)
+        assert keyed_topics(outs) == list(
+            dict.fromkeys(o.topic for o in outs if o.partition is None and o.key is not None)
+        )
+
+
+def test_group_outputs_keeps_the_records_themselves() -> None:
+    outs = _random_outputs(random.Random(1), 50)
+    groups, singles = group_outputs(
+        outs, 10**6, {t: [0, 1] for t in ("tickets", "changelog", "dlq")}
+    )
+    placed = [o for _, _, records in groups for o in records] + singles
+    assert sorted(map(id, placed)) == sorted(map(id, outs))  # each once, not a copy
+
+
+def test_by_phase_splits_in_phase_order_keeping_input_order() -> None:
+    rnd = random.Random(7)
+    for _ in range(100):
+        outs = _random_outputs(rnd, rnd.randrange(0, 30))
+        parts = by_phase(outs)
+        assert parts == [[o for o in outs if o.phase == p] for p in sorted({o.phase for o in outs})]
+    same = [OutRecord("t", b"k", b"v", phase=2) for _ in range(3)]
+    assert by_phase(same)[0] is same  # one phase: the list itself
+    assert by_phase([]) == []
