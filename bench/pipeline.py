@@ -209,12 +209,11 @@ def segments(recs: Sequence[InRecord], runs: int) -> None:
     parts: list[tuple[object, str, str]] = [
         (pipeline_module, "decode_feedback", "decode + validate"),
         (pipeline_module, "ticket_id_for", "ticket id"),
-        (pipeline_module, "shared_zone", "shared zone"),
         (history_module.CustomerHistory, "recent", "history: recent"),
         (pipeline_module, "ticket_json", "ticket JSON"),
         (history_module.CustomerHistory, "record", "history: record"),
         (pipeline_module, "ticket_headers", "ticket headers (CloudEvents)"),
-        (pipeline_module, "OutRecord", "output records"),
+        (pipeline_module, "new_out_record", "output records"),
         (partition_state.PartitionedState, "changelog_records", "changelog records"),
     ]
     for owner, attr, name in parts:

@@ -49,22 +49,29 @@ And one of RFC 4122's, for a ticket's id:
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.datetime cimport (
     datetime,
+    datetime_new,
+    timedelta,
+    timedelta_days,
+    timedelta_microseconds,
+    timedelta_seconds,
     datetime_day,
     datetime_hour,
     datetime_microsecond,
     datetime_minute,
     datetime_month,
     datetime_second,
-    datetime_tzinfo,
     datetime_year,
     import_datetime,
 )
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject_GenericGetAttr
-from libc.stdint cimport uint64_t
-from libc.string cimport memcpy, strlen
+from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.string cimport memcmp, memcpy, strlen
+
+cimport cython
 
 from datetime import datetime as _datetime
+from datetime import timedelta as _timedelta
 from datetime import timezone as _timezone
 
 import uuid
@@ -90,6 +97,7 @@ cdef extern from "Python.h":
     PyObject* PyList_GET_ITEM(PyObject* items, Py_ssize_t i)
     bint PyDict_Next(PyObject* fields, Py_ssize_t* at, PyObject** key, PyObject** value)
     object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    object PyUnicode_DecodeUTF8(const char* data, Py_ssize_t size, const char* errors)
 
 cdef extern from *:
     # defined by setup.py: the digest of this file as it was compiled
@@ -200,18 +208,23 @@ cdef inline bint _plain8(uint64_t word) noexcept:
 
 
 cdef int _string(Buffer* out, object text) except -1:
-    """Rules 2 and 3: ``text`` (a ``str`` or a ``StrEnum`` member) quoted and escaped.
-    Runs of bytes that need no escape are copied whole; they are found eight bytes at a
-    time."""
-    cdef Py_ssize_t n, i = 0, start = 0
+    """Rules 2 and 3: ``text`` (a ``str`` or a ``StrEnum`` member) quoted and escaped."""
+    cdef Py_ssize_t n
     cdef const char* data
-    cdef unsigned char c
-    cdef uint64_t word
     if PyUnicode_IS_COMPACT_ASCII(text):  # its characters are its UTF-8 (most strings)
         data = <const char*>PyUnicode_DATA(text)
         n = PyUnicode_GET_LENGTH(text)
     else:
         data = PyUnicode_AsUTF8AndSize(text, &n)
+    return _utf8(out, data, n)
+
+
+cdef int _utf8(Buffer* out, const char* data, Py_ssize_t n) except -1:
+    """Rule 2: the UTF-8 text ``data[:n]`` quoted and escaped. Runs of bytes that need no
+    escape are copied whole; they are found eight bytes at a time."""
+    cdef Py_ssize_t i = 0, start = 0
+    cdef unsigned char c
+    cdef uint64_t word
     _reserve(out, n + 2)
     out.data[out.size] = 34
     out.size += 1
@@ -385,22 +398,297 @@ def ticket_bytes(
         PyMem_Free(out.data)
 
 
-#: time zone → its offset as orjson writes it (rule 5); zones are few (the history
-#: shares one per offset), and the table stops growing at ``_MAX_ZONES``
+# --- a customer's remembered tickets, packed ---------------------------------------------
+#
+# The history (``history.py``) keeps each customer's remembered tickets as one ``bytes``
+# object: its entries one after another, oldest first, each
+#
+#     instant   int64   microseconds since 1970-01-01T00:00Z (the time's UTC instant)
+#     offset    int64   the time's UTC offset, in microseconds (what its JSON says)
+#     length    uint32  the ticket id's UTF-8 length
+#     negative  uint8   1: a complaint
+#     id        length bytes of UTF-8
+#
+# in native byte order (the bytes never leave the process: the changelog holds JSON). A
+# lookup reads one object's consecutive bytes where a list of tuples read a tuple, a
+# datetime and a string per ticket, each somewhere else in memory; with tens of
+# thousands of customers every one of those was a cache miss. The objects are not
+# tracked by the garbage collector either (bytes hold no references).
+#
+# Entries are in the order of ``(instant, ticket id)`` (the ids' UTF-8 bytes compare as
+# their code points do): the order in which Python sorted ``(time, id, negative)``
+# tuples, where an aware time compares by its instant.
+
+cdef enum:
+    _P_INSTANT = 0
+    _P_OFFSET = 8
+    _P_LENGTH = 16
+    _P_NEGATIVE = 20
+    _P_HEAD = 21
+
+cdef int64_t _DAY_US = 86400000000
+cdef int64_t _SECOND_US = 1000000
+
+
+cdef inline int64_t _i64(const char* at) noexcept:
+    cdef int64_t value
+    memcpy(&value, at, 8)
+    return value
+
+
+cdef inline uint32_t _u32(const char* at) noexcept:
+    cdef uint32_t value
+    memcpy(&value, at, 4)
+    return value
+
+
+@cython.cdivision(True)
+cdef int64_t _days_from_civil(int64_t y, int64_t m, int64_t d) noexcept:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    y -= m <= 2
+    cdef int64_t era = (y if y >= 0 else y - 399) // 400
+    cdef int64_t yoe = y - era * 400
+    cdef int64_t doy = (153 * (m - 3 if m > 2 else m + 9) + 2) // 5 + d - 1
+    cdef int64_t doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+@cython.cdivision(True)
+cdef void _civil_from_days(int64_t z, int* year, int* month, int* day) noexcept:
+    """The date ``z`` days after 1970-01-01 (the inverse of ``_days_from_civil``)."""
+    z += 719468
+    cdef int64_t era = (z if z >= 0 else z - 146096) // 146097
+    cdef int64_t doe = z - era * 146097
+    cdef int64_t yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    cdef int64_t doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    cdef int64_t mp = (5 * doy + 2) // 153
+    day[0] = <int>(doy - (153 * mp + 2) // 5 + 1)
+    month[0] = <int>(mp + 3 if mp < 10 else mp - 9)
+    year[0] = <int>(yoe + era * 400 + (month[0] <= 2))
+
+
+cdef inline int64_t _floor_div(int64_t a, int64_t b) noexcept:
+    cdef int64_t q = a // b  # Cython keeps Python's floor division on C integers
+    return q
+
+
+cdef int _instant(datetime at, int64_t* instant, int64_t* offset) except -1:
+    """``at``'s UTC instant and offset, in microseconds (``at`` must be aware)."""
+    cdef object delta = at.utcoffset()
+    if delta is None:
+        raise ValueError("a remembered ticket's time must be aware")
+    offset[0] = _delta_us(delta)
+    instant[0] = (
+        _days_from_civil(datetime_year(at), datetime_month(at), datetime_day(at)) * _DAY_US
+        + ((datetime_hour(at) * 60 + datetime_minute(at)) * 60 + datetime_second(at))
+        * _SECOND_US
+        + datetime_microsecond(at)
+        - offset[0]
+    )
+    return 0
+
+
+cdef inline int64_t _delta_us(timedelta delta) noexcept:
+    return (
+        <int64_t>timedelta_days(delta) * _DAY_US
+        + <int64_t>timedelta_seconds(delta) * _SECOND_US
+        + timedelta_microseconds(delta)
+    )
+
+
+cdef inline int _id_order(const char* a, Py_ssize_t an, const char* b, Py_ssize_t bn) noexcept:
+    """-1, 0, 1: ids ``a`` and ``b`` (UTF-8) in the order of their code points."""
+    cdef int c = memcmp(a, b, an if an < bn else bn)
+    if c:
+        return -1 if c < 0 else 1
+    return 0 if an == bn else (-1 if an < bn else 1)
+
+
+cdef const char* _ticket_id(str ticket_id, Py_ssize_t* n) except NULL:
+    cdef const char* data = PyUnicode_AsUTF8AndSize(ticket_id, n)
+    if n[0] > 0xFFFFFFFF:
+        raise ValueError("a ticket id longer than 4 GiB")
+    return data
+
+
+cdef char* _write_entry(
+    char* at, int64_t instant, int64_t offset, const char* id, Py_ssize_t n, bint negative
+) noexcept:
+    cdef uint32_t length = <uint32_t>n
+    memcpy(at + _P_INSTANT, &instant, 8)
+    memcpy(at + _P_OFFSET, &offset, 8)
+    memcpy(at + _P_LENGTH, &length, 4)
+    at[_P_NEGATIVE] = 1 if negative else 0
+    memcpy(at + _P_HEAD, id, n)
+    return at + _P_HEAD + n
+
+
+def pack_tickets(list tickets):
+    """Remembered tickets packed, in the order given: ``tickets`` are
+    ``(occurred_at, ticket_id, negative)`` tuples, times aware (a changelog record read
+    back; the history sorts them first)."""
+    cdef Buffer out
+    cdef int64_t instant, offset
+    cdef Py_ssize_t n
+    cdef const char* id
+    _open(&out, 64 * len(tickets) + 1)
+    try:
+        for at, ticket_id, negative in tickets:
+            _instant(<datetime?>at, &instant, &offset)
+            id = _ticket_id(<str?>ticket_id, &n)
+            _reserve(&out, _P_HEAD + n)
+            out.size = _write_entry(
+                out.data + out.size, instant, offset, id, n, bool(negative)
+            ) - out.data
+        return PyBytes_FromStringAndSize(out.data, out.size)
+    finally:
+        PyMem_Free(out.data)
+
+
+def unpack_tickets(bytes packed, object zone_of):
+    """The ``(occurred_at, ticket_id, negative)`` tuples of ``packed``, oldest first;
+    each time in ``zone_of(offset)``, the zone of its own offset (a ``timedelta``)."""
+    cdef const char* data = packed
+    cdef Py_ssize_t size = len(packed), at = 0
+    cdef int64_t instant, offset, local, days, rest
+    cdef uint32_t n
+    cdef int year, month, day
+    cdef list tickets = []
+    while at < size:
+        instant = _i64(data + at + _P_INSTANT)
+        offset = _i64(data + at + _P_OFFSET)
+        n = _u32(data + at + _P_LENGTH)
+        local = instant + offset
+        days = _floor_div(local, _DAY_US)
+        rest = local - days * _DAY_US
+        _civil_from_days(days, &year, &month, &day)
+        when = datetime_new(
+            year,
+            month,
+            day,
+            <int>(rest // 3600000000),
+            <int>(rest // 60000000 % 60),
+            <int>(rest // _SECOND_US % 60),
+            <int>(rest % _SECOND_US),
+            zone_of(_timedelta(microseconds=offset)),
+        )
+        tickets.append(
+            (when, PyUnicode_DecodeUTF8(data + at + _P_HEAD, n, NULL), data[at + _P_NEGATIVE] != 0)
+        )
+        at += _P_HEAD + n
+    return tickets
+
+
+def remember(object packed, datetime occurred_at, str ticket_id, bint negative, Py_ssize_t limit):
+    """``packed`` (None: no tickets yet) with one more ticket in its place, the oldest
+    dropped past ``limit``; None when ``ticket_id`` is already there (a redelivered
+    ticket changes nothing)."""
+    cdef const char* data = NULL
+    cdef Py_ssize_t size = 0, at = 0, place = -1, count = 0, n, skip, total
+    cdef int64_t instant, offset, other
+    cdef uint32_t length
+    cdef const char* id = _ticket_id(ticket_id, &n)
+    cdef char* merged
+    cdef char* end
+    cdef bytes held
+    _instant(occurred_at, &instant, &offset)
+    if packed is not None:
+        held = <bytes?>packed
+        data = held
+        size = len(held)
+    while at < size:
+        length = _u32(data + at + _P_LENGTH)
+        if length == n and memcmp(data + at + _P_HEAD, id, n) == 0:
+            return None
+        if place < 0:
+            other = _i64(data + at + _P_INSTANT)
+            if other > instant or (
+                other == instant and _id_order(data + at + _P_HEAD, length, id, n) > 0
+            ):
+                place = at
+        count += 1
+        at += _P_HEAD + length
+    if place < 0:
+        place = size
+    total = size + _P_HEAD + n
+    merged = <char*>PyMem_Malloc(total)
+    if merged == NULL:
+        raise MemoryError()
+    try:
+        if place:
+            memcpy(merged, data, place)
+        end = _write_entry(merged + place, instant, offset, id, n, negative)
+        if size > place:
+            memcpy(end, data + place, size - place)
+        at = 0
+        for skip in range(count + 1 - limit):  # the oldest go past the limit
+            at += _P_HEAD + _u32(merged + at + _P_LENGTH)
+        return PyBytes_FromStringAndSize(merged + at, total - at)
+    finally:
+        PyMem_Free(merged)
+
+
+def recent_ids(
+    bytes packed, datetime occurred_at, timedelta window, object exclude, bint negative_only
+):
+    """The ids of ``packed``'s tickets from ``window`` before ``occurred_at`` to it (both
+    ends included), oldest first: complaints only when ``negative_only``, and never the
+    ticket ``exclude`` (an id, or None)."""
+    cdef const char* data = packed
+    cdef Py_ssize_t size = len(packed), at = 0, excluded_n = -1
+    cdef const char* excluded = NULL
+    cdef int64_t until, offset, since, instant
+    cdef uint32_t n
+    cdef list ids = []
+    _instant(occurred_at, &until, &offset)
+    since = until - _delta_us(window)
+    if exclude is not None:
+        excluded = _ticket_id(<str?>exclude, &excluded_n)
+    while at < size:
+        instant = _i64(data + at + _P_INSTANT)
+        n = _u32(data + at + _P_LENGTH)
+        if (
+            since <= instant <= until
+            and (data[at + _P_NEGATIVE] or not negative_only)
+            and not (n == excluded_n and memcmp(data + at + _P_HEAD, excluded, n) == 0)
+        ):
+            ids.append(PyUnicode_DecodeUTF8(data + at + _P_HEAD, n, NULL))
+        at += _P_HEAD + n
+    return ids
+
+
+def forget_before(bytes packed, datetime before):
+    """``packed`` without its tickets older than ``before``: ``packed`` itself when none
+    is, None when every one is."""
+    cdef const char* data = packed
+    cdef Py_ssize_t size = len(packed), at = 0
+    cdef int64_t limit, offset
+    _instant(before, &limit, &offset)
+    while at < size and _i64(data + at + _P_INSTANT) < limit:
+        at += _P_HEAD + _u32(data + at + _P_LENGTH)
+    if at == 0:
+        return packed
+    if at == size:
+        return None
+    return PyBytes_FromStringAndSize(data + at, size - at)
+
+
+#: offset in microseconds → its text as orjson writes it after a time (rule 5)
 cdef dict _OFFSETS = {}
 cdef Py_ssize_t _MAX_ZONES = 4096
 
 
-cdef bytes _offset_text(object zone):
-    """Rule 5: the offset of ``zone`` (a ``datetime.timezone``) as orjson writes it after a
-    time: what follows the 19 characters of the date and time in orjson's quoted form."""
-    cdef bytes text = _OFFSETS.get(zone)
+cdef bytes _offset_text(int64_t offset):
+    """Rule 5: what follows the date and time of a time with UTC offset ``offset``
+    (microseconds) in orjson's quoted form, learned from orjson once per offset."""
+    cdef bytes text = _OFFSETS.get(offset)
     cdef bytes whole
     if text is None:
+        zone = _timezone(_timedelta(microseconds=offset))
         whole = orjson.dumps(_datetime(2000, 1, 1, tzinfo=zone))
         text = whole[20 : len(whole) - 1]
         if len(_OFFSETS) < _MAX_ZONES:
-            _OFFSETS[zone] = text
+            _OFFSETS[offset] = text
     return text
 
 
@@ -412,58 +700,62 @@ cdef inline void _digits(char* at, int value, int width) noexcept:
         value //= 10
 
 
-cdef int _time(Buffer* out, datetime at) except -1:
-    """Rule 5: a remembered ticket's time, quoted."""
-    cdef object zone = datetime_tzinfo(at)
+cdef int _time(Buffer* out, int64_t instant, int64_t offset) except -1:
+    """Rule 5: a remembered ticket's time, quoted: its wall time at its own offset."""
+    cdef int64_t local = instant + offset
+    cdef int64_t days = _floor_div(local, _DAY_US)
+    cdef int64_t rest = local - days * _DAY_US
+    cdef int year, month, day
+    cdef int micro = <int>(rest % _SECOND_US)
     cdef char text[27]
     cdef Py_ssize_t n = 19
-    cdef int micro
-    cdef bytes whole, offset
-    if type(zone) is not _timezone:
-        whole = orjson.dumps(at)
-        return _put(out, whole, len(whole))
-    offset = _offset_text(zone)
-    _digits(text, datetime_year(at), 4)
+    cdef bytes zone = _offset_text(offset)
+    _civil_from_days(days, &year, &month, &day)
+    _digits(text, year, 4)
     text[4] = 45  # -
-    _digits(text + 5, datetime_month(at), 2)
+    _digits(text + 5, month, 2)
     text[7] = 45
-    _digits(text + 8, datetime_day(at), 2)
+    _digits(text + 8, day, 2)
     text[10] = 84  # T
-    _digits(text + 11, datetime_hour(at), 2)
+    _digits(text + 11, <int>(rest // 3600000000), 2)
     text[13] = 58  # :
-    _digits(text + 14, datetime_minute(at), 2)
+    _digits(text + 14, <int>(rest // 60000000 % 60), 2)
     text[16] = 58
-    _digits(text + 17, datetime_second(at), 2)
-    micro = datetime_microsecond(at)
+    _digits(text + 17, <int>(rest // _SECOND_US % 60), 2)
     if micro:
         text[19] = 46  # .
         _digits(text + 20, micro, 6)
         n = 26
     _put(out, b'"', 1)
     _put(out, text, n)
-    _put(out, offset, len(offset))
+    _put(out, zone, len(zone))
     return _put(out, b'"', 1)
 
 
-def customer_record_bytes(str customer_id, list tickets):
+def customer_record_bytes(str customer_id, bytes packed):
     """A customer's changelog record as ``orjson.dumps`` wrote it from
     ``{"record": "customer", "v": 1, "customer_id": …, "tickets": [{"ticket_id": …,
-    "occurred_at": …, "negative": …}, …]}``; ``tickets``: the history's
-    ``(occurred_at, ticket_id, negative)`` tuples, in their order."""
+    "occurred_at": …, "negative": …}, …]}``, the tickets those ``packed`` holds, in
+    their order."""
     cdef Buffer out
-    cdef Py_ssize_t i
-    cdef tuple past
+    cdef const char* data = packed
+    cdef Py_ssize_t size = len(packed), at = 0
+    cdef uint32_t n
     _open(&out, _RECORD_CAPACITY)
     try:
         _entry(&out, b'{"record":"customer","v":1,"customer_id":', customer_id)
         _lit(&out, b',"tickets":[')
-        for i in range(len(tickets)):
-            past = <tuple?>tickets[i]
-            _entry(&out, b'{"ticket_id":' if i == 0 else b',{"ticket_id":', past[1])
+        while at < size:
+            n = _u32(data + at + _P_LENGTH)
+            _lit(&out, b'{"ticket_id":' if at == 0 else b',{"ticket_id":')
+            _utf8(&out, data + at + _P_HEAD, n)
             _lit(&out, b',"occurred_at":')
-            _time(&out, <datetime?>past[0])
-            _entry(&out, b',"negative":', past[2])
-            _put(&out, b"}", 1)
+            _time(&out, _i64(data + at + _P_INSTANT), _i64(data + at + _P_OFFSET))
+            if data[at + _P_NEGATIVE]:
+                _lit(&out, b',"negative":true}')
+            else:
+                _lit(&out, b',"negative":false}')
+            at += _P_HEAD + n
         _put(&out, b"]}", 2)
         return PyBytes_FromStringAndSize(out.data, out.size)
     finally:

@@ -13,23 +13,32 @@ the retention. Records are JSON (``CustomerRecord``), keyed by customer id. Memo
 at most ``max_per_customer`` tickets per customer, the most recent ones.
 
 On the hot path (one ``recent`` and one ``record`` per event, one changed record per
-customer per batch) tickets are kept as plain tuples and written straight to JSON by a
-compiled writer (``changed_json``, ``CustomerState.to_json``: ``_ticket.pyx``'s
-``customer_record_bytes``, the bytes ``orjson.dumps`` wrote from a dict of the record);
-the pydantic models are the changelog's contract and what ``restore`` reads
-(``CustomerRecord.from_json`` reads the JSON back to an equal record, tested).
+customer per batch) each customer's tickets are one ``bytes`` object, packed and read by
+compiled code (``_ticket.pyx``: ``remember``, ``recent_ids``, ``customer_record_bytes``,
+the bytes ``orjson.dumps`` wrote from a dict of the record). With tens of thousands of
+customers, a list of tuples cost a cache miss per tuple, time and id of every ticket
+read (docs/performance.md); the packed form is read in one run of memory, and the
+garbage collector has nothing in it to walk. The pydantic models are the changelog's
+contract and what ``restore`` reads (``CustomerRecord.from_json`` reads the JSON back to
+an equal record, tested).
 """
 
 from __future__ import annotations
 
-from bisect import insort
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from service.prioritizer._ticket import customer_record_bytes
+from service.prioritizer._ticket import (
+    customer_record_bytes,
+    forget_before,
+    pack_tickets,
+    recent_ids,
+    remember,
+    unpack_tickets,
+)
 
 DEFAULT_WINDOW = timedelta(days=7)
 DEFAULT_MAX_PER_CUSTOMER = 20
@@ -59,52 +68,38 @@ class CustomerRecord(BaseModel):
         return cls.model_validate_json(data)
 
 
-#: One remembered ticket: (occurred_at, ticket_id, negative); tuples sort by time, then id.
+#: One remembered ticket: (occurred_at, ticket_id, negative), as ``CustomerState.tickets``
+#: reads them (the history itself keeps them packed).
 _Past = tuple[datetime, str, bool]
-
-
-def shared_zone(at: datetime) -> datetime:
-    """``at`` with a ``datetime.timezone`` shared by every time of its offset: the same
-    instant, the same offset, the same JSON. A parsed event's time carries a time-zone
-    object of its own, which the garbage collector tracks; kept for every remembered
-    ticket, those objects were most of what a full collection walked (a history of
-    200,000 tickets: 200,000 of 347,000 objects, and pauses of about 100 ms), while
-    ``timezone`` objects are not tracked and shared. Times that share their zone also
-    compare without asking it for their offsets, so the prioritizer converts an event's
-    time once and passes the result to ``recent`` and ``record``."""
-    if type(at.tzinfo) is timezone:  # UTC included
-        return at
-    offset = at.utcoffset()
-    if offset is None:
-        return at  # naive: nothing to share (events are validated as aware)
-    zone = shared_timezone(offset)
-    try:
-        # in a zone of its own offset, the same wall time: what ``replace(tzinfo=zone)``
-        # gives, in half its time (its keyword argument is dearer than the conversion)
-        return at.astimezone(zone)
-    except OverflowError:  # within hours of year 1 or 9999, where UTC is out of range
-        return at.replace(tzinfo=zone)
 
 
 @cache  # offsets are few: whole minutes within a day
 def shared_timezone(offset: timedelta) -> timezone:
     """The one ``datetime.timezone`` of ``offset`` (``UTC`` for none) that every time of
-    that offset shares (``shared_zone``; the decoder's common form of an event too)."""
+    that offset shares: the decoder's common form of an event, and the times a history
+    reads back. Times that share their zone compare without asking it for their offsets,
+    and a ``timezone`` is not tracked by the garbage collector (a parsed time's own zone
+    object is)."""
     return UTC if not offset else timezone(offset)
 
 
 class CustomerState:
     """One customer's record as the history holds it (``changed``, ``snapshot``)."""
 
-    __slots__ = ("customer_id", "tickets")
+    __slots__ = ("customer_id", "packed")
 
-    def __init__(self, customer_id: str, tickets: list[_Past]) -> None:
+    def __init__(self, customer_id: str, packed: bytes) -> None:
         self.customer_id = customer_id
-        self.tickets = tickets
+        self.packed = packed
+
+    @property
+    def tickets(self) -> list[_Past]:
+        """The remembered tickets, oldest first, each time in its own offset."""
+        return unpack_tickets(self.packed, shared_timezone)
 
     def to_json(self) -> bytes:
         """The changelog record's JSON (what ``CustomerRecord.from_json`` reads)."""
-        return customer_record_bytes(self.customer_id, self.tickets)
+        return customer_record_bytes(self.customer_id, self.packed)
 
 
 Change = tuple[str, CustomerState | None]
@@ -122,7 +117,9 @@ class CustomerHistory:
         self.window = window
         self.max_per_customer = max_per_customer
         self.retention = retention if retention is not None else window
-        self._tickets: dict[str, list[_Past]] = {}  # sorted by occurred_at, then ticket id
+        #: customer id → its tickets packed, ordered by time, then ticket id (a customer
+        #: with none has no entry)
+        self._tickets: dict[str, bytes] = {}
         #: customers changed since the last ``changed``, in the order they first changed
         #: (a dict: ordered, so the changelog's order is the same on every run, unsorted)
         self._dirty: dict[str, None] = {}
@@ -138,67 +135,67 @@ class CustomerHistory:
     ) -> list[str]:
         """Ids of the customer's earlier tickets within ``window`` before ``occurred_at``,
         oldest first (complaints only, unless ``negative_only`` is False)."""
-        tickets = self._tickets.get(customer_id)
-        if not tickets:
+        packed = self._tickets.get(customer_id)
+        if packed is None:
             return []
-        since = occurred_at - (window if window is not None else self.window)
-        return [
-            ticket_id
-            for at, ticket_id, negative in tickets
-            if since <= at <= occurred_at
-            and ticket_id != exclude
-            and (negative or not negative_only)
-        ]
+        return recent_ids(
+            packed,
+            occurred_at,
+            window if window is not None else self.window,
+            exclude,
+            negative_only,
+        )
 
     def record(
         self, customer_id: str, ticket_id: str, occurred_at: datetime, negative: bool
     ) -> None:
-        """Remember a ticket (idempotent: a redelivered ticket changes nothing)."""
-        tickets = self._tickets.setdefault(customer_id, [])
-        for t in tickets:
-            if t[1] == ticket_id:
-                return
-        insort(tickets, (shared_zone(occurred_at), ticket_id, negative))
-        if len(tickets) > self.max_per_customer:
-            del tickets[: len(tickets) - self.max_per_customer]
-        self._dirty[customer_id] = None
+        """Remember a ticket (idempotent: a redelivered ticket changes nothing); past
+        ``max_per_customer`` tickets the oldest go."""
+        packed = remember(
+            self._tickets.get(customer_id),
+            occurred_at,
+            ticket_id,
+            negative,
+            self.max_per_customer,
+        )
+        if packed is not None:
+            self._tickets[customer_id] = packed
+            self._dirty[customer_id] = None
 
     # -- state for the changelog ----------------------------------------------------
     def changed(self) -> list[Change]:
-        return [(cid, CustomerState(cid, list(t)) if t else None) for cid, t in self._drain()]
+        return [(cid, CustomerState(cid, p) if p else None) for cid, p in self._drain()]
 
     def changed_json(self) -> list[tuple[str, bytes | None]]:
         """``changed()`` as the changelog writes it: each changed record's JSON (None: a
-        tombstone), encoded from the tickets as they are, without a state object or a
-        copy per customer (one per event on the hot path)."""
-        return [(cid, customer_record_bytes(cid, t) if t else None) for cid, t in self._drain()]
+        tombstone), without a state object per customer (one per event on the hot path)."""
+        return [(cid, customer_record_bytes(cid, p) if p else None) for cid, p in self._drain()]
 
-    def _drain(self) -> list[tuple[str, list[_Past] | None]]:
-        """The changed customers and their tickets (None: none left), in the order they
-        first changed; none is changed after."""
+    def _drain(self) -> list[tuple[str, bytes | None]]:
+        """The changed customers and their packed tickets (None: none left), in the order
+        they first changed; none is changed after."""
         tickets_of = self._tickets.get
-        out = [(cid, tickets_of(cid) or None) for cid in self._dirty]
+        out = [(cid, tickets_of(cid)) for cid in self._dirty]
         self._dirty.clear()
         return out
 
     def snapshot(self) -> list[CustomerState]:
-        return [CustomerState(cid, list(t)) for cid, t in self._tickets.items() if t]
+        return [CustomerState(cid, p) for cid, p in self._tickets.items()]
 
     def ids(self) -> list[str]:
         """The customers with a history now."""
-        return [cid for cid, t in self._tickets.items() if t]
+        return list(self._tickets)
 
     def state_of(self, customer_id: str) -> CustomerState | None:
-        tickets = self._tickets.get(customer_id)
-        return CustomerState(customer_id, list(tickets)) if tickets else None
+        packed = self._tickets.get(customer_id)
+        return CustomerState(customer_id, packed) if packed is not None else None
 
     def restore(self, record: CustomerRecord) -> None:
-        tickets = sorted(
-            (shared_zone(t.occurred_at), t.ticket_id, t.negative) for t in record.tickets
-        )
-        tickets = tickets[-self.max_per_customer :]
+        tickets = sorted((t.occurred_at, t.ticket_id, t.negative) for t in record.tickets)[
+            -self.max_per_customer :
+        ]
         if tickets:
-            self._tickets[record.customer_id] = tickets
+            self._tickets[record.customer_id] = pack_tickets(tickets)
         else:
             self._tickets.pop(record.customer_id, None)
         self._dirty.pop(record.customer_id, None)  # the changelog already holds this state
@@ -211,12 +208,12 @@ class CustomerHistory:
         """Drop tickets older than the retention; customers left with none are tombstoned."""
         before = now - self.retention
         gone: list[str] = []
-        for cid, tickets in list(self._tickets.items()):
-            keep = [t for t in tickets if t[0] >= before]
-            if len(keep) == len(tickets):
+        for cid, packed in list(self._tickets.items()):
+            keep = forget_before(packed, before)
+            if keep is packed:
                 continue
             self._dirty[cid] = None
-            if keep:
+            if keep is not None:
                 self._tickets[cid] = keep
             else:
                 del self._tickets[cid]

@@ -35,7 +35,7 @@ from service.dead_letters import dead_letter_record
 from service.observability.logging import get_logger
 from service.partition_state import PartitionedState
 from service.prioritizer.decode import DecodeFailure, DecodeLimits, decode_feedback
-from service.prioritizer.history import CustomerCodec, CustomerHistory, shared_zone
+from service.prioritizer.history import CustomerCodec, CustomerHistory
 from service.prioritizer.ticket_json import ticket_json
 from service.records import InRecord, OutRecord, new_out_record
 from service.rules.engine import RuleEngine, ticket_id_for
@@ -118,14 +118,18 @@ class Prioritizer:
                 history = state.get(record.partition) if state is not None else None
                 related: list[str] = []
                 if history is not None:
-                    occurred = shared_zone(event.occurred_at)  # once, for both calls
-                    related = history.recent(event.customer.id, occurred, window, exclude=ticket_id)
+                    related = history.recent(
+                        event.customer.id, event.occurred_at, window, exclude=ticket_id
+                    )
                 assessment = engine.assess(event, related)
                 value = ticket_json(event, assessment, ticket_id, created_at, rules_version, policy)
                 priority = assessment.priority._value_  # (``value`` is a slow property)
                 if history is not None:
                     history.record(
-                        event.customer.id, ticket_id, occurred, negative=priority in _URGENT
+                        event.customer.id,
+                        ticket_id,
+                        event.occurred_at,
+                        negative=priority in _URGENT,
                     )
             except Exception as exc:  # a rule bug must not stop the stream
                 log.exception("scoring_failed", event_id=event.event_id, offset=record.offset)

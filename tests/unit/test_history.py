@@ -8,7 +8,12 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from service.prioritizer.history import CustomerHistory, CustomerRecord, PastTicket, shared_zone
+from service.prioritizer.history import (
+    CustomerHistory,
+    CustomerRecord,
+    PastTicket,
+    shared_timezone,
+)
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -164,11 +169,11 @@ def test_the_changelog_json_reads_back_to_an_equal_record() -> None:
     assert restored.to_json() == state.to_json()
 
 
-def test_remembered_times_share_untracked_zones_and_keep_offset_and_json() -> None:
-    """A parsed event's time carries a time-zone object of its own, which the garbage
-    collector tracks: the history keeps the same instant and offset with one shared
-    ``datetime.timezone`` per offset instead (``shared_zone``), so its tickets add no
-    object for a full collection to walk, and the changelog's JSON is unchanged."""
+def test_remembered_times_keep_instant_offset_and_json_and_nothing_for_the_collector() -> None:
+    """The history keeps each time's instant and offset, packed: read back, a time is in
+    the one shared ``datetime.timezone`` of its offset (``shared_timezone``), not the
+    parsed time's own zone object, and the changelog's JSON has the offset as sent. Its
+    state holds no object the garbage collector tracks."""
     import gc
     from datetime import timezone
 
@@ -192,7 +197,8 @@ def test_remembered_times_share_untracked_zones_and_keep_offset_and_json() -> No
         )
         parsed.append(event.occurred_at)
         h.record("c-1", f"t-{i}", event.occurred_at, negative=True)
-    assert any(gc.is_tracked(at.tzinfo) for at in parsed)  # what the shared zones replace
+    assert any(gc.is_tracked(at.tzinfo) for at in parsed)  # what the history does not keep
+    assert not gc.is_tracked(h._tickets)
     ((_, state),) = h.changed()
     assert state is not None
     kept = [at for at, _, _ in state.tickets]
@@ -203,40 +209,50 @@ def test_remembered_times_share_untracked_zones_and_keep_offset_and_json() -> No
     assert all(type(at.tzinfo) is timezone and not gc.is_tracked(at.tzinfo) for at in kept)
     plus_two = [at.tzinfo for at in kept if at.utcoffset() == timedelta(hours=2)]
     assert len(plus_two) == 2
-    assert plus_two[0] is plus_two[1]
+    assert plus_two[0] is plus_two[1] is shared_timezone(timedelta(hours=2))
     assert [t.occurred_at for t in CustomerRecord.from_json(state.to_json()).tickets] == kept
     assert b'"2026-03-01T09:00:00.500000+02:00"' in state.to_json()  # the offset as sent
-    # restored records share the zones too
     fresh = CustomerHistory(window=timedelta(days=7))
     fresh.restore(CustomerRecord.from_json(state.to_json()))
     (restored,) = fresh.snapshot()
     assert restored.to_json() == state.to_json()
-    assert all(type(at.tzinfo) is timezone for at, _, _ in restored.tickets)
+    assert restored.tickets == state.tickets
 
 
 @settings(max_examples=400, deadline=None)
 @given(
     at=st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59)),
     minutes=st.integers(-14 * 60, 14 * 60),
+    seconds=st.sampled_from([0, 0, 0, 1, 59]),
 )
-@example(at=datetime(1, 1, 1), minutes=14 * 60)  # UTC would be in year 0
-@example(at=datetime(9999, 12, 31, 23, 59), minutes=-14 * 60)  # and in year 10000
-def test_a_shared_zone_keeps_the_wall_time_and_the_offset(at: datetime, minutes: int) -> None:
-    """``shared_zone`` is ``replace(tzinfo=timezone(offset))`` of the time's own offset:
-    the same wall time, offset and instant, even at the ends of the calendar (where the
-    conversion it uses would leave the range), from pydantic's own time zone too."""
+@example(at=datetime(1, 1, 1), minutes=14 * 60, seconds=0)  # UTC would be in year 0
+@example(at=datetime(9999, 12, 31, 23, 59), minutes=-14 * 60, seconds=0)  # and in 10000
+@example(at=datetime(1970, 1, 1), minutes=0, seconds=0)
+@example(at=datetime(1969, 12, 31, 23, 59, 59, 999999), minutes=1, seconds=0)
+@example(at=datetime(2000, 2, 29, 12), minutes=-1, seconds=0)
+def test_a_packed_time_reads_back_with_its_wall_time_offset_and_instant(
+    at: datetime, minutes: int, seconds: int
+) -> None:
+    """Packing keeps a time's wall time, offset and instant, even at the ends of the
+    calendar (where its UTC instant is outside ``datetime``'s range), from pydantic's
+    own time zone too; and the instant orders the tickets."""
     from datetime import timezone
 
     from pydantic_core import TzInfo
 
-    offset = timedelta(minutes=minutes)
-    for zone in (timezone(offset), TzInfo(minutes * 60)):
+    from service.prioritizer._ticket import pack_tickets, unpack_tickets
+
+    offset = timedelta(minutes=minutes, seconds=seconds)
+    for zone in (timezone(offset), TzInfo(int(offset.total_seconds()))):
         aware = at.replace(tzinfo=zone)
-        shared = shared_zone(aware)
-        assert shared.replace(tzinfo=None) == at
-        assert shared.utcoffset() == offset
-        assert type(shared.tzinfo) is timezone
-        assert shared.isoformat() == aware.isoformat()
+        ((back, ticket_id, negative),) = unpack_tickets(
+            pack_tickets([(aware, "t", True)]), shared_timezone
+        )
+        assert (ticket_id, negative) == ("t", True)
+        assert back.replace(tzinfo=None) == at
+        assert back.utcoffset() == offset
+        assert back.tzinfo is shared_timezone(offset)
+        assert back.isoformat() == aware.isoformat()
 
 
 def _orjson_record(customer_id: str, tickets: list[tuple[datetime, str, bool]]) -> bytes:
@@ -290,10 +306,18 @@ def test_the_compiled_record_writes_what_orjson_wrote(
     customer_id: str, tickets: list[tuple[datetime, str, bool]]
 ) -> None:
     """Byte for byte, for any ids (quotes, control characters, any code point) and any
-    time: any year and microsecond, any zone; records past the writer's first buffer."""
-    from service.prioritizer._ticket import customer_record_bytes
+    aware time: any year and microsecond, any zone (offsets of seconds and microseconds
+    too); records past the writer's first buffer. A naive time is refused."""
+    import pytest
 
-    assert customer_record_bytes(customer_id, tickets) == _orjson_record(customer_id, tickets)
+    from service.prioritizer._ticket import customer_record_bytes, pack_tickets
+
+    if any(at.utcoffset() is None for at, _, _ in tickets):
+        with pytest.raises(ValueError, match="aware"):
+            pack_tickets(tickets)
+        return
+    packed = pack_tickets(tickets)
+    assert customer_record_bytes(customer_id, packed) == _orjson_record(customer_id, tickets)
 
 
 def test_a_history_writes_its_records_with_the_compiled_writer() -> None:
@@ -308,3 +332,94 @@ def test_a_history_writes_its_records_with_the_compiled_writer() -> None:
     expected = _orjson_record("c1", state.tickets)
     assert state.to_json() == expected
     assert h.changed_json() == [("c1", expected)]
+
+
+class _TupleHistory:
+    """The history as it was written before it packed its tickets (lists of
+    ``(time, id, negative)`` tuples kept sorted): the oracle of the packed one."""
+
+    def __init__(self, window: timedelta, max_per_customer: int) -> None:
+        self.window = window
+        self.max_per_customer = max_per_customer
+        self.tickets: dict[str, list[tuple[datetime, str, bool]]] = {}
+
+    def recent(self, cid: str, at: datetime, exclude: str | None, negative_only: bool) -> list[str]:
+        since = at - self.window
+        return [
+            t
+            for when, t, negative in self.tickets.get(cid, [])
+            if since <= when <= at and t != exclude and (negative or not negative_only)
+        ]
+
+    def record(self, cid: str, ticket_id: str, at: datetime, negative: bool) -> bool:
+        from bisect import insort
+
+        tickets = self.tickets.setdefault(cid, [])
+        if any(t == ticket_id for _, t, _ in tickets):
+            return False
+        insort(tickets, (at, ticket_id, negative))
+        del tickets[: max(0, len(tickets) - self.max_per_customer)]
+        return True
+
+    def expire(self, before: datetime) -> list[str]:
+        gone = []
+        for cid, tickets in list(self.tickets.items()):
+            keep = [t for t in tickets if t[0] >= before]
+            if keep:
+                self.tickets[cid] = keep
+            else:
+                del self.tickets[cid]
+                gone.append(cid)
+        return gone
+
+
+_OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["record", "record", "recent", "expire"]),
+        st.sampled_from(["c1", "c2", "c-ø"]),
+        st.integers(0, 12),  # a ticket id of few, so that some repeat
+        st.integers(-20 * 24 * 60, 20 * 24 * 60),  # minutes from T0
+        st.sampled_from([0, 60, -300, 330]),  # the time's offset, minutes
+        st.booleans(),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_OPS, st.integers(1, 5))
+def test_the_packed_history_answers_as_the_tuple_history_did(
+    ops: list[tuple[str, str, int, int, int, bool]], limit: int
+) -> None:
+    """``recent``, ``record`` (idempotence and the bound), ``expire`` and the changelog's
+    JSON, against the list of tuples they replaced, on random operations: times in
+    several offsets, equal instants, repeated ids."""
+    from datetime import timezone
+
+    window = timedelta(days=7)
+    h = CustomerHistory(window=window, max_per_customer=limit, retention=window)
+    oracle = _TupleHistory(window, limit)
+    for op, cid, n, minutes, offset, flag in ops:
+        at = (T0 + timedelta(minutes=minutes)).astimezone(timezone(timedelta(minutes=offset)))
+        ticket_id = f"t-{n}"
+        if op == "record":
+            h.record(cid, ticket_id, at, negative=flag)
+            if oracle.record(cid, ticket_id, at, flag):
+                assert [c for c, _ in h.changed_json()] == [cid]
+            else:
+                assert h.changed_json() == []
+        elif op == "recent":
+            exclude = ticket_id if flag else None
+            for negative_only in (True, False):
+                assert h.recent(
+                    cid, at, exclude=exclude, negative_only=negative_only
+                ) == oracle.recent(cid, at, exclude, negative_only)
+        else:
+            assert h.expire(at) == oracle.expire(at - window)
+            h.changed_json()
+        for c, tickets in oracle.tickets.items():
+            state = h.state_of(c)
+            assert state is not None
+            assert state.tickets == tickets
+            assert state.to_json() == _orjson_record(c, tickets)
+        assert sorted(h.ids()) == sorted(oracle.tickets)
