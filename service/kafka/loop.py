@@ -476,9 +476,13 @@ class ConsumeLoop:
         m.batch_duration.observe(time.perf_counter() - started)
         if self._on_published is not None:
             self._on_published(outputs)
-        for r in records:
-            if r.timestamp_ms is not None:
-                m.processing_latency.observe(max(0.0, acked_at - r.timestamp_ms / 1000))
+        m.processing_latency.observe_many(
+            [
+                max(0.0, acked_at - r.timestamp_ms / 1000)
+                for r in records
+                if r.timestamp_ms is not None
+            ]
+        )
 
     def _update_lag(self) -> None:
         consumer = self.consumer

@@ -6,7 +6,8 @@ dead-letter reasons, outcomes, topics and partitions. Never a customer or ticket
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -22,6 +23,34 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 
 def channel_label(channel: str) -> str:
     return channel if channel in _KNOWN_CHANNELS else "other"
+
+
+class BatchHistogram(Histogram):
+    """A ``Histogram`` that also takes a batch's observations at once.
+
+    ``observe`` takes one lock per observation and walks the buckets in Python: for the
+    processing latency of every record of a 2,000-record batch that was about 3 ms a
+    batch. ``observe_many`` counts the batch into its buckets first (by bisection: an
+    amount goes in the first bucket whose bound is not below it, as ``observe`` puts it),
+    then adds each bucket's count and the sum once. It reads the parent's bucket and sum
+    values, which are not public: ``tests/unit/test_metrics.py`` holds it to ``observe``
+    on the exposition, so a release of prometheus-client that moves them fails there.
+    """
+
+    def observe_many(self, amounts: Sequence[float]) -> None:
+        """``observe`` of every amount (none is NaN), counted once per bucket; the sum
+        is the batch's sum added once (the same up to floating-point rounding)."""
+        if not amounts:
+            return
+        self._raise_if_not_observable()  # type: ignore[no-untyped-call]
+        bounds = self._upper_bounds
+        counts = [0] * len(bounds)
+        for amount in amounts:
+            counts[bisect_left(bounds, amount)] += 1
+        self._sum.inc(sum(amounts))
+        for bucket, count in zip(self._buckets, counts, strict=True):
+            if count:
+                bucket.inc(count)
 
 
 class SlaRiskCollector(Collector):
@@ -90,7 +119,7 @@ class Metrics:
             ["reason"],
             registry=r,
         )
-        self.processing_latency = Histogram(
+        self.processing_latency = BatchHistogram(
             "triage_processing_latency_seconds",
             "From the feedback event's Kafka timestamp to its ticket or dead letter being acknowledged.",
             buckets=_LATENCY_BUCKETS,
