@@ -54,5 +54,9 @@ class OutRecord:
 #: ``OutRecord(*values)`` without its Python ``__init__``, for the paths that build one
 #: or two records an event (the prioritizer's tickets, the changelogs' records):
 #: positional values in the fields' order, the rest at their defaults (about 0.17 µs a
-#: record less; ``service.trusted.Slotted``).
-new_out_record: Slotted[OutRecord] = Slotted(OutRecord)
+#: record less; ``service.trusted.Slotted``). A record of inert values (no callback) is
+#: left to reference counting, off the garbage collector's lists (``untracked``).
+new_out_record: Slotted[OutRecord] = Slotted(OutRecord, untracked=True)
+
+#: ``InRecord(*values)`` the same way, for the consume loop (one per input record).
+new_in_record: Slotted[InRecord] = Slotted(InRecord, untracked=True)

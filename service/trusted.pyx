@@ -36,6 +36,8 @@ SOURCE_DIGEST = TRIAGE_SOURCE_DIGEST.decode("ascii")
 
 cdef extern from "Python.h":
     PyTypeObject PyBaseObject_Type
+    bint PyType_IS_GC(PyTypeObject* cls)
+    void PyObject_GC_UnTrack(void* op)
 
 # BaseModel's ``__dict__`` and slots: the descriptors ``object.__setattr__`` would find
 cdef object _DICT = BaseModel.__dict__["__dict__"]
@@ -90,12 +92,22 @@ cdef class Slotted:
 
     Each value is written at its slot's offset, as the slot's descriptor writes it (an
     object slot that may be unset, checked once here), into the new instance, whose
-    slots are all unset: no descriptor call, no type check, per field."""
+    slots are all unset: no descriptor call, no type check, per field.
+
+    ``untracked=True`` (for records that are never changed once built) takes an instance
+    whose values are all inert (``_inert``: objects of types the garbage collector does
+    not track, such as strings, bytes, numbers and None, or tuples and lists of them, or
+    of tuples of them) off the collector's lists: nothing it holds can ever lead back to
+    it, so it can be in no reference cycle, and reference counting frees it as before.
+    A batch's records live until the batch is acknowledged, so each young collection
+    walked thousands of them; an instance holding anything else (a callback) stays
+    tracked."""
 
     cdef type _cls
     cdef Py_ssize_t* _offsets
     cdef tuple _defaults, _factories
     cdef Py_ssize_t _fields, _required
+    cdef bint _untracked
 
     def __cinit__(self):
         self._offsets = NULL
@@ -103,7 +115,7 @@ cdef class Slotted:
     def __dealloc__(self):
         PyMem_Free(self._offsets)
 
-    def __init__(self, type cls):
+    def __init__(self, type cls, *, bint untracked=False):
         if not is_dataclass(cls) or cls.__new__ is not object.__new__:
             raise TypeError(f"{cls.__name__} is not a dataclass built by object.__new__")
         if hasattr(cls, "__post_init__"):
@@ -125,6 +137,7 @@ cdef class Slotted:
             self._offsets[i] = member.offset
         self._cls = cls
         self._fields = n
+        self._untracked = untracked
         self._defaults = tuple(
             f.default if f.default is not MISSING else _NO_DEFAULT for f in every
         )
@@ -139,6 +152,7 @@ cdef class Slotted:
     def __call__(self, *values):
         """A ``cls`` of ``values`` (its first fields), the other fields at their defaults."""
         cdef Py_ssize_t i, given = len(values), n = self._fields
+        cdef bint inert = self._untracked
         if given < self._required or given > n:
             raise TypeError(
                 f"{self._cls.__name__} takes {self._required} to {n} values, got {given}"
@@ -153,4 +167,22 @@ cdef class Slotted:
                     value = self._factories[i]()
             Py_INCREF(value)
             (<PyObject**>((<char*><PyObject*>made) + self._offsets[i]))[0] = <PyObject*>value
+            if inert:
+                inert = _inert(value, 2)
+        if inert:
+            PyObject_GC_UnTrack(<PyObject*>made)
         return made
+
+
+cdef bint _inert(object value, int depth):
+    """``value`` cannot lead to anything that refers back to a new record: an object of a
+    type the garbage collector does not track, or (``depth`` levels deep) a tuple or a
+    list whose items are all inert."""
+    if not PyType_IS_GC(Py_TYPE(value)):
+        return True
+    if depth and (type(value) is tuple or type(value) is list):
+        for item in value:
+            if not _inert(item, depth - 1):
+                return False
+        return True
+    return False

@@ -58,7 +58,7 @@ from service.config import Settings
 from service.kafka.publish import BatchPublisher
 from service.observability.logging import get_logger
 from service.observability.metrics import Metrics
-from service.records import InRecord, OutRecord
+from service.records import InRecord, OutRecord, new_in_record
 
 log = get_logger(__name__)
 
@@ -351,16 +351,18 @@ class ConsumeLoop:
         records: list[InRecord] = []
         last: dict[TopicPartition, int] = {}
         for tp, messages in batches.items():
+            topic, partition = tp.topic, tp.partition
             for m in messages:
+                # positional: topic, partition, offset, key, value, headers, timestamp_ms
                 records.append(
-                    InRecord(
-                        topic=tp.topic,
-                        partition=tp.partition,
-                        offset=m.offset,
-                        key=m.key,
-                        value=m.value,
-                        headers=tuple(m.headers or ()),
-                        timestamp_ms=m.timestamp,
+                    new_in_record(
+                        topic,
+                        partition,
+                        m.offset,
+                        m.key,
+                        m.value,
+                        tuple(m.headers or ()),
+                        m.timestamp,
                     )
                 )
             if messages:

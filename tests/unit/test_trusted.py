@@ -133,3 +133,49 @@ def test_only_a_slotted_dataclass_is_built(cls: type) -> None:
 
     with pytest.raises(TypeError):
         Slotted(cls)
+
+
+def test_an_untracked_builder_leaves_inert_records_to_reference_counting() -> None:
+    """``untracked=True``: a record holding only inert values (strings, bytes, numbers,
+    None, and tuples and lists of them or of tuples of them) is off the collector's
+    lists; one holding anything else, a callback or a list that holds a list, is not.
+    Either is freed by reference counting as soon as the last reference goes."""
+    import gc
+
+    from service.records import OutRecord
+    from service.trusted import Slotted
+
+    untracked = Slotted(OutRecord, untracked=True)
+    inert = untracked("t", b"k", b"v", [("ce_id", b"1"), ("ce_type", b"x")], "ticket", "P1")
+    assert inert == OutRecord("t", b"k", b"v", [("ce_id", b"1"), ("ce_type", b"x")], "ticket", "P1")
+    assert not gc.is_tracked(inert)
+    assert not gc.is_tracked(untracked("t", None, b"", (("a", b"b"),), "", "", "", 3, 1))
+    assert gc.is_tracked(Slotted(OutRecord)("t", b"k", b"v"))  # the default: tracked
+
+    def ack(offset: int) -> None:
+        return None
+
+    holding: list[Any] = [
+        untracked("t", b"k", b"v", [], "", "", "", None, 0, ack),
+        untracked("t", b"k", b"v", [[("deeper", b"")]]),
+        untracked("t", b"k", b"v", [("h", b"v")], "", "", "", None, 0, None, inert),
+    ]
+    assert all(gc.is_tracked(r) for r in holding)
+
+    class Value(bytes):  # an instance of a subclass has a __dict__: tracked
+        pass
+
+    assert gc.is_tracked(untracked("t", b"k", Value(b"v")))
+    # freed by reference counting alone, with the collector off
+    import sys
+
+    value = bytes(range(200))
+    held = sys.getrefcount(value)
+    gc.disable()
+    try:
+        record = untracked("t", b"k", value, [("h", b"v")])
+        assert sys.getrefcount(value) == held + 1
+        del record
+        assert sys.getrefcount(value) == held
+    finally:
+        gc.enable()
