@@ -165,3 +165,14 @@ def group_outputs(list outputs, Py_ssize_t limit, dict partitions):
         else:
             (<list>found).append(out)
     return groups, singles
+
+
+
+def acknowledge(list members, long long base):
+    """Call each record's ``on_ack`` (where it has one) with its own offset: ``base``, the
+    offset of the record batch's first record, plus its position in ``members``."""
+    cdef Py_ssize_t i
+    for i in range(len(members)):
+        on_ack = members[i].on_ack
+        if on_ack is not None:
+            on_ack(base + i)

@@ -33,7 +33,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 
-from service.kafka._partition import by_phase, group_outputs, keyed_topics
+from service.kafka._partition import acknowledge, by_phase, group_outputs, keyed_topics
 from service.observability.logging import get_logger
 from service.records import OutRecord
 
@@ -106,10 +106,7 @@ class BatchPublisher:
                     else:
                         failed.append(out)
                 continue
-            base = result.offset
-            for i, out in enumerate(members):
-                if out.on_ack is not None:
-                    out.on_ack(base + i)
+            acknowledge(members, result.offset)
         return failed, sorted(errors)
 
     async def _send_batches(

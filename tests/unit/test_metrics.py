@@ -35,3 +35,25 @@ def test_observe_many_is_observe_of_each_amount() -> None:
     many = _exposition(amounts, many=True)
     assert many == _exposition(amounts, many=False)
     assert b'h_seconds_bucket{le="+Inf"} %d.0' % len(amounts) in many
+
+
+def test_count_outputs_counts_tickets_by_priority_and_channel_and_dead_letters() -> None:
+    from service.observability.metrics import Metrics
+    from service.records import OutRecord
+
+    m = Metrics()
+    outs = [
+        OutRecord("t", b"k", b"v", kind="ticket", label="P1", channel="email"),
+        OutRecord("t", b"k", b"v", kind="ticket", label="P1", channel="email"),
+        OutRecord("t", b"k", b"v", kind="ticket", label="P3", channel="carrier-pigeon"),
+        OutRecord("d", b"k", b"v", kind="dead_letter", label="invalid_json"),
+        OutRecord("c", b"k", b"v", kind="changelog"),
+    ]
+    m.count_outputs(outs)
+    m.count_outputs(outs[:1])
+    value = m.registry.get_sample_value
+    assert value("triage_tickets_total", {"priority": "P1", "channel": "email"}) == 3
+    assert value("triage_tickets_total", {"priority": "P3", "channel": "other"}) == 1
+    assert value("triage_events_consumed_total", {"outcome": "ticket"}) == 4
+    assert value("triage_events_consumed_total", {"outcome": "dead_letter"}) == 1
+    assert value("triage_dead_letters_total", {"reason": "invalid_json"}) == 1
