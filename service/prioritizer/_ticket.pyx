@@ -60,6 +60,7 @@ from cpython.datetime cimport (
     datetime_minute,
     datetime_month,
     datetime_second,
+    datetime_tzinfo,
     datetime_year,
     import_datetime,
 )
@@ -472,18 +473,38 @@ cdef inline int64_t _floor_div(int64_t a, int64_t b) noexcept:
     return q
 
 
+#: the zone whose offset ``_instant`` read last, and that offset: most times share one
+#: ``datetime.timezone`` (the decoder's shared zones), immutable, so its offset is read
+#: once rather than asked of it for every time
+cdef object _last_zone = None
+cdef int64_t _last_offset = 0
+
+
 cdef int _instant(datetime at, int64_t* instant, int64_t* offset) except -1:
     """``at``'s UTC instant and offset, in microseconds (``at`` must be aware)."""
-    cdef object delta = at.utcoffset()
-    if delta is None:
-        raise ValueError("a remembered ticket's time must be aware")
-    offset[0] = _delta_us(delta)
+    global _last_zone, _last_offset
+    cdef object zone = datetime_tzinfo(at)
+    cdef object delta
+    if zone is not _last_zone or zone is None:
+        delta = at.utcoffset()
+        if delta is None:
+            raise ValueError("a remembered ticket's time must be aware")
+        if type(zone) is not _timezone:  # another kind of zone: its offset may vary
+            offset[0] = _delta_us(delta)
+            return _wall_instant(at, instant, offset[0])
+        _last_zone = zone
+        _last_offset = _delta_us(delta)
+    offset[0] = _last_offset
+    return _wall_instant(at, instant, _last_offset)
+
+
+cdef inline int _wall_instant(datetime at, int64_t* instant, int64_t offset) except -1:
     instant[0] = (
         _days_from_civil(datetime_year(at), datetime_month(at), datetime_day(at)) * _DAY_US
         + ((datetime_hour(at) * 60 + datetime_minute(at)) * 60 + datetime_second(at))
         * _SECOND_US
         + datetime_microsecond(at)
-        - offset[0]
+        - offset
     )
     return 0
 
@@ -590,7 +611,7 @@ def remember(object packed, datetime occurred_at, str ticket_id, bint negative, 
     cdef const char* id = _ticket_id(ticket_id, &n)
     cdef char* merged
     cdef char* end
-    cdef bytes held
+    cdef bytes held, fresh
     _instant(occurred_at, &instant, &offset)
     if packed is not None:
         held = <bytes?>packed
@@ -611,21 +632,19 @@ def remember(object packed, datetime occurred_at, str ticket_id, bint negative, 
     if place < 0:
         place = size
     total = size + _P_HEAD + n
-    merged = <char*>PyMem_Malloc(total)
-    if merged == NULL:
-        raise MemoryError()
-    try:
-        if place:
-            memcpy(merged, data, place)
-        end = _write_entry(merged + place, instant, offset, id, n, negative)
-        if size > place:
-            memcpy(end, data + place, size - place)
-        at = 0
-        for skip in range(count + 1 - limit):  # the oldest go past the limit
-            at += _P_HEAD + _u32(merged + at + _P_LENGTH)
-        return PyBytes_FromStringAndSize(merged + at, total - at)
-    finally:
-        PyMem_Free(merged)
+    fresh = PyBytes_FromStringAndSize(NULL, total)
+    merged = PyBytes_AS_STRING(fresh)
+    if place:
+        memcpy(merged, data, place)
+    end = _write_entry(merged + place, instant, offset, id, n, negative)
+    if size > place:
+        memcpy(end, data + place, size - place)
+    if count + 1 <= limit:
+        return fresh
+    at = 0
+    for skip in range(count + 1 - limit):  # the oldest go past the limit
+        at += _P_HEAD + _u32(merged + at + _P_LENGTH)
+    return PyBytes_FromStringAndSize(merged + at, total - at)
 
 
 def recent_ids(
