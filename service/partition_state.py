@@ -331,16 +331,11 @@ class PartitionedState(Generic[S]):
             )
 
         acked = part.cursor.snapshot_written(len(entries), done)
+        topic, phase = self.topic, self.phase + 1
+        # positional, as ``changelog_records`` builds them, and then ``on_ack``
         return [
-            OutRecord(
-                topic=self.topic,
-                key=key.encode(),
-                value=value,
-                headers=headers,
-                kind="changelog",
-                partition=number,
-                phase=self.phase + 1,
-                on_ack=acked,
+            new_out_record(
+                topic, key.encode(), value, headers, "changelog", "", "", number, phase, acked
             )
             for key, value in entries
         ]

@@ -27,7 +27,7 @@ class InRecord:
 
 
 # The prioritizer's tickets and the changelog records are built positionally (the
-# hot paths): keep the order of the first nine fields (``tests/unit/test_records.py``).
+# hot paths): keep the order of the first ten fields (``tests/unit/test_records.py``).
 @dataclass(slots=True)
 class OutRecord:
     topic: str

@@ -186,6 +186,16 @@ class CustomerHistory:
         """The customers with a history now."""
         return list(self._tickets)
 
+    def records_json(self, customer_ids: list[str]) -> list[tuple[str, bytes]]:
+        """The changelog record's JSON of each of ``customer_ids`` that has a history
+        (a snapshot's chunk), without a state object per customer."""
+        tickets_of = self._tickets.get
+        return [
+            (cid, customer_record_bytes(cid, packed))
+            for cid in customer_ids
+            if (packed := tickets_of(cid)) is not None
+        ]
+
     def state_of(self, customer_id: str) -> CustomerState | None:
         packed = self._tickets.get(customer_id)
         return CustomerState(customer_id, packed) if packed is not None else None
@@ -249,7 +259,7 @@ class CustomerCodec:
         return state.ids()
 
     def encode(self, state: CustomerHistory, keys: list[str]) -> list[tuple[str, bytes]]:
-        return [(k, r.to_json()) for k in keys if (r := state.state_of(k)) is not None]
+        return state.records_json(keys)
 
     def size(self, state: CustomerHistory) -> int:
         return len(state)

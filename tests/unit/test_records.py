@@ -10,7 +10,7 @@ from service.records import InRecord, OutRecord
 
 
 def test_out_record_fields_keep_the_order_positional_callers_use() -> None:
-    assert [f.name for f in fields(OutRecord)][:9] == [
+    assert [f.name for f in fields(OutRecord)][:10] == [
         "topic",
         "key",
         "value",
@@ -20,6 +20,7 @@ def test_out_record_fields_keep_the_order_positional_callers_use() -> None:
         "channel",
         "partition",
         "phase",
+        "on_ack",  # a snapshot's records
     ]
 
 
