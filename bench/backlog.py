@@ -10,7 +10,7 @@ the one before it, being published (its acknowledgements are awaited, and its co
 started, before the next batch is handed over; ``service/kafka/loop.py``).
 What does grow is state kept by design, not the backlog: the customer history of repeat
 contacts (on by default) remembers each customer's last tickets within its window (at
-most 20 per customer), about 0.3 KiB each. So the ceiling checked is
+most 20 per customer), about 0.13 KiB each (packed, 2026-12-08). So the ceiling checked is
 ``--rss-ceiling-mb`` (default 300 MiB: the process, its rules and language model, the
 fetch buffer and the batches) plus ``--per-ticket-kb`` (default 0.5 KiB) for each ticket
 the history remembers (per customer of the input, its ticket count up to 20), unless
