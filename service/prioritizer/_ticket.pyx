@@ -1,6 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """The prioritizer's JSON written straight into one buffer, compiled (Cython): a ticket,
-and a customer's changelog record.
+and a customer's changelog record; and a customer's remembered tickets, packed.
 
 ``ticket_bytes`` writes the bytes ``Ticket.model_dump_json()`` writes, from the event,
 its assessment and the values the prioritizer decided for it (``ticket_json.py``: the
@@ -27,16 +27,18 @@ The decisions it holds, each a rule of the contract's serialiser (pydantic's, wh
 ``ticket_id_for`` writes a ticket's id: ``str(uuid.uuid5(TICKET_NAMESPACE, event_id))``,
 the SHA-1 from ``hashlib`` and its text written here (rule 6).
 
-``customer_record_bytes`` writes a customer's changelog record (``history.py``) as
-``orjson.dumps`` wrote it from a dict of the record: its strings, booleans and integers
-by the rules above, and one more, orjson's:
+The history (``history.py``) keeps each customer's remembered tickets packed in one
+``bytes`` object (the layout is described where its functions begin: ``remember``,
+``recent_ids``, ``forget_before``, ``pack_tickets``, ``unpack_tickets``), and
+``customer_record_bytes`` writes a customer's changelog record from it as
+``orjson.dumps`` wrote it from a dict of the record: its strings and booleans by the
+rules above, and one more, orjson's:
 
-5. A remembered ticket's time (an aware ``datetime``) is written
-   ``YYYY-MM-DDTHH:MM:SS``, then ``.ffffff`` when it has microseconds, then its offset.
-   The offset's text is orjson's own, learned once per time zone by letting orjson write
-   one time of it (a ``datetime.timezone`` has one offset for every time, and the
-   history shares one zone per offset); a time in any other zone, or naive, is written
-   by orjson whole.
+5. A remembered ticket's time is written ``YYYY-MM-DDTHH:MM:SS`` (its wall time at its
+   own offset), then ``.ffffff`` when it has microseconds, then its offset. The offset's
+   text is orjson's own, learned once per offset by letting orjson write one time in a
+   ``datetime.timezone`` of it. A time is packed from an aware ``datetime`` of any zone
+   (its offset at that time); a naive one is refused (``ValueError``).
 
 And one of RFC 4122's, for a ticket's id:
 
