@@ -38,6 +38,10 @@ cdef extern from "Python.h":
     PyTypeObject PyBaseObject_Type
     bint PyType_IS_GC(PyTypeObject* cls)
     void PyObject_GC_UnTrack(void* op)
+    Py_ssize_t PyTuple_GET_SIZE(object items)
+    Py_ssize_t PyList_GET_SIZE(object items)
+    PyObject* PyTuple_GET_ITEM(object items, Py_ssize_t i)
+    PyObject* PyList_GET_ITEM(object items, Py_ssize_t i)
 
 # BaseModel's ``__dict__`` and slots: the descriptors ``object.__setattr__`` would find
 cdef object _DICT = BaseModel.__dict__["__dict__"]
@@ -174,15 +178,34 @@ cdef class Slotted:
         return made
 
 
-cdef bint _inert(object value, int depth):
+cdef inline bint _atomic(PyObject* value) noexcept:
+    """An object of a type the garbage collector does not track: it holds no reference
+    that could lead back to anything."""
+    return not PyType_IS_GC(Py_TYPE(<object>value))
+
+
+cdef bint _inert(object value, int depth) noexcept:
     """``value`` cannot lead to anything that refers back to a new record: an object of a
     type the garbage collector does not track, or (``depth`` levels deep) a tuple or a
-    list whose items are all inert."""
-    if not PyType_IS_GC(Py_TYPE(value)):
+    list whose items are all inert. Items are read borrowed: nothing here runs Python
+    code that could drop them."""
+    cdef PyObject* item
+    cdef Py_ssize_t i, n
+    cdef bint is_list
+    if _atomic(<PyObject*>value):
         return True
-    if depth and (type(value) is tuple or type(value) is list):
-        for item in value:
-            if not _inert(item, depth - 1):
-                return False
-        return True
-    return False
+    if not depth:
+        return False
+    if type(value) is tuple:
+        is_list = False
+        n = PyTuple_GET_SIZE(value)
+    elif type(value) is list:
+        is_list = True
+        n = PyList_GET_SIZE(value)
+    else:
+        return False
+    for i in range(n):
+        item = PyList_GET_ITEM(value, i) if is_list else PyTuple_GET_ITEM(value, i)
+        if not _atomic(item) and not _inert(<object>item, depth - 1):
+            return False
+    return True
