@@ -73,7 +73,6 @@ cpdef int partition_for(bytes key, list partitions) except -1:
     return partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
 
 
-
 #: Per-record overhead the size estimate adds to key, value and headers (record framing).
 RECORD_OVERHEAD = 64
 
@@ -93,19 +92,15 @@ cpdef Py_ssize_t record_size(object out) except -1:
 def by_phase(list outputs):
     """``outputs`` split by ``OutRecord.phase``, lowest phase first, each part in input
     order (``[outputs]`` itself when they share one phase)."""
-    cdef dict parts = {}
-    cdef object first = None
-    cdef bint mixed = False
+    if not outputs:
+        return []
+    first = outputs[0].phase
     for out in outputs:
-        phase = out.phase
-        if first is None:
-            first = phase
-        elif not mixed and phase != first:
-            mixed = True
-        if mixed:
+        if out.phase != first:
             break
-    if not mixed:
-        return [outputs] if outputs else []
+    else:
+        return [outputs]
+    cdef dict parts = {}
     for out in outputs:
         parts.setdefault(out.phase, []).append(out)
     return [parts[phase] for phase in sorted(parts)]
@@ -165,7 +160,6 @@ def group_outputs(list outputs, Py_ssize_t limit, dict partitions):
         else:
             (<list>found).append(out)
     return groups, singles
-
 
 
 def acknowledge(list members, long long base):
